@@ -1,0 +1,307 @@
+"""`assess`: one CBC in, findings, grades under every scheme, derived values and warnings out.
+
+>>> a = assess(wbc=2.0, anc=0.7)
+>>> a.grade("ctcae-v5", "White blood cell decreased"), a.grade("ctcae-v5", "Neutrophil count decreased")
+(2, 3)
+>>> [f.code for f in a.findings]
+['leukopenia', 'neutropenia']
+>>> assess(wbc=(3100, "/uL"), neutrophils_pct=20, bands_pct=5).values["anc"].method
+'derived_with_bands'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from .analytes import ANALYTES
+from .criteria import DEFAULT_PROFILE, PROFILES, SCHEMES, scheme
+from .errors import InputError
+from .findings import Finding, classify
+from .grading import GradeResult, evaluate, evaluate_fever
+from .panel import Note, derive
+from .ranges import ReferenceRange, check_ancestry, check_profile, check_sex, reference_range
+from .units import check_value
+
+DISCLAIMER = (
+    "leukon reads numbers against published criteria; it is not a diagnosis. "
+    "Talk to a clinician about what these results mean for you."
+)
+#: Schemes graded when the caller names none.
+DEFAULT_SCHEMES = ("ctcae-v5", "ctcae-v4", "ctcae-v6", "daids-v2.1", "clinical", "clozapine", "idsa-2011")
+MAX_AGE_DAYS = 130 * 366
+
+InputValue = float | int | str | tuple | Mapping | None
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """One analyte's value in its canonical unit, how it was obtained, and the range it was read against."""
+
+    analyte: str
+    value: float
+    unit: str
+    method: str
+    raw_value: float | None = None
+    raw_unit: str | None = None
+    lln: float | None = None
+    uln: float | None = None
+    range_origin: str | None = None
+    range_source: str | None = None
+    range_evidence: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The answer for one CBC. `grades` holds one entry per scheme and term; grade None = not gradable."""
+
+    patient: dict
+    profile: dict
+    values: dict[str, Value]
+    findings: list[Finding]
+    grades: list[GradeResult]
+    warnings: list[Note] = field(default_factory=list)
+    not_assessed: list[Note] = field(default_factory=list)
+    disclaimer: str = DISCLAIMER
+
+    def has(self, code: str) -> bool:
+        return any(f.code == code for f in self.findings)
+
+    def finding(self, code: str) -> Finding | None:
+        return next((f for f in self.findings if f.code == code), None)
+
+    def grade_result(self, scheme_id: str, term: str) -> GradeResult:
+        t = scheme(scheme_id).term(term)
+        for g in self.grades:
+            if g.scheme == t.scheme and g.term == t.term:
+                return g
+        raise KeyError(f"{scheme_id} / {term} was not graded in this assessment")
+
+    def grade(self, scheme_id: str, term: str) -> int | None:
+        return self.grade_result(scheme_id, term).grade
+
+    @property
+    def emergency(self) -> bool:
+        return any(f.emergency for f in self.findings)
+
+    def to_dict(self) -> dict:
+        return {
+            "patient": self.patient,
+            "profile": self.profile,
+            "values": {k: v.to_dict() for k, v in self.values.items()},
+            "findings": [f.to_dict() for f in self.findings],
+            "grades": [g.to_dict() for g in self.grades],
+            "warnings": [w.to_dict() for w in self.warnings],
+            "not_assessed": [n.to_dict() for n in self.not_assessed],
+            "emergency": self.emergency,
+            "disclaimer": self.disclaimer,
+        }
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, **kw)
+
+
+def _unpack(analyte: str, given: InputValue, unit: str | None, lln, uln):
+    """Accept 3.1, "3.1", (3100, "/uL"), or {"value": .., "unit": .., "lln": .., "uln": ..}."""
+    if isinstance(given, Mapping):
+        unknown = set(given) - {"value", "unit", "lln", "uln"}
+        if unknown:
+            raise InputError(analyte, f"unknown key(s) {sorted(unknown)}; use value, unit, lln, uln")
+        if "value" not in given:
+            raise InputError(analyte, "no 'value' given")
+        return given["value"], given.get("unit", unit), given.get("lln", lln), given.get("uln", uln)
+    if isinstance(given, tuple):
+        if len(given) != 2:
+            raise InputError(analyte, "give a (value, unit) pair")
+        return given[0], given[1], lln, uln
+    return given, unit, lln, uln
+
+
+def _age(age_days, age_years) -> int | None:
+    if age_days is not None:
+        if isinstance(age_days, bool) or not isinstance(age_days, int | float) or not math.isfinite(age_days):
+            raise InputError("age_days", f"{age_days!r} is not a number of days")
+        if age_days < 0 or age_days > MAX_AGE_DAYS or age_days != int(age_days):
+            raise InputError("age_days", f"{age_days!r} must be a whole number of days between 0 and {MAX_AGE_DAYS}")
+        return int(age_days)
+    if age_years is not None:
+        if isinstance(age_years, bool) or not isinstance(age_years, int | float) or not math.isfinite(age_years):
+            raise InputError("age_years", f"{age_years!r} is not a number of years")
+        if age_years < 0 or age_years > 130:
+            raise InputError("age_years", f"{age_years!r} must be between 0 and 130")
+        return math.ceil(age_years * 365.25)  # so whole years map back to themselves: floor(days / 365.25)
+    return None
+
+
+def assess(
+    *,
+    wbc: InputValue = None,
+    anc: InputValue = None,
+    neutrophils_pct: InputValue = None,
+    bands: InputValue = None,
+    bands_pct: InputValue = None,
+    lymphocytes: InputValue = None,
+    lymphocytes_pct: InputValue = None,
+    monocytes: InputValue = None,
+    monocytes_pct: InputValue = None,
+    eosinophils: InputValue = None,
+    eosinophils_pct: InputValue = None,
+    basophils: InputValue = None,
+    basophils_pct: InputValue = None,
+    cd4: InputValue = None,
+    hemoglobin: InputValue = None,
+    platelets: InputValue = None,
+    temperature: InputValue = None,
+    units: Mapping[str, str] | None = None,
+    lln: Mapping[str, float] | None = None,
+    uln: Mapping[str, float] | None = None,
+    age_days: int | None = None,
+    age_years: float | None = None,
+    sex: str | None = None,
+    ancestry: str | None = None,
+    profile: str = DEFAULT_PROFILE,
+    fever_sustained: bool | None = None,
+    anc_expected_fall: bool = False,
+    schemes: Iterable[str] | None = None,
+) -> Assessment:
+    """Assess one CBC.
+
+    Counts default to 10^9/L, percentages to %, haemoglobin to g/dL and temperature to degrees C; give
+    another unit with ``units={"wbc": "/uL"}`` or as ``wbc=(3100, "/uL")``. ``lln``/``uln`` hold the lab's
+    own limits (in the value's unit), which win over the profile. ``fever_sustained`` says whether a
+    temperature of 38.0 C or more lasted over an hour. Raises InputError naming the field for bad input.
+    """
+    given = {
+        "wbc": wbc, "anc": anc, "neutrophils_pct": neutrophils_pct, "bands": bands, "bands_pct": bands_pct,
+        "lymphocytes": lymphocytes, "lymphocytes_pct": lymphocytes_pct, "monocytes": monocytes,
+        "monocytes_pct": monocytes_pct, "eosinophils": eosinophils, "eosinophils_pct": eosinophils_pct,
+        "basophils": basophils, "basophils_pct": basophils_pct, "cd4": cd4, "hemoglobin": hemoglobin,
+        "platelets": platelets, "temperature": temperature,
+    }  # fmt: skip
+    return assess_mapping(
+        {k: v for k, v in given.items() if v is not None},
+        units=units, lln=lln, uln=uln, age_days=age_days, age_years=age_years, sex=sex, ancestry=ancestry,
+        profile=profile, fever_sustained=fever_sustained, anc_expected_fall=anc_expected_fall, schemes=schemes,
+    )  # fmt: skip
+
+
+def assess_mapping(
+    given: Mapping[str, InputValue],
+    *,
+    units: Mapping[str, str] | None = None,
+    lln: Mapping[str, float] | None = None,
+    uln: Mapping[str, float] | None = None,
+    age_days: int | None = None,
+    age_years: float | None = None,
+    sex: str | None = None,
+    ancestry: str | None = None,
+    profile: str = DEFAULT_PROFILE,
+    fever_sustained: bool | None = None,
+    anc_expected_fall: bool = False,
+    schemes: Iterable[str] | None = None,
+) -> Assessment:
+    """`assess` over a mapping of analyte id to value (the form a JSON report takes)."""
+    units, lln, uln = dict(units or {}), dict(lln or {}), dict(uln or {})
+    for name, table in (("units", units), ("lln", lln), ("uln", uln)):
+        for k in table:
+            if k not in ANALYTES:
+                raise InputError(name, f"unknown analyte {k!r} in {name}")
+    profile = check_profile(profile)
+    sex, ancestry = check_sex(sex), check_ancestry(ancestry)
+    age = _age(age_days, age_years)
+    scheme_ids = _schemes(schemes, age)
+
+    measured: dict[str, float] = {}
+    raw: dict[str, tuple] = {}
+    ranges: dict[str, ReferenceRange | None] = {}
+    for analyte, g in given.items():
+        if analyte not in ANALYTES:
+            raise InputError(analyte, f"unknown analyte; use one of {', '.join(ANALYTES)}")
+        v, u, lo, hi = _unpack(analyte, g, units.get(analyte), lln.get(analyte), uln.get(analyte))
+        if v is None:
+            continue
+        measured[analyte] = check_value(analyte, v, u)
+        raw[analyte] = (v, u)
+        lo_c = None if lo is None else check_value(analyte, lo, u)
+        hi_c = None if hi is None else check_value(analyte, hi, u)
+        if lo_c is not None and hi_c is not None and lo_c >= hi_c:
+            raise InputError(f"{analyte}.lln", f"LLN {lo} is not below ULN {hi}")
+        ranges[analyte] = reference_range(
+            analyte, profile=profile, sex=sex, age_days=age, ancestry=ancestry, lab_lln=lo_c, lab_uln=hi_c
+        )
+    if not measured:
+        raise InputError("values", "no values given; give at least a WBC or an ANC")
+
+    derived, warnings = derive(measured)
+    for analyte in derived:
+        if analyte not in ranges:
+            ranges[analyte] = reference_range(analyte, profile=profile, sex=sex, age_days=age, ancestry=ancestry)
+    values = {a: _value(a, v, method, raw.get(a), ranges.get(a)) for a, (v, method) in derived.items()}
+
+    grades: list[GradeResult] = []
+    fever: list[GradeResult] = []
+    anc_v = derived.get("anc", (None,))[0]
+    temp_v = derived.get("temperature", (None,))[0]
+    for sid in scheme_ids:
+        for t in SCHEMES[sid].terms.values():
+            if t.kind == "febrile_neutropenia":
+                r = evaluate_fever(t, anc_v, temp_v, sustained=fever_sustained, anc_expected_fall=anc_expected_fall)
+                fever.append(r)
+            else:
+                rng = ranges.get(t.analyte)
+                r = evaluate(t, derived.get(t.analyte, (None,))[0], lln=rng.lln if rng else None, age_days=age)
+            grades.append(r)
+    findings, not_assessed = classify(derived, ranges, temperature=temp_v, fever=fever)
+    if age is None:
+        warnings.append(Note("age_missing", "age not given: adult reference ranges were used", "age"))
+    for a, r in ranges.items():
+        if r is not None and r.evidence == "R" and r.origin == "profile" and a in derived:
+            warnings.append(
+                Note(
+                    "range_unverified",
+                    f"the {a} range ({r.lln:g}-{r.uln:g}) is a general value, not read in a cited source; give the lab's range",
+                    a,
+                )
+            )
+    return Assessment(
+        patient={"age_days": age, "sex": sex, "ancestry": ancestry},
+        profile={"id": profile, "name": PROFILES[profile].name, "description": PROFILES[profile].description},
+        values=values,
+        findings=findings,
+        grades=grades,
+        warnings=warnings,
+        not_assessed=not_assessed,
+    )
+
+
+def _value(analyte: str, v: float, method: str, raw: tuple | None, r: ReferenceRange | None) -> Value:
+    raw_value, raw_unit = raw if raw else (None, None)
+    if analyte == "temperature" or r is None:  # temperature has no range of interest beside the fever rules
+        return Value(analyte, v, ANALYTES[analyte].unit, method, raw_value, raw_unit)
+    return Value(
+        analyte,
+        v,
+        ANALYTES[analyte].unit,
+        method,
+        raw_value,
+        raw_unit,
+        r.lln,
+        r.uln,
+        r.origin,
+        r.source,
+        r.evidence,
+    )
+
+
+def _schemes(schemes: Iterable[str] | None, age: int | None) -> tuple[str, ...]:
+    if schemes is None:
+        return DEFAULT_SCHEMES
+    ids = tuple(dict.fromkeys(scheme(s).id for s in schemes))
+    if "daids-v2.1" in ids and age is None:
+        raise InputError("age", "DAIDS v2.1 grades by age; give age_days or age_years")
+    return ids

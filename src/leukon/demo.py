@@ -1,0 +1,41 @@
+"""`leukon demo`: assess a few built-in example CBCs, one per pattern the source articles describe."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from .assessment import assess_mapping
+
+#: (name, values, options). Values in the units a lab report would print them.
+EXAMPLES: list[tuple[str, dict, dict]] = [
+    ("CTCAE published example (FHIR CTC AE IG)", {"wbc": 2.0, "anc": 0.7}, {"age_years": 56, "sex": "female"}),
+    ("Differential only, cells/uL, with bands", {"wbc": (3100, "/uL"), "neutrophils_pct": 20, "bands_pct": 5,
+     "lymphocytes_pct": 60, "monocytes_pct": 12, "eosinophils_pct": 2, "basophils_pct": 1}, {"age_years": 34}),
+    ("HIV-like lymphopenia", {"wbc": 3.2, "anc": 2.1, "lymphocytes": 0.6, "cd4": (180, "cells/uL")}, {"age_years": 41, "sex": "male"}),
+    ("Duffy-null adult, low-normal ANC", {"wbc": 3.4, "anc": 1.3}, {"age_years": 29, "ancestry": "duffy-null"}),
+    ("Same counts, no ancestry given", {"wbc": 3.4, "anc": 1.3}, {"age_years": 29}),
+    ("Fever after chemotherapy", {"wbc": (0.9, "K/uL"), "anc": (0.2, "K/uL"), "temperature": (101.3, "°F")}, {"age_years": 63}),
+    ("Clozapine, agranulocytosis", {"wbc": 1.8, "anc": 0.05, "lymphocytes": 1.5}, {"age_years": 38}),
+    ("Pancytopenia", {"wbc": 2.1, "anc": 0.9, "hemoglobin": 8.4, "platelets": 62}, {"age_years": 70, "sex": "male"}),
+    ("Infant, 4 months", {"wbc": 7.5, "anc": 1.2}, {"age_days": 120}),
+    ("Healthy adult", {"wbc": 6.4, "anc": 3.6, "lymphocytes": 2.0, "hemoglobin": 14.1, "platelets": 250}, {"age_years": 45, "sex": "female"}),
+]  # fmt: skip
+
+
+def run(*, quiet: bool = False) -> int:
+    console = Console(width=120, quiet=quiet)
+    table = Table(title="leukon demo: built-in example CBCs", title_justify="left")
+    for col in ("example", "findings", "CTCAE v5 WBC / ANC", "clinical"):
+        table.add_column(col)
+    for name, values, options in EXAMPLES:
+        a = assess_mapping(values, **options)
+        codes = ", ".join(f.code + (" (possible)" if f.certainty == "possible" else "") for f in a.findings) or "none"
+        w = a.grade("ctcae-v5", "White blood cell decreased")
+        n = a.grade("ctcae-v5", "Neutrophil count decreased")
+        sev = a.grade_result("clinical", "Neutropenia severity").label or ""
+        table.add_row(name, codes, f"{'n/a' if w is None else w} / {'n/a' if n is None else n}", sev,
+                      style="bold red" if a.emergency else None)  # fmt: skip
+    console.print(table)
+    console.print("Not a diagnosis: leukon reads numbers against published criteria. Try `leukon assess --help`.")
+    return 0
