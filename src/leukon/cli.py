@@ -222,7 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version and one-line usage errors
+        return int(e.code or 0)
     run: Callable | None = getattr(args, "run", None)
     if run is None:
         parser.print_help()

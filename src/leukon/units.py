@@ -71,7 +71,7 @@ _WORDS = (
 )
 
 # Litres per volume unit in the denominator of a count unit.
-_VOLUME_L = {"l": 1.0, "dl": 1e-1, "ml": 1e-3, "ul": 1e-6, "mm3": 1e-6, "nl": 1e-9}
+_VOLUME_L = {"l": 1.0, "ml": 1e-3, "ul": 1e-6, "mm3": 1e-6, "nl": 1e-9}
 # Cells per numerator word (before any power of ten).
 _MULTIPLIER = {
     "": 1.0,
