@@ -1,0 +1,124 @@
+"""Course labels per patient and line: none, acute, chronic, severe chronic, recurrent (or indeterminate).
+
+Rules, most specific first (sources: clinical-criteria.md (g), seed-facts.md "Course"):
+
+- severe chronic: within one episode, consecutive counts below the line's `severe_chronic` level
+  (ANC < 0.5) spanning more than 3 calendar months (SCNIR, Blood Adv 2022;6(13):3861).
+- chronic: within one episode, low on at least 3 occasions (distinct days) spanning at least 3 calendar
+  months (Medical News Today via seed-facts.md; Boxer, ASH Education 2012: "may last for 3 months or
+  longer"). We require one episode, not just any three low counts, so repeated short drops with recovery in
+  between (chemotherapy cycles) read as recurrent rather than chronic.
+- recurrent: two or more episodes, none chronic.
+- acute: one episode shorter than 3 months (an ongoing one may still become chronic; the reason says so).
+- indeterminate: one episode spanning 3 months or more, but with fewer than 3 low occasions.
+- none: no count below the entry threshold.
+
+The labels are computed for every patient at once with Polars; the evidence counts and the plain-language
+reason are attached per patient in `follow`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from .episodes import CourseParams
+
+THREE_MONTHS = "3mo"  # calendar months, as the clinical definitions count them
+KEY = ["patient_id", "line"]
+EP_KEY = [*KEY, "ep_no"]
+
+
+def _severe_runs(counts: pl.DataFrame, params: CourseParams) -> pl.DataFrame:
+    """Runs of consecutive in-episode counts below the severe-chronic level, with their first and last time."""
+    levels = {line.name: line.severe_chronic for line in params.lines if line.severe_chronic is not None}
+    lvl = pl.col("line").replace_strict(levels, default=None, return_dtype=pl.Float64)
+    return (
+        counts.filter(pl.col("in_ep") & pl.col("line").is_in(list(levels)))
+        .with_columns((pl.col("value") < lvl).alias("severe"))
+        .with_columns(pl.col("severe").rle_id().over(EP_KEY).alias("run"))
+        .filter(pl.col("severe"))
+        .group_by([*EP_KEY, "run"])
+        .agg(pl.col("taken_at").min().alias("sev_first"), pl.col("taken_at").max().alias("sev_last"))
+        .with_columns((pl.col("sev_last") > pl.col("sev_first").dt.offset_by(THREE_MONTHS)).alias("severe_ep"))
+    )
+
+
+def episode_facts(counts: pl.DataFrame, params: CourseParams) -> pl.DataFrame:
+    """Per episode: low occasions, their span, and whether it meets the chronic and severe-chronic rules."""
+    low = (
+        counts.filter(pl.col("in_ep") & pl.col("low"))
+        .group_by(EP_KEY)
+        .agg(
+            pl.col("taken_at").dt.date().n_unique().alias("low_days"),
+            pl.col("taken_at").min().alias("first_low"),
+            pl.col("taken_at").max().alias("last_low"),
+        )
+        .with_columns(
+            (pl.col("last_low") >= pl.col("first_low").dt.offset_by(THREE_MONTHS)).alias("spans_3mo"),
+        )
+        .with_columns((pl.col("spans_3mo") & (pl.col("low_days") >= 3)).alias("chronic_ep"))
+    )
+    sev = (
+        _severe_runs(counts, params)
+        .sort([*EP_KEY, "severe_ep", "sev_first"], descending=[False, False, False, True, False])
+        .group_by(EP_KEY, maintain_order=True)
+        .agg(pl.col("severe_ep").any(), pl.col("sev_first").first(), pl.col("sev_last").first())
+    )
+    return low.join(sev, on=EP_KEY, how="left").with_columns(pl.col("severe_ep").fill_null(False)).sort(EP_KEY)
+
+
+LABELS = ("no data", "none", "acute", "chronic", "severe chronic", "recurrent", "indeterminate")
+
+
+def course_table(counts: pl.DataFrame, episodes: pl.DataFrame, params: CourseParams) -> pl.DataFrame:
+    """One row per patient and line: label, n_counts, n_episodes, and which episode carries the label."""
+    facts = episode_facts(counts, params)
+    per_ep = episodes.select(*KEY, pl.col("episode").alias("ep_no"), "start", "end", "last_low_at").join(
+        facts, on=EP_KEY, how="left"
+    )
+    per_ep = per_ep.with_columns(
+        (pl.coalesce("end", "last_low_at") >= pl.col("start").dt.offset_by(THREE_MONTHS)).alias("long_ep"),
+        pl.col("chronic_ep").fill_null(False),
+        pl.col("severe_ep").fill_null(False),
+    )
+    ep_summary = per_ep.group_by(KEY).agg(
+        pl.len().cast(pl.UInt32).alias("n_episodes"),
+        pl.col("ep_no").filter(pl.col("severe_ep")).first().alias("severe_episode"),
+        pl.col("ep_no").filter(pl.col("chronic_ep")).first().alias("chronic_episode"),
+        pl.col("long_ep").any().alias("long_ep"),
+    )
+    totals = counts.group_by(KEY).agg(
+        pl.len().cast(pl.UInt32).alias("n_counts"),
+        pl.col("taken_at").min().alias("first_count"),
+        pl.col("taken_at").max().alias("last_count"),
+    )
+    t = totals.join(ep_summary, on=KEY, how="left").with_columns(pl.col("n_episodes").fill_null(0))
+    label = (
+        pl.when(pl.col("n_episodes") == 0)
+        .then(pl.lit("none"))
+        .when(pl.col("severe_episode").is_not_null())
+        .then(pl.lit("severe chronic"))
+        .when(pl.col("chronic_episode").is_not_null())
+        .then(pl.lit("chronic"))
+        .when(pl.col("n_episodes") >= 2)
+        .then(pl.lit("recurrent"))
+        .when(pl.col("long_ep"))
+        .then(pl.lit("indeterminate"))
+        .otherwise(pl.lit("acute"))
+    )
+    t = t.with_columns(label.alias("label")).with_columns(
+        pl.coalesce(
+            "severe_episode",
+            "chronic_episode",
+            pl.when(pl.col("n_episodes") == 1).then(pl.lit(1, pl.UInt32)),
+        ).alias("ep_no")
+    )
+    # The facts of the episode that carries the label (first_low, last_low, low_days, sev_first, sev_last).
+    return (
+        t.join(facts.drop("chronic_ep", "severe_ep", "spans_3mo"), on=EP_KEY, how="left")
+        .rename({"ep_no": "label_episode"})
+        .sort(KEY)
+    )
+
+
+__all__ = ["LABELS", "course_table", "episode_facts"]

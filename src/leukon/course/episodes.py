@@ -1,0 +1,441 @@
+"""Episodes of low counts per patient and cell line, computed with Polars window expressions.
+
+An episode starts at the first count below the line's entry threshold and ends at the first count at or
+above its recovery threshold (hysteresis: counts in between keep the current state). A stretch without
+counts longer than ``max_gap_days`` ends the episode without a recovery (we cannot tell what happened in
+the gap). Everything is vectorised over all patients at once; the only Python loop is over the distinct
+nadir values when the grade must be computed from the nadir with leukon's scalar grader.
+
+Ties in time are ordered by specimen_id, then value, so the result never depends on input order.
+
+>>> import datetime as dt, polars as pl
+>>> day = lambda d: dt.datetime(2024, 1, 1) + dt.timedelta(days=d)
+>>> panels = pl.DataFrame({"patient_id": ["p"] * 4, "specimen_id": ["a", "b", "c", "d"],
+...     "taken_at": [day(0), day(7), day(10), day(14)], "anc": [3.0, 0.4, None, 2.0]})
+>>> e = episodes(panels).filter(pl.col("line") == "neutrophils")
+>>> e.select("n_counts", "nadir", "worst_grade", "end_reason").row(0)
+(1, 0.4, 4, 'recovery')
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ..criteria import scheme as get_scheme
+from ..errors import CriteriaError, InputError, did_you_mean
+from ..grading import evaluate
+from ..ranges import reference_range
+from .cyclic import CyclicParams
+
+DAY_US = 86_400_000_000  # microseconds in a day
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One cell line followed over time: its column in `panels`, its grading term and its thresholds."""
+
+    name: str
+    column: str
+    term: str
+    entry: float  # an episode starts at a count < entry (10^9/L)
+    exit: float  # and ends at the first count >= exit (10^9/L)
+    recovery_level: float | None = None  # the ASTCT recovery day is computed only where this is set
+    severe_chronic: float | None = None  # "severe chronic" needs counts below this for > 3 months
+
+
+# Entry thresholds (10^9/L):
+# - neutrophils < 1.5: adult neutropenia (clinical-criteria.md (c): UpToDate, Dale PMC5380401; seed-facts.md
+#   [PD] < 1,500/uL); the CTCAE v5 grade 2 bound (clinical-criteria.md (a)).
+# - white cells < 4.0: leukopenia below 4,000/uL (seed-facts.md [PD]); leukon's standard adult LLN.
+# - lymphocytes < 1.0: LLN 1,000/uL as used with CTCAE lymphocyte grading (clinical-criteria.md (a),
+#   bio-protocol 9044322).
+# Recovery ends an episode at the same level by default (no hysteresis band); raise `exit` to demand more.
+# Neutrophil recovery day: ANC >= 0.5 (ASTCT consensus, clinical-criteria.md (f)).
+# Severe chronic neutropenia: ANC < 0.5 for > 3 months (SCNIR, Blood Adv 2022;6(13):3861, ibid. (g)).
+NEUTROPHILS = Line("neutrophils", "anc", "Neutrophil count decreased", 1.5, 1.5, recovery_level=0.5, severe_chronic=0.5)
+WHITE_CELLS = Line("white cells", "wbc", "White blood cell decreased", 4.0, 4.0)
+LYMPHOCYTES = Line("lymphocytes", "lymphocytes", "Lymphocyte count decreased", 1.0, 1.0)
+DEFAULT_LINES = (NEUTROPHILS, WHITE_CELLS, LYMPHOCYTES)
+
+#: ANC < 0.5: severe neutropenia (clinical-criteria.md (c)); < 0.1: profound (IDSA usage, ibid.).
+DEFAULT_BELOW = (0.5, 0.1)
+
+
+@dataclass(frozen=True, slots=True)
+class CourseParams:
+    """Every tunable of the course analysis, with the source of its default."""
+
+    lines: tuple[Line, ...] = DEFAULT_LINES
+    #: Bridge gaps without counts up to this many days. 45 days lets monthly monitoring (clozapine after
+    #: 12 months, clinical-criteria.md (b)) continue an episode; a longer gap ends it ("gap"). leukon's choice.
+    max_gap_days: float = 45.0
+    #: Consecutive counts at or above `exit` needed to end an episode; 1 = the first such count.
+    confirm_recovery: int = 1
+    #: Recovery day: the first of `recovery_run_days` consecutive calendar days with every count >= the
+    #: line's recovery_level (ASTCT, Kharfan-Dabaja et al., clinical-criteria.md (f)); 1 gives the
+    #: single-day variant (BMT 2002;30:749, ibid.).
+    recovery_run_days: int = 3
+    below: tuple[float, ...] = DEFAULT_BELOW
+    #: Lower limits of normal used for grade 1 when the grade comes from the nadir; None: leukon's standard
+    #: adult profile (ranges.py).
+    lln: dict[str, float] = field(default_factory=dict)
+    cyclic: CyclicParams = CyclicParams()
+
+    def __post_init__(self) -> None:
+        for line in self.lines:
+            if not line.entry <= line.exit:
+                raise InputError("lines", f"{line.name}: entry {line.entry} must not exceed exit {line.exit}")
+        if self.max_gap_days <= 0:
+            raise InputError("max_gap_days", "must be a positive number of days")
+        if self.confirm_recovery < 1 or self.recovery_run_days < 1:
+            raise InputError("confirm_recovery", "confirm_recovery and recovery_run_days must be 1 or more")
+
+    def lln_for(self, column: str) -> float | None:
+        if column in self.lln:
+            return self.lln[column]
+        r = reference_range(column)
+        return r.lln if r else None
+
+
+REQUIRED = ("patient_id", "taken_at")
+
+
+def grade_column(scheme_id: str, column: str) -> str:
+    """The per-count grade column name the screening stage writes, e.g. grade_ctcae_v5_anc."""
+    return f"grade_{re.sub(r'[^a-z0-9]+', '_', scheme_id.lower()).strip('_')}_{column}"
+
+
+def below_column(level: float) -> str:
+    return "days_below_" + f"{level:g}".replace(".", "_")
+
+
+def prepare(panels: pl.DataFrame | pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
+    """Check the panels contract and cast: taken_at to Datetime(us), counts to Float64 (non-finite -> null)."""
+    lf = panels.lazy()
+    schema = lf.collect_schema()
+    wanted = [*REQUIRED, *(line.column for line in params.lines)]
+    for name in REQUIRED:
+        if name not in schema:
+            raise InputError(name, f"panels have no {name!r} column.{did_you_mean(name, list(schema))}")
+    if not any(line.column in schema for line in params.lines):
+        cols = ", ".join(line.column for line in params.lines)
+        raise InputError("panels", f"no count column ({cols}) found.{did_you_mean(wanted[-1], list(schema))}")
+    t = schema["taken_at"]
+    if t == pl.String:
+        taken = pl.col("taken_at").str.to_datetime(time_unit="us", strict=False)
+    elif isinstance(t, pl.Datetime) and t.time_zone is not None:
+        taken = pl.col("taken_at").dt.convert_time_zone("UTC").dt.replace_time_zone(None).dt.cast_time_unit("us")
+    elif t in (pl.Date,) or isinstance(t, pl.Datetime):
+        taken = pl.col("taken_at").cast(pl.Datetime("us"))
+    else:
+        raise InputError("taken_at", f"must be a date or datetime, got {t}")
+    exprs = [pl.col("patient_id").cast(pl.String), taken]
+    if "specimen_id" in schema:
+        exprs.append(pl.col("specimen_id").cast(pl.String))
+    else:
+        exprs.append(pl.lit(None, pl.String).alias("specimen_id"))
+    for line in params.lines:
+        if line.column in schema:
+            v = pl.col(line.column).cast(pl.Float64, strict=False)
+            exprs.append(pl.when(v.is_finite() & (v >= 0)).then(v).otherwise(None).alias(line.column))
+    return lf.with_columns(exprs)
+
+
+def long_counts(panels: pl.LazyFrame, params: CourseParams, scheme_id: str) -> pl.LazyFrame:
+    """One row per (patient, line, count) with a usable value, sorted deterministically."""
+    schema = panels.collect_schema()
+    parts = []
+    for line in params.lines:
+        if line.column not in schema:
+            continue
+        gcol = grade_column(scheme_id, line.column)
+        grade = pl.col(gcol).cast(pl.Int8) if gcol in schema else pl.lit(None, pl.Int8)
+        parts.append(
+            panels.select(
+                "patient_id",
+                "specimen_id",
+                "taken_at",
+                pl.lit(line.name).alias("line"),
+                pl.col(line.column).alias("value"),
+                grade.alias("grade"),
+            ).filter(
+                pl.col("value").is_not_null() & pl.col("taken_at").is_not_null() & pl.col("patient_id").is_not_null()
+            )
+        )
+    long = pl.concat(parts, how="vertical")
+    return long.sort(["patient_id", "line", "taken_at", "specimen_id", "value"], nulls_last=True)
+
+
+def _crossing_days(v0: pl.Expr, v1: pl.Expr, days: pl.Expr, level: float) -> pl.Expr:
+    """Days below `level` between two counts, interpolating linearly in time."""
+    frac = (
+        pl.when((v0 < level) & (v1 < level))
+        .then(1.0)
+        .when((v0 >= level) & (v1 >= level))
+        .then(0.0)
+        .when(v0 < level)
+        .then((level - v0) / (v1 - v0))
+        .otherwise((level - v1) / (v0 - v1))
+    )
+    return frac * days
+
+
+def mark_episodes(long: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
+    """Add state columns to the long counts: seg, low, in_ep, end_flag, ep_no, next_* and interval days.
+
+    Hysteresis is a forward fill of the last decisive signal (1 = below entry, 0 = recovered) within a
+    gap-free segment, so no row-by-row loop is needed.
+    """
+    key = ["patient_id", "line"]
+    entry = _by_line({line.name: line.entry for line in params.lines})
+    exit_ = _by_line({line.name: line.exit for line in params.lines})
+    gap = (pl.col("taken_at") - pl.col("taken_at").shift(1)).dt.total_microseconds() / DAY_US
+    lf = long.with_columns(
+        entry.alias("entry"),
+        exit_.alias("exit"),
+        ((gap.over(key) > params.max_gap_days).fill_null(False).cum_sum().over(key)).alias("seg"),
+    )
+    seg_key = [*key, "seg"]
+    # Recovery is confirmed when this count and the next confirm_recovery - 1 counts of the segment are >= exit.
+    ok = pl.min_horizontal(
+        [(pl.col("value").shift(-j).over(seg_key) >= pl.col("exit")) for j in range(params.confirm_recovery)]
+    ).fill_null(False)
+    signal = pl.when(pl.col("value") < pl.col("entry")).then(1).when(ok).then(0).otherwise(None)
+    lf = lf.with_columns(
+        (pl.col("value") < pl.col("entry")).alias("low"),
+        (signal.forward_fill().over(seg_key).fill_null(0) == 1).alias("in_ep"),
+    )
+    prev_in = pl.col("in_ep").shift(1).over(seg_key).fill_null(False)
+    lf = lf.with_columns(
+        (pl.col("in_ep") & ~prev_in).alias("ep_start"),
+        (~pl.col("in_ep") & prev_in).alias("end_flag"),
+        pl.col("value").shift(-1).over(seg_key).alias("next_value"),
+        ((pl.col("taken_at").shift(-1) - pl.col("taken_at")).dt.total_microseconds() / DAY_US)
+        .over(seg_key)
+        .alias("next_days"),
+        (pl.int_range(pl.len()).over(key) == pl.len().over(key) - 1).alias("is_last"),
+    )
+    lf = lf.with_columns(pl.col("ep_start").cum_sum().over(key).alias("ep_no"))
+    return lf.with_columns(
+        pl.when(pl.col("in_ep") | pl.col("end_flag")).then(pl.col("ep_no")).otherwise(None).alias("ep_no")
+    )
+
+
+def _by_line(values: dict[str, float | None]) -> pl.Expr:
+    return pl.col("line").replace_strict(values, default=None, return_dtype=pl.Float64)
+
+
+def _aggregate(marked: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
+    ine = pl.col("in_ep")
+    below = [
+        _crossing_days(pl.col("value"), pl.col("next_value"), pl.col("next_days"), lvl)
+        .filter(ine & pl.col("next_value").is_not_null())
+        .sum()
+        .alias(below_column(lvl))
+        for lvl in params.below
+    ]
+    return (
+        marked.filter(pl.col("ep_no").is_not_null())
+        .with_columns(pl.when(ine).then(pl.col("value")).otherwise(math.inf).alias("nadir_key"))
+        .group_by(["patient_id", "line", "ep_no"])
+        .agg(
+            pl.col("taken_at").filter(ine).first().alias("start"),
+            pl.col("taken_at").filter(pl.col("end_flag")).first().alias("end"),
+            pl.col("taken_at").filter(ine).last().alias("last_low_at"),
+            pl.col("is_last").filter(ine).last().alias("ongoing"),
+            ine.sum().cast(pl.UInt32).alias("n_counts"),
+            pl.col("low").sum().cast(pl.UInt32).alias("n_low"),
+            pl.col("value").filter(ine).min().alias("nadir"),
+            pl.col("taken_at").sort_by("nadir_key", "taken_at").first().alias("nadir_at"),
+            pl.col("specimen_id").sort_by("nadir_key", "taken_at").first().alias("nadir_specimen_id"),
+            pl.col("grade").filter(ine).max().alias("column_grade"),
+            pl.col("grade").filter(ine).is_not_null().any().alias("has_grade"),
+            *below,
+        )
+        .with_columns(
+            pl.when(pl.col("end").is_not_null())
+            .then(pl.lit("recovery"))
+            .when(pl.col("ongoing"))
+            .then(pl.lit("end of series"))
+            .otherwise(pl.lit("gap"))
+            .alias("end_reason"),
+            ((pl.coalesce("end", "last_low_at") - pl.col("start")).dt.total_microseconds() / DAY_US).alias(
+                "duration_days"
+            ),
+        )
+    )
+
+
+def _recovery_days(long: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
+    """Candidate recovery days: the first day of each run of `recovery_run_days` qualifying calendar days."""
+    levels = {line.name: line.recovery_level for line in params.lines if line.recovery_level is not None}
+    n = params.recovery_run_days
+    daily = (
+        long.filter(pl.col("line").is_in(list(levels)))
+        .with_columns(pl.col("taken_at").dt.date().alias("day"))
+        .group_by(["patient_id", "line", "day"])
+        .agg(pl.col("value").min().alias("day_min"))
+        .filter(pl.col("day_min") >= _by_line(levels))
+        .sort(["patient_id", "line", "day"])
+    )
+    key = ["patient_id", "line"]
+    run = (pl.col("day").cast(pl.Int64) - pl.int_range(pl.len()).over(key)).alias("run")
+    return (
+        daily.with_columns(run)
+        .with_columns(
+            (pl.len().over([*key, "run"]) - pl.int_range(pl.len()).over([*key, "run"])).alias("left"),
+        )
+        .filter(pl.col("left") >= n)
+        .select(*key, pl.col("day").alias("recovery_day"))
+    )
+
+
+def _grade_from_nadir(ep: pl.DataFrame, params: CourseParams, scheme_id: str) -> pl.DataFrame:
+    """Worst grade: the max of the per-count grade column when given, else the scalar grade of the nadir."""
+    rows = []
+    sch = None
+    try:
+        sch = get_scheme(scheme_id)
+    except CriteriaError as e:
+        why_scheme = str(e)
+    for line in params.lines:
+        values = ep.filter((pl.col("line") == line.name) & ~pl.col("has_grade"))["nadir"].unique().to_list()
+        term = None
+        why = None
+        if sch is None:
+            why = why_scheme
+        else:
+            try:
+                term = sch.term(line.term)
+            except CriteriaError as e:
+                why = str(e)
+        lln = params.lln_for(line.column)
+        for v in values:
+            if term is None:
+                rows.append((line.name, v, None, why))
+            else:
+                g = evaluate(term, v, lln=lln)
+                rows.append((line.name, v, g.grade, g.reason))
+    table = pl.DataFrame(
+        rows,
+        schema={"line": pl.String, "nadir": pl.Float64, "nadir_grade": pl.Int8, "grade_reason": pl.String},
+        orient="row",
+    )
+    out = ep.join(table, on=["line", "nadir"], how="left", nulls_equal=True)
+    return out.with_columns(
+        pl.when(pl.col("has_grade"))
+        .then(pl.col("column_grade"))
+        .otherwise(pl.col("nadir_grade"))
+        .cast(pl.Int8)
+        .alias("worst_grade"),
+        pl.when(pl.col("has_grade")).then(pl.lit("column")).otherwise(pl.lit("nadir")).alias("grade_source"),
+        pl.when(pl.col("has_grade")).then(None).otherwise(pl.col("grade_reason")).alias("grade_reason"),
+    ).drop("column_grade", "nadir_grade", "has_grade")
+
+
+EPISODE_COLUMNS = (
+    "patient_id",
+    "line",
+    "episode",
+    "start",
+    "end",
+    "last_low_at",
+    "ongoing",
+    "end_reason",
+    "duration_days",
+    "n_counts",
+    "nadir",
+    "nadir_at",
+    "nadir_specimen_id",
+    "worst_grade",
+    "grade_source",
+    "grade_reason",
+    "recovery_day",
+)
+
+
+def episodes_from_marked(marked: pl.LazyFrame, params: CourseParams, scheme_id: str) -> pl.DataFrame:
+    """The episodes table from the marked long counts (see `mark_episodes`)."""
+    ep = _aggregate(marked, params).sort(["patient_id", "line", "ep_no"])
+    # The recovery day must come after the nadir and before the next episode of the same line starts.
+    ep = ep.with_columns(
+        pl.col("start").shift(-1).over(["patient_id", "line"]).alias("next_start"),
+        pl.col("nadir_at").dt.date().alias("nadir_day"),
+    )
+    levels = _by_line({line.name: line.recovery_level for line in params.lines})
+    cands = _recovery_days(marked, params).sort("recovery_day")
+    ep = (
+        ep.sort("nadir_day")
+        .join_asof(
+            cands,
+            left_on="nadir_day",
+            right_on="recovery_day",
+            by=["patient_id", "line"],
+            strategy="forward",
+            allow_exact_matches=False,
+            check_sortedness=False,
+        )
+        .with_columns(
+            pl.when(
+                (pl.col("nadir") < levels)
+                & (pl.col("next_start").is_null() | (pl.col("recovery_day") < pl.col("next_start").dt.date()))
+            )
+            .then(pl.col("recovery_day"))
+            .otherwise(None)
+            .alias("recovery_day")
+        )
+        .sort(["patient_id", "line", "ep_no"])
+        .collect()
+    )
+    ep = _grade_from_nadir(ep, params, scheme_id)
+    ep = ep.with_columns(pl.col("ep_no").cast(pl.UInt32).alias("episode"))
+    cols = [*EPISODE_COLUMNS[:-1], *(below_column(lvl) for lvl in params.below), EPISODE_COLUMNS[-1]]
+    return ep.select(cols)
+
+
+def episodes(
+    panels: pl.DataFrame | pl.LazyFrame,
+    *,
+    scheme: str = "ctcae-v5",
+    params: CourseParams | None = None,
+) -> pl.DataFrame:
+    """One row per episode of low counts, per patient and line (the screening stage's `episodes` output).
+
+    Columns: patient_id, line, episode (1, 2, ... per line), start, end (the recovering count; null when
+    ongoing or cut by a gap), last_low_at, ongoing, end_reason (recovery | end of series | gap),
+    duration_days (to end, else to the last count in the episode), n_counts, nadir, nadir_at,
+    nadir_specimen_id, days_below_0_5, days_below_0_1 (linear interpolation between counts; a lone count
+    adds nothing), worst_grade, grade_source, grade_reason, recovery_day.
+    """
+    p = params or CourseParams()
+    return analyse(panels, scheme=scheme, params=p).episodes
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The marked long counts (one row per patient, line and count) and the episodes built from them."""
+
+    counts: pl.DataFrame
+    episodes: pl.DataFrame
+
+
+def analyse(panels: pl.DataFrame | pl.LazyFrame, *, scheme: str, params: CourseParams) -> Analysis:
+    """Prepare, mark and aggregate once, so the course and cyclic stages reuse the same counts."""
+    marked = mark_episodes(long_counts(prepare(panels, params), params, scheme), params).collect()
+    return Analysis(marked, episodes_from_marked(marked.lazy(), params, scheme))
+
+
+__all__ = [
+    "DEFAULT_LINES",
+    "LYMPHOCYTES",
+    "NEUTROPHILS",
+    "WHITE_CELLS",
+    "CourseParams",
+    "Line",
+    "episodes",
+    "grade_column",
+]

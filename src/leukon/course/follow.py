@@ -1,0 +1,326 @@
+"""`follow`: one call from a panels table to each patient's episodes, course labels and cyclic verdict.
+
+The tables (episodes, course labels) are computed for all patients at once in Polars; this module only
+turns their rows into the typed results and writes the plain-language reasons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from ..criteria import LLN
+from ..criteria import scheme as get_scheme
+from ..errors import CriteriaError, InputError, did_you_mean
+from ..ranges import reference_range
+from .classify import course_table
+from .cyclic import CyclicResult, Sampling, detect
+from .episodes import CourseParams, Line, analyse, below_column, prepare
+from .model import Count, Course, Episode, FollowResult, LineInfo, PatientCourse, Treatment
+
+Frame = pl.DataFrame | pl.LazyFrame
+
+
+def prepare_treatments(treatments: Frame | None) -> pl.DataFrame | None:
+    """Check and cast the optional treatments table: patient_id, date (Date), label."""
+    if treatments is None:
+        return None
+    df = treatments.lazy().collect() if isinstance(treatments, pl.LazyFrame) else treatments
+    for name in ("patient_id", "date"):
+        if name not in df.columns:
+            raise InputError(name, f"treatments have no {name!r} column.{did_you_mean(name, df.columns)}")
+    d = df.schema["date"]
+    date = pl.col("date").str.to_date(strict=False) if d == pl.String else pl.col("date").cast(pl.Date)
+    label = pl.col("label").cast(pl.String).fill_null("treatment") if "label" in df.columns else pl.lit("treatment")
+    out = df.select(pl.col("patient_id").cast(pl.String), date.alias("date"), label.alias("label"))
+    if out["date"].null_count() > df["date"].null_count():
+        raise InputError("date", "treatment dates must be dates like 2024-03-01")
+    return out.drop_nulls(["patient_id", "date"]).unique().sort("patient_id", "date", "label")
+
+
+def attach_treatments(episodes: pl.DataFrame, treatments: pl.DataFrame | None) -> pl.DataFrame:
+    """Add the latest treatment on or before each nadir, and the nadir's day counted from it (day 0 = treatment)."""
+    if treatments is None or treatments.is_empty():
+        return episodes.with_columns(
+            pl.lit(None, pl.Date).alias("treatment_date"),
+            pl.lit(None, pl.String).alias("treatment_label"),
+            pl.lit(None, pl.Int32).alias("nadir_day_after_treatment"),
+        )
+    tr = treatments.rename({"date": "treatment_date", "label": "treatment_label"}).sort("treatment_date")
+    out = (
+        episodes.with_columns(pl.col("nadir_at").dt.date().alias("_nadir_day"))
+        .sort("_nadir_day")
+        .join_asof(
+            tr,
+            left_on="_nadir_day",
+            right_on="treatment_date",
+            by="patient_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .with_columns(
+            (pl.col("_nadir_day") - pl.col("treatment_date"))
+            .dt.total_days()
+            .cast(pl.Int32)
+            .alias("nadir_day_after_treatment")
+        )
+        .drop("_nadir_day")
+    )
+    return out.sort("patient_id", "line", "episode")
+
+
+def line_info(line: Line, scheme_id: str, params: CourseParams) -> LineInfo:
+    """Thresholds for charts and reports, read from the scheme's own rules (never re-typed here)."""
+    bounds: tuple[tuple[int, float], ...] = ()
+    try:
+        term = get_scheme(scheme_id).term(line.term)
+        if not term.needs_age:
+            bounds = tuple((r.grade, float(r.bound)) for r in term.rules if r.bound != LLN and r.op == "<")
+    except CriteriaError:
+        pass
+    rr = reference_range(line.column)
+    return LineInfo(line.name, line.column, line.entry, params.lln_for(line.column), rr.uln if rr else None, bounds)
+
+
+def _d(x: dt.datetime | dt.date | None) -> str:
+    return "?" if x is None else (x.date() if isinstance(x, dt.datetime) else x).isoformat()
+
+
+def _reason(line: Line, row: dict, eps: list[Episode]) -> str:
+    label, n = row["label"], row["n_counts"]
+    if label == "none":
+        return f"all {n} count(s) were at or above {line.entry:g} x 10^9/L"
+    if label == "severe chronic":
+        return (
+            f"every count from {_d(row['sev_first'])} to {_d(row['sev_last'])} was below {line.severe_chronic:g}"
+            f" x 10^9/L, more than 3 months (severe chronic neutropenia, SCNIR)"
+        )
+    if label == "chronic":
+        return (
+            f"low (below {line.entry:g}) on {row['low_days']} days from {_d(row['first_low'])} to"
+            f" {_d(row['last_low'])} without recovery: at least 3 occasions over at least 3 months"
+        )
+    if label == "recurrent":
+        return (
+            f"{len(eps)} separate episodes below {line.entry:g} x 10^9/L with recovery or a gap between them;"
+            " none lasted 3 months with 3 low counts"
+        )
+    e = eps[0]
+    if label == "indeterminate":
+        return (
+            f"low from {_d(e.start)} for over 3 months, but on only {row['low_days']} occasion(s);"
+            " chronic needs at least 3 low counts over 3 months"
+        )
+    what = "one count only" if n == 1 else f"one episode from {_d(e.start)}, nadir {e.nadir:g} on {_d(e.nadir_at)}"
+    if e.ongoing:
+        return f"{what}, still low at the last count; if it stays low for 3 months it becomes chronic"
+    if e.end_reason == "gap":
+        return f"{what}; the counts stop for a long gap afterwards, so its end is unknown"
+    return f"{what}, recovered on {_d(e.end)} after {e.duration_days:.0f} days (shorter than 3 months)"
+
+
+def _evidence(counts: pl.DataFrame, row: dict, line: Line) -> tuple[Count, ...]:
+    c = counts.filter(pl.col("low"))
+    if row["label"] == "severe chronic":
+        c = counts.filter(
+            pl.col("taken_at").is_between(row["sev_first"], row["sev_last"]) & (pl.col("value") < line.severe_chronic)
+        )
+    elif row["label"] in ("chronic", "indeterminate"):
+        c = c.filter(pl.col("ep_no") == row["label_episode"])
+    elif row["label"] == "none":
+        return ()
+    return tuple(Count(r["taken_at"], r["value"], r["specimen_id"]) for r in c.iter_rows(named=True))
+
+
+def _episode(r: dict, params: CourseParams) -> Episode:
+    tr = Treatment(r["treatment_date"], r["treatment_label"]) if r.get("treatment_date") else None
+    return Episode(
+        line=r["line"],
+        episode=r["episode"],
+        start=r["start"],
+        end=r["end"],
+        last_low_at=r["last_low_at"],
+        ongoing=r["ongoing"],
+        end_reason=r["end_reason"],
+        duration_days=round(r["duration_days"], 3),
+        n_counts=r["n_counts"],
+        nadir=r["nadir"],
+        nadir_at=r["nadir_at"],
+        nadir_specimen_id=r["nadir_specimen_id"],
+        worst_grade=r["worst_grade"],
+        grade_source=r["grade_source"],
+        grade_reason=r["grade_reason"],
+        days_below={f"{lvl:g}": round(r[below_column(lvl)], 3) for lvl in params.below},
+        recovery_day=r["recovery_day"],
+        treatment=tr,
+        nadir_day_after_treatment=r.get("nadir_day_after_treatment"),
+    )
+
+
+def _cyclic(
+    counts: pl.DataFrame, line: Line | None, treatments: pl.DataFrame | None, params: CourseParams
+) -> CyclicResult:
+    if line is None or counts.is_empty():
+        return CyclicResult("no data", "no ANC values", Sampling(0, 0, 0.0, 0, False))
+    tdates = (
+        None if treatments is None or treatments.is_empty() else treatments["date"].cast(pl.Datetime("us")).to_numpy()
+    )
+    return detect(
+        counts["taken_at"].to_numpy(),
+        counts["value"].to_numpy(),
+        entry=line.entry,
+        treatment_dates=tdates,
+        params=params.cyclic,
+    )
+
+
+def _neutrophil_line(params: CourseParams) -> Line | None:
+    return next((line for line in params.lines if line.column == "anc"), None)
+
+
+def follow(
+    panels: Frame,
+    patient_id: str | None = None,
+    *,
+    treatments: Frame | None = None,
+    scheme: str = "ctcae-v5",
+    params: CourseParams | None = None,
+) -> FollowResult:
+    """Episodes, course labels and the cyclic verdict for one patient (patient_id) or every patient.
+
+    panels: patient_id, specimen_id, taken_at and counts in 10^9/L (anc, wbc, lymphocytes); optional
+    per-count grade columns such as grade_ctcae_v5_anc. treatments: patient_id, date, label. Unknown
+    patients, missing columns or bad dates raise InputError; a series too thin to judge gives "insufficient
+    data" or "no data" rather than a guess.
+    """
+    p = params or CourseParams()
+    sch = get_scheme(scheme).id
+    lf = prepare(panels, p)
+    if patient_id is not None:
+        known = lf.select(pl.col("patient_id").unique()).collect()["patient_id"].drop_nulls().to_list()
+        if patient_id not in known:
+            raise InputError(
+                "patient", f"no counts for patient {patient_id!r}.{did_you_mean(patient_id, sorted(known)[:20])}"
+            )
+        lf = lf.filter(pl.col("patient_id") == patient_id)
+    ids = sorted(lf.select(pl.col("patient_id").unique()).collect()["patient_id"].drop_nulls().to_list())
+    a = analyse(lf, scheme=sch, params=p)
+    tr = prepare_treatments(treatments)
+    if tr is not None:
+        tr = tr.filter(pl.col("patient_id").is_in(ids))
+    eps = attach_treatments(a.episodes, tr)
+    courses = course_table(a.counts, a.episodes, p)
+    infos = tuple(line_info(line, sch, p) for line in p.lines)
+    by_pid = {k[0]: v for k, v in a.counts.partition_by("patient_id", as_dict=True).items()}
+    eps_by = {k[0]: v for k, v in eps.partition_by("patient_id", as_dict=True).items()}
+    course_by = {k[0]: v for k, v in courses.partition_by("patient_id", as_dict=True).items()}
+    tr_by = {} if tr is None else {k[0]: v for k, v in tr.partition_by("patient_id", as_dict=True).items()}
+    anc_line = _neutrophil_line(p)
+    out = []
+    empty = a.counts.clear()
+    for pid in ids:
+        counts = by_pid.get(pid, empty)
+        episodes = [_episode(r, p) for r in eps_by.get(pid, eps.clear()).iter_rows(named=True)]
+        rows = {r["line"]: r for r in course_by.get(pid, courses.clear()).iter_rows(named=True)}
+        result: dict[str, Course] = {}
+        series: dict[str, tuple[Count, ...]] = {}
+        for line in p.lines:
+            lc = counts.filter(pl.col("line") == line.name)
+            series[line.name] = tuple(
+                Count(r["taken_at"], r["value"], r["specimen_id"]) for r in lc.iter_rows(named=True)
+            )
+            row = rows.get(line.name)
+            if row is None:
+                result[line.name] = Course(line.name, "no data", f"no {line.column} values")
+                continue
+            le = [e for e in episodes if e.line == line.name]
+            result[line.name] = Course(
+                line.name,
+                row["label"],
+                _reason(line, row, le),
+                row["n_counts"],
+                row["n_episodes"],
+                _evidence(lc, row, line),
+            )
+        ptr = tr_by.get(pid)
+        anc_counts = counts.filter(pl.col("line") == anc_line.name) if anc_line else empty
+        out.append(
+            PatientCourse(
+                patient_id=pid,
+                scheme=sch,
+                courses=result,
+                episodes=tuple(episodes),
+                cyclic=_cyclic(anc_counts, anc_line, ptr, p),
+                treatments=()
+                if ptr is None
+                else tuple(Treatment(d, lab) for d, lab in ptr.select("date", "label").iter_rows()),
+                lines=infos,
+                series=series,
+            )
+        )
+    return FollowResult(tuple(out), sch, _params_dict(p))
+
+
+def _params_dict(p: CourseParams) -> dict:
+    return {
+        "lines": [
+            {"name": x.name, "column": x.column, "term": x.term, "entry": x.entry, "exit": x.exit} for x in p.lines
+        ],
+        "max_gap_days": p.max_gap_days,
+        "confirm_recovery": p.confirm_recovery,
+        "recovery_run_days": p.recovery_run_days,
+        "below": list(p.below),
+        "cyclic_alpha": p.cyclic.alpha,
+    }
+
+
+def patients_table(
+    panels: Frame, *, treatments: Frame | None = None, scheme: str = "ctcae-v5", params: CourseParams | None = None
+) -> pl.DataFrame:
+    """One row per patient for the screening stage: course label, episodes and worst grade per line, cyclic verdict.
+
+    The cyclic test runs only for patients whose counts could meet the SCNIR protocol (enough distinct days);
+    the others get "insufficient data" without a periodogram.
+    """
+    p = params or CourseParams()
+    sch = get_scheme(scheme).id
+    a = analyse(prepare(panels, p), scheme=sch, params=p)
+    courses = course_table(a.counts, a.episodes, p)
+    worst = a.episodes.group_by("patient_id", "line").agg(pl.col("worst_grade").max())
+    wide = (
+        courses.select("patient_id", "line", "label", "n_episodes")
+        .join(worst, on=["patient_id", "line"], how="left")
+        .with_columns(pl.col("line").str.replace_all(" ", "_"))
+        .pivot(on="line", index="patient_id", values=["label", "n_episodes", "worst_grade"])
+    )
+    tr = prepare_treatments(treatments)
+    anc_line = _neutrophil_line(p)
+    c = p.cyclic
+    need = c.counts_per_week * c.weeks
+    anc = a.counts.filter(pl.col("line") == (anc_line.name if anc_line else ""))
+    dense = (
+        anc.group_by("patient_id")
+        .agg(pl.col("taken_at").dt.date().n_unique().alias("n_days"))
+        .filter(pl.col("n_days") >= need)
+    )
+    verdicts = []
+    for pid, g in (
+        anc.filter(pl.col("patient_id").is_in(dense["patient_id"].implode()))
+        .partition_by("patient_id", as_dict=True)
+        .items()
+    ):
+        ptr = None if tr is None else tr.filter(pl.col("patient_id") == pid[0])
+        r = _cyclic(g, anc_line, ptr, p)
+        verdicts.append((pid[0], r.verdict, r.period_days))
+    cyc = pl.DataFrame(
+        verdicts, schema={"patient_id": pl.String, "cyclic": pl.String, "cyclic_period_days": pl.Float64}, orient="row"
+    )
+    return (
+        wide.join(cyc, on="patient_id", how="left")
+        .with_columns(pl.col("cyclic").fill_null("insufficient data"))
+        .sort("patient_id")
+    )
+
+
+__all__ = ["attach_treatments", "follow", "line_info", "patients_table", "prepare_treatments"]
