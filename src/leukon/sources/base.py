@@ -113,12 +113,13 @@ TIME_FORMATS = (
 
 
 def pick_time_format(sample: list[str]) -> str | None:
-    """The first of TIME_FORMATS that parses every value of `sample`, or None."""
+    """The first of TIME_FORMATS that parses at least 90 % of `sample` (a few bad times must not turn
+    the fast path off), or None."""
     if not sample:
         return None
     s = pl.Series(sample, dtype=pl.String)
     for fmt in TIME_FORMATS:
-        if s.str.to_datetime(fmt, strict=False, time_unit="us").null_count() == 0:
+        if s.str.to_datetime(fmt, strict=False, time_unit="us").null_count() <= len(sample) // 10:
             return fmt
     return None
 
@@ -200,6 +201,7 @@ def checked(staged: pl.LazyFrame, *, time_format: str | None = None, time_only: 
         text(pl.col("specimen_id")).alias("specimen_id"),
         taken.alias("taken_at"),
         pl.col("analyte").cast(pl.String),
+        text(pl.col("code")).alias("code"),
         number(pl.col("value"), schema["value"]).alias("value"),
         text(pl.col("unit")).alias("unit"),
         number(pl.col("lln"), schema["lln"]).alias("lln"),
