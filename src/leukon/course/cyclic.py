@@ -4,7 +4,7 @@ Method, and why:
 
 1. Sampling first. The Severe Chronic Neutropenia International Registry diagnoses cyclic neutropenia from
    differential counts at least 3 times a week for 6 weeks (clinical-criteria.md (g), SCNIR). Without such
-   a window (6 consecutive 7-day weeks, each with counts on >= 3 distinct days, starting on a count day)
+   a window (6 consecutive 7-day weeks, starting on any day, each with counts on >= 3 distinct days)
    the verdict is "insufficient data" and no period is reported: monthly counts cannot reveal a 21-day
    cycle, and a periodogram on them would only show aliases.
 2. Periodogram. Counts are irregular in time, so we use the generalised (floating-mean) Lomb-Scargle
@@ -65,7 +65,7 @@ class Sampling:
     span_days: float
     best_weeks: int  # the most consecutive weeks that each had >= counts_per_week counting days
     protocol_met: bool
-    window_start: dt.date | None = None
+    window_start: dt.date | None = None  # the first count day of the first qualifying window
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -112,14 +112,20 @@ class CyclicResult:
         }
 
 
-def check_sampling(days: np.ndarray, p: CyclicParams, t0: dt.datetime) -> Sampling:
-    """Find the best run of consecutive weeks with >= counts_per_week counting days (vectorised per start)."""
+def check_sampling(days: np.ndarray, p: CyclicParams, day0: dt.date) -> Sampling:
+    """Find the best run of consecutive weeks with >= counts_per_week counting days (vectorised per start).
+
+    days: calendar day numbers counted from day0 (the date of the first count).
+    """
     n = len(days)
     d = np.unique(np.floor(days))
     span = float(days.max() - days.min()) if n else 0.0
     if len(d) == 0:
         return Sampling(0, 0, 0.0, 0, False)
-    edges = d[:, None] + 7.0 * np.arange(p.weeks + 1)[None, :]
+    # Weeks may start on any day (so calendar weeks are among the candidates): every start within 6 days
+    # before a count day.
+    starts = np.unique((d[:, None] - np.arange(7)[None, :]).ravel())
+    edges = starts[:, None] + 7.0 * np.arange(p.weeks + 1)[None, :]
     per_week = np.diff(np.searchsorted(d, edges, side="left"), axis=1)
     ok = per_week >= p.counts_per_week
     run = np.cumprod(ok, axis=1).sum(axis=1)  # consecutive qualifying weeks from each start
@@ -127,7 +133,8 @@ def check_sampling(days: np.ndarray, p: CyclicParams, t0: dt.datetime) -> Sampli
     met = best >= p.weeks
     start = None
     if met:
-        start = (t0 + dt.timedelta(days=float(d[int(np.argmax(run >= p.weeks))]))).date()
+        first = starts[int(np.argmax(run >= p.weeks))]
+        start = day0 + dt.timedelta(days=float(d[np.searchsorted(d, first)]))
     return Sampling(n, len(d), span, best, met, start)
 
 
@@ -166,11 +173,13 @@ def _phase_of_minimum(t: np.ndarray, y: np.ndarray, period: float) -> float:
 
 
 def cycle_nadirs(t: np.ndarray, anc: np.ndarray, y: np.ndarray, period: float, t0: dt.datetime) -> list[CycleNadir]:
-    """The lowest count in each window of one period centred on the fitted minima."""
+    """The lowest count in each window of one period centred on a fitted minimum inside the observed span."""
     tmin = _phase_of_minimum(t, y, period)
     k = np.floor((t - tmin + period / 2.0) / period).astype(int)
     out = []
     for cycle in np.unique(k):
+        if not t.min() <= tmin + cycle * period <= t.max():
+            continue  # a part-cycle at either end whose expected nadir was not observed
         idx = np.flatnonzero(k == cycle)
         j = idx[np.lexsort((t[idx], anc[idx]))[0]]
         out.append(CycleNadir(t0 + dt.timedelta(days=float(t[j])), float(anc[j])))
@@ -202,7 +211,9 @@ def detect(
         return CyclicResult("no data", "no ANC values", Sampling(0, 0, 0.0, 0, False))
     t0 = taken_at[0].astype(dt.datetime)
     t = (taken_at - taken_at[0]) / np.timedelta64(1, "D")
-    s = check_sampling(t, p, t0)
+    day0 = taken_at[0].astype("datetime64[D]")
+    calendar_days = (taken_at.astype("datetime64[D]") - day0).astype(float)  # weeks count calendar days
+    s = check_sampling(calendar_days, p, day0.astype(dt.date))
     protocol = f"at least {p.counts_per_week} counts a week for {p.weeks} weeks (SCNIR protocol)"
     if not s.protocol_met:
         return CyclicResult(

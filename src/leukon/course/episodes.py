@@ -83,7 +83,7 @@ class CourseParams:
     #: Lower limits of normal used for grade 1 when the grade comes from the nadir; None: leukon's standard
     #: adult profile (ranges.py).
     lln: dict[str, float] = field(default_factory=dict)
-    cyclic: CyclicParams = CyclicParams()
+    cyclic: CyclicParams = field(default_factory=CyclicParams)
 
     def __post_init__(self) -> None:
         for line in self.lines:

@@ -109,8 +109,9 @@ def _reason(line: Line, row: dict, eps: list[Episode]) -> str:
     e = eps[0]
     if label == "indeterminate":
         return (
-            f"low from {_d(e.start)} for over 3 months, but on only {row['low_days']} occasion(s);"
-            " chronic needs at least 3 low counts over 3 months"
+            f"the episode from {_d(e.start)} lasted 3 months or more, but its {row['low_days']} low count(s) span"
+            f" only {_d(row['first_low'])} to {_d(row['last_low'])}; chronic needs at least 3 low counts spanning"
+            " 3 months"
         )
     what = "one count only" if n == 1 else f"one episode from {_d(e.start)}, nadir {e.nadir:g} on {_d(e.nadir_at)}"
     if e.ongoing:

@@ -1,0 +1,115 @@
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from leukon.course import CyclicParams, detect, follow
+from leukon.course.cyclic import baluev_fap, check_sampling, periodogram
+
+T0 = np.datetime64("2024-01-01T08:00", "us")
+
+
+def at(days) -> np.ndarray:
+    return T0 + (np.asarray(days, float) * 86_400e6).astype("timedelta64[us]")
+
+
+@pytest.mark.parametrize("period", [21.0, 16.0])
+def test_cycle_sampled_three_times_a_week_for_eight_weeks_is_detected(s, period):
+    days = s.three_a_week(8)
+    r = detect(at(days), s.cyclic_anc(days, period))
+    assert r.verdict == "cyclic", r.reason
+    assert abs(r.period_days - period) <= 2
+    assert r.sampling.protocol_met and r.sampling.best_weeks >= 6
+    assert r.false_alarm_probability < 1e-6 and 0 < r.strength <= 1
+    low = [n for n in r.nadirs if n.value < 1.5]
+    assert len(low) >= 2 and 2 * len(low) >= len(r.nadirs)
+    assert any("chemotherapy" in n for n in r.notes)  # no treatment dates: says what could mimic it
+
+
+def test_same_cycle_sampled_monthly_is_insufficient_data(s):
+    days = list(range(0, 365, 30))
+    r = detect(at(days), s.cyclic_anc(days))
+    assert r.verdict == "insufficient data"
+    assert r.period_days is None and r.nadirs == ()
+    assert "3 counts a week for 6 weeks" in r.reason
+
+
+def test_five_weeks_of_dense_sampling_is_not_enough(s):
+    days = s.three_a_week(5)
+    assert detect(at(days), s.cyclic_anc(days)).verdict == "insufficient data"
+
+
+def test_noise_never_called_cyclic_in_100_seeds():
+    calls = []
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        # 3 random days in each of 10 weeks, at random hours: irregular, but meeting the protocol.
+        days = np.concatenate([7 * w + np.sort(rng.choice(7, 3, replace=False)) for w in range(10)])
+        days = days + rng.uniform(0, 0.4, len(days))
+        for base in (3.5, 0.9):  # normal, and a steady neutropenia whose every count is low
+            r = detect(at(days), base * np.exp(rng.normal(0, 0.3, len(days))))
+            calls.append(r.verdict)
+    assert "cyclic" not in calls
+    assert calls.count("not cyclic") == 200  # the periodogram really ran on every series
+
+
+def test_periodic_but_never_low_is_not_cyclic_neutropenia(s):
+    days = s.three_a_week(8)
+    anc = 4.0 * np.exp(0.3 * np.cos(2 * np.pi * np.asarray(days) / 21))
+    r = detect(at(days), anc)
+    assert r.verdict == "not cyclic" and r.false_alarm_probability < 0.001 and "nadirs" in r.reason
+
+
+def test_chemotherapy_rhythm_is_explained_by_treatment(chemo, chemo_treatments):
+    p = follow(chemo, "p1", treatments=chemo_treatments).patient("p1")
+    assert p.cyclic.verdict == "explained by treatment"
+    assert p.cyclic.treatment_interval_days == 21 and "not cyclic neutropenia" in p.cyclic.reason
+    # Without the dates the same counts look cyclic, and the result says what to check.
+    q = follow(chemo, "p1").patient("p1")
+    assert q.cyclic.verdict == "cyclic" and "chemotherapy" in q.cyclic.notes[0]
+
+
+def test_treatments_that_do_not_match_are_reported(s):
+    days = s.three_a_week(8)
+    r = detect(at(days), s.cyclic_anc(days), treatment_dates=at([0, 7, 14, 28]))
+    assert r.verdict == "cyclic" and "do not match" in r.notes[0]
+
+
+def test_constant_counts_and_no_counts():
+    days = [7 * w + k for w in range(7) for k in (0, 2, 4)]
+    assert detect(at(days), np.full(len(days), 1.0)).verdict == "not cyclic"
+    assert detect(at([]), np.array([])).verdict == "no data"
+
+
+def test_sampling_window_is_found_anywhere_in_the_series():
+    sparse = [0, 30, 60]
+    dense = [90 + 7 * w + k for w in range(6) for k in (0, 1, 3)]
+    smp = check_sampling(np.asarray(sparse + dense, float), CyclicParams(), dt.date(2024, 1, 1))
+    assert smp.protocol_met and smp.window_start == dt.date(2024, 3, 31)
+
+
+def test_periodogram_power_is_the_fraction_of_variance_explained():
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 60, 40))
+    y = np.sin(2 * np.pi * t / 21) + rng.normal(0, 0.5, 40)
+    periods, power = periodogram(t, y, CyclicParams())
+    i = int(np.argmax(power))
+    w = 2 * np.pi / periods[i]
+    x = np.column_stack([np.ones_like(t), np.cos(w * t), np.sin(w * t)])
+    resid = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
+    assert power[i] == pytest.approx(1 - resid @ resid / ((y - y.mean()) @ (y - y.mean())))
+
+
+def test_baluev_bound_is_conservative_on_white_noise():
+    # Under pure noise the bound must not call more than its nominal rate significant.
+    hits = 0
+    p = CyclicParams()
+    for seed in range(300):
+        rng = np.random.default_rng(1000 + seed)
+        t = np.sort(rng.uniform(0, 60, 30))
+        _, power = periodogram(t, rng.normal(size=30), p)
+        fap = baluev_fap(float(power.max()), 30, 1 / p.min_period_days, t)
+        assert 0 <= fap <= 1
+        hits += fap < 0.05
+    assert hits <= 0.05 * 300 + 5
+    assert baluev_fap(0.9, 30, 0.1, np.linspace(0, 60, 30)) < baluev_fap(0.3, 30, 0.1, np.linspace(0, 60, 30))
