@@ -123,7 +123,8 @@ def classify(
     if "neutropenia" in found and anc is not None:
         sev = evaluate(scheme("clinical").term("Neutropenia severity"), anc)
         f = found["neutropenia"]
-        found["neutropenia"] = _with(f, severity=sev.label or "below the reference range, above 1.5")
+        label = sev.label if sev.grade else None  # grade 0 here: below this range but not below 1.5
+        found["neutropenia"] = _with(f, severity=label or "below the reference range, above 1.5")
     if anc is not None and anc < AGRANULOCYTOSIS_BELOW:
         found["agranulocytosis"] = Finding(
             "agranulocytosis",

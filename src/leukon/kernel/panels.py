@@ -1,0 +1,246 @@
+"""Canonical measurements to panels (one row a specimen): pivot, derive, ranges, findings, grades.
+
+Mirrors the scalar path rule by rule: `leukon.panel.derive` (derived counts), `leukon.ranges` (which range),
+`leukon.findings.classify` (findings) and `leukon.grading.evaluate` (grades). The agreement test holds the
+two together.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..analytes import ABSOLUTE, ANALYTES, PERCENT, WHITE_LINES
+from ..criteria import DEFAULT_PROFILE, RANGES, SCHEMES, scheme
+from ..findings import AGRANULOCYTOSIS_BELOW, LOW_FINDINGS
+from ..panel import ANC_MISMATCH, DIFF_SUM_TOLERANCE
+from ..ranges import ADULT_AGE_DAYS, _score
+from ..units import SIGNIFICANT_DIGITS
+from .grade import _in_band, fever_expr, grade_expr, reason_expr
+
+ALL = list(ANALYTES)
+
+
+def _tidy(x: pl.Expr) -> pl.Expr:
+    return x.round_sig_figs(SIGNIFICANT_DIGITS)
+
+
+def pivot(used: pl.LazyFrame) -> pl.LazyFrame:
+    """One row a specimen with `<analyte>`, `<analyte>_lab_lln`, `<analyte>_lab_uln` columns (canonical units)."""
+    aggs = []
+    for a in ALL:
+        is_a = pl.col("analyte") == a
+        aggs += [
+            pl.col("value").filter(is_a).first().alias(a),
+            pl.col("lln").filter(is_a).first().alias(f"{a}_lab_lln"),
+            pl.col("uln").filter(is_a).first().alias(f"{a}_lab_uln"),
+        ]
+    return used.group_by("specimen_id").agg(
+        pl.col("patient_id").first(),
+        pl.col("taken_at").min(),
+        pl.len().alias("n_results").cast(pl.UInt32),
+        pl.col("source_row").min().alias("first_source_row"),
+        *aggs,
+    )
+
+
+def with_demographics(panels: pl.LazyFrame, patients: pl.LazyFrame | None) -> pl.LazyFrame:
+    """age_days (whole days from birth to the specimen date), sex and ancestry per panel (null when unknown)."""
+    if patients is None:
+        return panels.with_columns(
+            age_days=pl.lit(None, pl.Int64), sex=pl.lit(None, pl.String), ancestry=pl.lit(None, pl.String)
+        )
+    cols = patients.collect_schema().names()
+    p = patients.select(
+        pl.col("patient_id").cast(pl.String),
+        (pl.col("sex") if "sex" in cols else pl.lit(None)).cast(pl.String).alias("sex"),
+        (pl.col("birth_date") if "birth_date" in cols else pl.lit(None)).cast(pl.Date).alias("birth_date"),
+        (pl.col("ancestry") if "ancestry" in cols else pl.lit(None)).cast(pl.String).alias("ancestry"),
+    ).unique("patient_id", keep="first")
+    out = panels.join(p, on="patient_id", how="left")
+    age = (pl.col("taken_at").dt.date() - pl.col("birth_date")).dt.total_days()
+    return out.with_columns(age_days=pl.when(age >= 0).then(age)).drop("birth_date")
+
+
+def derive_exprs() -> list[pl.Expr]:
+    """Derived absolute counts with their method, as `leukon.panel.derive` computes them."""
+    wbc = pl.col("wbc")
+    out = []
+    for line in WHITE_LINES:
+        a, pct = ABSOLUTE[line], PERCENT[line]
+        measured = pl.col(a).is_not_null()
+        can = wbc.is_not_null() & pl.col(pct).is_not_null() & ~measured
+        if line == "neutrophils":
+            with_pct = can & pl.col("bands_pct").is_not_null()
+            with_abs = can & pl.col("bands_pct").is_null() & pl.col("bands").is_not_null()
+            value = (
+                pl.when(measured)
+                .then(pl.col(a))
+                .when(with_pct)
+                .then(_tidy(wbc * (pl.col(pct) + pl.col("bands_pct")) / 100.0))
+                .when(with_abs)
+                .then(_tidy(wbc * pl.col(pct) / 100.0 + pl.col("bands")))
+                .when(can)
+                .then(_tidy(wbc * pl.col(pct) / 100.0))
+            )
+            method = (
+                pl.when(measured)
+                .then(pl.lit("measured"))
+                .when(with_pct | with_abs)
+                .then(pl.lit("derived_with_bands"))
+                .when(can)
+                .then(pl.lit("derived_without_bands"))
+            )
+        else:
+            value = pl.when(measured).then(pl.col(a)).when(can).then(_tidy(wbc * pl.col(pct) / 100.0))
+            method = pl.when(measured).then(pl.lit("measured")).when(can).then(pl.lit("derived"))
+        out += [value.alias(a), method.alias(f"{a}_method")]
+    return out
+
+
+def _profile_side(analyte: str, side: str, profile: str) -> pl.Expr:
+    """The profile limit as a when-chain in the scalar selection's order (chosen profile, then standard)."""
+    age = pl.col("age_days").fill_null(ADULT_AGE_DAYS)
+    chain = None
+    for p in dict.fromkeys((profile, DEFAULT_PROFILE)):
+        rows = [r for r in RANGES if r.profile == p and r.analyte == analyte]
+        for r in sorted(rows, key=_score, reverse=True):  # stable: ties keep file order, as max() does
+            cond = _in_band_row(r, age)
+            if r.sex != "any":
+                cond = cond & (pl.col("sex") == r.sex).fill_null(False)
+            if r.ancestry != "any":
+                cond = cond & (pl.col("ancestry") == r.ancestry).fill_null(False)
+            val = getattr(r, side)
+            lit = pl.lit(val, pl.Float64)
+            chain = pl.when(cond).then(lit) if chain is None else chain.when(cond).then(lit)
+    return pl.lit(None, pl.Float64) if chain is None else chain.otherwise(pl.lit(None, pl.Float64))
+
+
+def _in_band_row(r, age: pl.Expr) -> pl.Expr:
+    from ..criteria import Band
+
+    return _in_band(Band(r.age, ()), age)
+
+
+def range_exprs(profile: str) -> list[pl.Expr]:
+    """`<a>_lln`, `<a>_uln` and `<a>_range` ('lab' or 'profile'): a lab limit wins for its side."""
+    out = []
+    for a in ALL:
+        lab = pl.col(f"{a}_lab_lln").is_not_null() | pl.col(f"{a}_lab_uln").is_not_null()
+        lln = pl.coalesce(pl.col(f"{a}_lab_lln"), _profile_side(a, "lln", profile))
+        uln = pl.coalesce(pl.col(f"{a}_lab_uln"), _profile_side(a, "uln", profile))
+        has_profile = _profile_side(a, "lln", profile).is_not_null() | _profile_side(a, "uln", profile).is_not_null()
+        origin = pl.when(lab).then(pl.lit("lab")).when(has_profile).then(pl.lit("profile"))
+        out += [lln.alias(f"{a}_lln"), uln.alias(f"{a}_uln"), origin.alias(f"{a}_range")]
+    return out
+
+
+def build_panels(
+    used: pl.LazyFrame, patients: pl.LazyFrame | None = None, *, profile: str = DEFAULT_PROFILE
+) -> pl.LazyFrame:
+    """Panels with canonical and derived counts, their methods, and the range for each analyte."""
+    p = with_demographics(pivot(used), patients)
+    p = p.with_columns(derive_exprs())
+    p = p.with_columns(range_exprs(profile))
+    return p.drop([f"{a}_lab_{s}" for a in ALL for s in ("lln", "uln")]).with_columns(profile=pl.lit(profile))
+
+
+def _low(a: str) -> pl.Expr:
+    return (pl.col(a) < pl.col(f"{a}_lln")).fill_null(False)
+
+
+def finding_exprs() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(findings list, neutropenia severity, warnings list), as `leukon.findings.classify` decides them."""
+    low = {code: _low(a) for a, code in LOW_FINDINGS.items()}
+    known = {a: pl.col(a).is_not_null() & pl.col(f"{a}_lln").is_not_null() for a in ("wbc", "anc")}
+    clinical = scheme("clinical").term("Neutropenia severity")
+    sev_grade = grade_expr(clinical, pl.col("anc"), pl.lit(None, pl.Float64), pl.lit(None, pl.Int64))
+    labels = {r.grade: r.label for r in clinical.bands[0].rules}
+    severity = pl.when(low["neutropenia"]).then(
+        sev_grade.replace_strict(labels, default="below the reference range, above 1.5", return_dtype=pl.String)
+    )
+    left = (pl.col("bands") > pl.col("bands_uln")).fill_null(False) | (
+        pl.col("bands_pct") > pl.col("bands_pct_uln")
+    ).fill_null(False)
+    white = low["leukopenia"] | low["neutropenia"]
+    n_low = white.cast(pl.Int8) + low["anemia"].cast(pl.Int8) + low["thrombocytopenia"].cast(pl.Int8)
+    fever = _fever_any()
+    items = [
+        *[pl.when(cond).then(pl.lit(code)) for code, cond in low.items() if code not in ("anemia", "thrombocytopenia")],
+        pl.when((pl.col("anc") < AGRANULOCYTOSIS_BELOW).fill_null(False)).then(pl.lit("agranulocytosis")),
+        pl.when(low["neutropenia"] & known["wbc"] & ~low["leukopenia"]).then(pl.lit("neutropenia_without_leukopenia")),
+        pl.when(low["leukopenia"] & known["anc"] & ~low["neutropenia"]).then(pl.lit("leukopenia_without_neutropenia")),
+        pl.when(left).then(pl.lit("left_shift")),
+        pl.when(low["anemia"]).then(pl.lit("anemia")),
+        pl.when(low["thrombocytopenia"]).then(pl.lit("thrombocytopenia")),
+        pl.when(n_low == 2).then(pl.lit("bicytopenia")),
+        pl.when(n_low == 3).then(pl.lit("pancytopenia")),
+        pl.when((pl.col("wbc") > pl.col("wbc_uln")).fill_null(False)).then(pl.lit("leukocytosis")),
+        pl.when(fever).then(pl.lit("febrile_neutropenia")),
+    ]
+    findings = pl.concat_list(items).list.drop_nulls()
+    warnings = pl.concat_list(_warning_items()).list.drop_nulls()
+    return findings, severity, warnings
+
+
+def _fever_any() -> pl.Expr:
+    """Febrile neutropenia met or possible under any fever criterion (as the scalar finding)."""
+    sustained = pl.col("fever_sustained") if False else pl.lit(None, pl.Boolean)
+    conds = []
+    for s in SCHEMES.values():
+        for t in s.terms.values():
+            if t.kind == "febrile_neutropenia":
+                g, why = fever_expr(t, pl.col("anc"), pl.col("temperature"), sustained)
+                possible = g.is_null() & why.str.contains("lasted").fill_null(False)
+                conds.append((g > 0).fill_null(False) | possible)
+    return pl.any_horizontal(conds) if conds else pl.lit(False)
+
+
+def _warning_items() -> list[pl.Expr]:
+    pcts = [pl.col(PERCENT[line]) for line in WHITE_LINES if line != "bands"]
+    total = pl.sum_horizontal(pcts) + pl.col("bands_pct").fill_null(0.0)
+    all_pcts = pl.all_horizontal([p.is_not_null() for p in pcts])
+    derived = pl.col("wbc") * (pl.col("neutrophils_pct") + pl.col("bands_pct").fill_null(0.0)) / 100.0
+    measured_anc = pl.col("anc_method") == "measured"
+    ref = pl.max_horizontal(pl.col("anc"), derived)
+    mismatch = measured_anc & (ref > 0) & ((pl.col("anc") - derived).abs() / ref > ANC_MISMATCH)
+    above = pl.any_horizontal(
+        [((pl.col(ABSOLUTE[line]) > pl.col("wbc")) & (pl.col(f"{ABSOLUTE[line]}_method") == "measured")).fill_null(False)
+         for line in WHITE_LINES]
+    )  # fmt: skip
+    return [
+        pl.when(all_pcts & ((total - 100.0).abs() > DIFF_SUM_TOLERANCE)).then(pl.lit("differential_sum")),
+        pl.when(mismatch.fill_null(False)).then(pl.lit("anc_mismatch")),
+        pl.when(above).then(pl.lit("absolute_above_wbc")),
+        pl.when(pl.col("age_days").is_null()).then(pl.lit("age_missing")),
+    ]
+
+
+def classify_panels(panels: pl.LazyFrame) -> pl.LazyFrame:
+    findings, severity, warnings = finding_exprs()
+    return panels.with_columns(findings=findings, neutropenia_severity=severity, warnings=warnings)
+
+
+def grades_long(panels: pl.LazyFrame, schemes: tuple[str, ...]) -> pl.LazyFrame:
+    """One row a specimen, scheme and term whose analyte the specimen has: grade (null = not gradable), reason."""
+    parts = []
+    age = pl.col("age_days")
+    for sid in schemes:
+        for t in SCHEMES[sid].terms.values():
+            if t.kind == "febrile_neutropenia":
+                g, why = fever_expr(t, pl.col("anc"), pl.col("temperature"), pl.lit(None, pl.Boolean))
+                present = pl.col("anc").is_not_null() & pl.col("temperature").is_not_null()
+            else:
+                v, lln = pl.col(t.analyte), pl.col(f"{t.analyte}_lln")
+                g, why = grade_expr(t, v, lln, age), reason_expr(t, v, lln, age)
+                present = v.is_not_null()
+            parts.append(
+                panels.filter(present).select(
+                    "specimen_id",
+                    scheme=pl.lit(sid),
+                    term=pl.lit(t.term),
+                    grade=g,
+                    reason=why,
+                )
+            )
+    schema = {"specimen_id": pl.String, "scheme": pl.String, "term": pl.String, "grade": pl.Int8, "reason": pl.String}
+    return pl.concat(parts) if parts else pl.LazyFrame(schema=schema)
