@@ -1,0 +1,189 @@
+"""The `leukon follow` and `leukon report` subcommands; cli.py calls `register(subparsers)`.
+
+INPUT is CSV or Parquet with the panels columns (patient_id, specimen_id, taken_at, anc, wbc,
+lymphocytes in 10^9/L), or a JSON list of {patient_id, taken_at, anc, wbc, ...} where an optional "unit"
+applies to that record's counts (e.g. "cells/uL"), so series mixing units are converted, not misread.
+Bad input prints one line to stderr and exits with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from ..errors import InputError, LeukonError
+from ..units import check_value
+from .episodes import DEFAULT_LINES
+from .follow import follow
+from .model import NOT_A_DIAGNOSIS, FollowResult
+
+COUNT_COLUMNS = tuple(line.column for line in DEFAULT_LINES)
+
+
+def _read_json_records(path: Path) -> pl.DataFrame:
+    data = json.loads(path.read_text("utf-8"))
+    if isinstance(data, dict):
+        data = data.get("results", data.get("panels"))
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise InputError("INPUT", "a JSON input must be a list of objects like {patient_id, taken_at, anc, wbc}")
+    rows = []
+    for i, r in enumerate(data):
+        if r.get("patient_id") is None or r.get("taken_at") is None:
+            raise InputError("INPUT", f"record {i} needs patient_id and taken_at")
+        row = {"patient_id": str(r["patient_id"]), "specimen_id": r.get("specimen_id"), "taken_at": str(r["taken_at"])}
+        for col in COUNT_COLUMNS:
+            v = r.get(col)
+            row[col] = None if v is None else check_value(col, v, r.get("unit"))
+        rows.append(row)
+    schema = {"patient_id": pl.String, "specimen_id": pl.String, "taken_at": pl.String} | dict.fromkeys(
+        COUNT_COLUMNS, pl.Float64
+    )
+    df = pl.DataFrame(rows, schema=schema)
+    return df.with_columns(pl.col("taken_at").str.to_datetime(time_unit="us", strict=False))
+
+
+def read_table(path: str) -> pl.DataFrame:
+    """Read CSV, Parquet or a JSON list of records; the suffix decides."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("INPUT", f"{path}: no such file")
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return pl.read_csv(p, try_parse_dates=True, infer_schema_length=10_000)
+    if suffix in (".parquet", ".pq"):
+        return pl.read_parquet(p)
+    if suffix == ".json":
+        return _read_json_records(p)
+    raise InputError("INPUT", f"{path}: use a .csv, .parquet or .json file")
+
+
+def _read_treatments(path: str | None) -> pl.DataFrame | None:
+    if path is None:
+        return None
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        if not p.is_file():
+            raise InputError("--treatments", f"{path}: no such file")
+        return pl.DataFrame(json.loads(p.read_text("utf-8")))
+    return read_table(path)
+
+
+def _check_dates(df: pl.DataFrame) -> None:
+    if "taken_at" in df.columns and df["taken_at"].dtype == pl.String:
+        parsed = df["taken_at"].str.to_datetime(time_unit="us", strict=False)
+        bad = df.filter(parsed.is_null() & df["taken_at"].is_not_null())
+        if bad.height:
+            raise InputError("taken_at", f"cannot read {bad['taken_at'][0]!r} as a date and time")
+    elif "taken_at" in df.columns and df["taken_at"].null_count():
+        raise InputError("taken_at", f"{df['taken_at'].null_count()} row(s) have no readable date and time")
+
+
+def _run_follow(args: argparse.Namespace) -> FollowResult:
+    df = read_table(args.input)
+    _check_dates(df)
+    return follow(df, args.patient, treatments=_read_treatments(args.treatments), scheme=args.scheme)
+
+
+def _text(result: FollowResult) -> str:
+    out = []
+    for p in result.patients:
+        out.append(f"Patient {p.patient_id} ({p.scheme})")
+        for c in p.courses.values():
+            out.append(f"  {c.line}: {c.label} - {c.reason}")
+        for e in p.episodes:
+            end = e.end.date().isoformat() if e.end else ("ongoing" if e.ongoing else "unknown (gap)")
+            grade = "-" if e.worst_grade is None else e.worst_grade
+            rec = f", recovery day {e.recovery_day.isoformat()}" if e.recovery_day else ""
+            after = (
+                ""
+                if e.nadir_day_after_treatment is None
+                else f" (day {e.nadir_day_after_treatment} after {e.treatment.label})"
+            )
+            out.append(
+                f"  episode {e.line} #{e.episode}: {e.start.date().isoformat()} to {end}, {e.n_counts} count(s),"
+                f" nadir {e.nadir:g} on {e.nadir_at.date().isoformat()}{after}, worst grade {grade}{rec}"
+            )
+        out.append(f"  cyclic: {p.cyclic.verdict} - {p.cyclic.reason}")
+    out.append(NOT_A_DIAGNOSIS)
+    return "\n".join(out)
+
+
+def _guard(name: str, fn):
+    """Run fn(args); turn expected failures into one stderr line and exit code 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except (LeukonError, OSError, ValueError, KeyError, pl.exceptions.PolarsError) as e:
+            msg = " ".join(str(e).split()) or type(e).__name__
+            print(f"leukon {name}: error: {msg}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _chart_path(path: str) -> str:
+    if not path.lower().endswith((".png", ".svg")):
+        raise InputError("--chart", f"{path}: the chart file must end in .png or .svg")
+    return path
+
+
+def cmd_follow(args: argparse.Namespace) -> int:
+    if args.chart:
+        _chart_path(args.chart)
+    result = _run_follow(args)
+    if args.chart:
+        if len(result.patients) != 1:
+            raise InputError("--chart", f"{len(result.patients)} patients in INPUT; choose one with --patient")
+        from ..outputs.chart import save
+
+        save(result.patients[0], args.chart)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(_text(result))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    result = _run_follow(args)
+    if len(result.patients) != 1:
+        ids = ", ".join(p.patient_id for p in result.patients[:10])
+        raise InputError("--patient", f"{len(result.patients)} patients in INPUT ({ids}); choose one with --patient")
+    from ..outputs.chart import render
+    from ..outputs.report import render_report
+
+    patient = result.patients[0]
+    html = render_report(patient, render(patient, "svg").decode("utf-8"))
+    Path(args.html).write_text(html, "utf-8")
+    print(f"wrote {args.html}")
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", metavar="INPUT", help="CSV, Parquet or JSON list of counts (10^9/L unless a unit is given)")
+    p.add_argument("--patient", metavar="ID", help="follow only this patient")
+    p.add_argument("--treatments", metavar="FILE", help="CSV or JSON with patient_id, date, label")
+    p.add_argument("--scheme", default="ctcae-v5", help="grading scheme for worst grades (default ctcae-v5)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `follow` and `report` subcommands to leukon's argument parser."""
+    f = subparsers.add_parser(
+        "follow", help="episodes, recovery, chronic and cyclic patterns over time", description=__doc__
+    )
+    _common(f)
+    f.add_argument("--json", action="store_true", help="print JSON instead of text")
+    f.add_argument("--chart", metavar="FILE", help="also draw the counts to FILE (.png or .svg)")
+    f.set_defaults(run=_guard("follow", cmd_follow))
+    r = subparsers.add_parser("report", help="a self-contained HTML report for one patient", description=__doc__)
+    _common(r)
+    r.add_argument("--html", metavar="FILE", required=True, help="write the report here")
+    r.set_defaults(run=_guard("report", cmd_report))
+
+
+__all__ = ["read_table", "register"]

@@ -1,0 +1,81 @@
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from leukon.course.command import register
+
+DATA = Path(__file__).parents[1] / "data" / "course"
+
+
+def run(*argv: str) -> int:
+    ap = argparse.ArgumentParser(prog="leukon")
+    register(ap.add_subparsers())
+    args = ap.parse_args(list(argv))
+    return args.run(args)
+
+
+def test_follow_text_and_json(capsys):
+    assert (
+        run("follow", str(DATA / "chemo.csv"), "--patient", "p1", "--treatments", str(DATA / "chemo_treatments.csv"))
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "neutrophils: recurrent" in out and "day 12 after cyclophosphamide" in out and "not a diagnosis" in out
+    assert run("follow", str(DATA / "chemo.csv"), "--json") == 0
+    d = json.loads(capsys.readouterr().out)
+    assert [p["patient_id"] for p in d["patients"]] == ["p1", "p2"]
+
+
+def test_json_records_with_mixed_units(capsys):
+    assert run("follow", str(DATA / "mixed_units.json"), "--json") == 0
+    ep = json.loads(capsys.readouterr().out)["patients"][0]["episodes"]
+    neut = next(e for e in ep if e["line"] == "neutrophils")
+    assert neut["n_counts"] == 2 and neut["nadir"] == 0.45  # 700 cells/uL read as 0.7, not 700
+
+
+def test_follow_chart_files(tmp_path):
+    for ext in ("png", "svg"):
+        out = tmp_path / f"c.{ext}"
+        assert run("follow", str(DATA / "chemo.csv"), "--patient", "p1", "--chart", str(out)) == 0
+        assert out.stat().st_size > 1000
+
+
+def test_report_writes_html(tmp_path, capsys):
+    out = tmp_path / "r.html"
+    assert run("report", str(DATA / "chemo.csv"), "--patient", "p1", "--html", str(out)) == 0
+    html = out.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "Not a diagnosis" in html
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("follow", "missing.csv"), "no such file"),
+        (("follow", str(DATA / "chemo.csv"), "--patient", "p9"), "no counts for patient 'p9'"),
+        (("follow", str(DATA / "chemo.csv"), "--chart", "x.pdf"), ".png or .svg"),
+        (("follow", str(DATA / "chemo.csv"), "--chart", "x.png"), "choose one with --patient"),
+        (("follow", str(DATA / "chemo.csv"), "--scheme", "nope"), "unknown scheme"),
+        (("report", str(DATA / "chemo.csv"), "--html", "x.html"), "choose one with --patient"),
+        (("follow", str(DATA / "chemo_treatments.csv")), "taken_at"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    assert run(*argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_json_and_bad_dates(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"not": "a list"}')
+    assert run("follow", str(bad)) == 2
+    bad.write_text('[{"patient_id": "a", "taken_at": "yesterday", "anc": 1.0}]')
+    assert run("follow", str(bad)) == 2
+    bad.write_text('[{"patient_id": "a", "taken_at": "2024-01-01", "anc": 1.0, "unit": "mg/dL"}]')
+    assert run("follow", str(bad)) == 2
+    bad.write_text("[{")
+    assert run("follow", str(bad)) == 2
+    errs = capsys.readouterr().err.strip().splitlines()
+    assert len(errs) == 4 and all(e.startswith("leukon follow: error:") for e in errs)

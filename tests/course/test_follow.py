@@ -1,0 +1,65 @@
+import datetime as dt
+import json
+
+import polars as pl
+import pytest
+
+from leukon.course import FollowResult, PatientCourse, follow
+from leukon.errors import InputError, UnknownSchemeError
+
+
+def test_chemotherapy_three_cycles_nadir_day_10_to_14_and_recovery(chemo, chemo_treatments):
+    p = follow(chemo, "p1", treatments=chemo_treatments).patient("p1")
+    eps = p.episodes_of("neutrophils")
+    assert len(eps) == 3
+    for e, day0 in zip(eps, (0, 21, 42), strict=True):
+        assert 10 <= e.nadir_day_after_treatment <= 14
+        assert e.treatment.label == "cyclophosphamide" and e.treatment.date == (
+            dt.date(2024, 1, 1) + dt.timedelta(days=day0)
+        )
+        assert e.end_reason == "recovery" and not e.ongoing
+        assert e.worst_grade == 4 and e.nadir < 0.5
+        assert e.recovery_day is not None and e.nadir_at.date() < e.recovery_day <= e.end.date()
+        assert e.days_below["0.5"] > 0 and e.days_below["0.1"] == 0
+    assert p.courses["neutrophils"].label == "recurrent"
+
+
+def test_result_is_json_serialisable_and_typed(chemo, chemo_treatments):
+    r = follow(chemo, treatments=chemo_treatments)
+    assert isinstance(r, FollowResult) and isinstance(r.patients[0], PatientCourse)
+    d = json.loads(json.dumps(r.to_dict(include_series=True)))
+    p = d["patients"][0]
+    assert p["courses"]["neutrophils"]["label"] == "recurrent"
+    assert p["episodes"][0]["recovery_day"] == "2024-01-16"
+    assert p["cyclic"]["verdict"] == "explained by treatment"
+    assert len(p["series"]["neutrophils"]) == chemo.height
+    assert "not a diagnosis" in d["note"]
+
+
+def test_all_patients_sorted_and_patient_filter(s):
+    p = pl.concat([s.panels([0], [2.0], patient="b"), s.panels([0], [0.4], patient="a")])
+    assert [x.patient_id for x in follow(p).patients] == ["a", "b"]
+    assert [x.patient_id for x in follow(p, "b").patients] == ["b"]
+    with pytest.raises(InputError, match="no counts for patient 'c'"):
+        follow(p, "c")
+    with pytest.raises(UnknownSchemeError):
+        follow(p, scheme="ctcae-v9")
+
+
+def test_patient_with_only_empty_counts_gets_no_data(s):
+    r = follow(s.panels([0, 1], [None, None])).patients[0]
+    assert {c.label for c in r.courses.values()} == {"no data"}
+    assert r.cyclic.verdict == "no data" and r.episodes == ()
+
+
+def test_bad_treatments_are_named(chemo):
+    with pytest.raises(InputError, match="date"):
+        follow(chemo, treatments=pl.DataFrame({"patient_id": ["p1"], "when": ["2024-01-01"]}))
+    with pytest.raises(InputError, match="dates like"):
+        follow(chemo, treatments=pl.DataFrame({"patient_id": ["p1"], "date": ["soon"]}))
+
+
+def test_treatment_of_another_patient_is_ignored(chemo, chemo_treatments):
+    other = chemo_treatments.with_columns(pl.lit("zz").alias("patient_id"))
+    p = follow(chemo, treatments=other).patients[0]
+    assert p.treatments == () and p.cyclic.verdict == "cyclic"
