@@ -63,3 +63,37 @@ def test_treatment_of_another_patient_is_ignored(chemo, chemo_treatments):
     other = chemo_treatments.with_columns(pl.lit("zz").alias("patient_id"))
     p = follow(chemo, treatments=other).patients[0]
     assert p.treatments == () and p.cyclic.verdict == "cyclic"
+
+
+def test_patients_table_one_row_per_patient(s, chemo):
+    from leukon.course import patients_table
+
+    days = s.three_a_week(8)
+    p = pl.concat(
+        [
+            chemo,
+            s.panels(days, s.cyclic_anc(days), patient="cyc"),
+            s.panels([0], [3.0], patient="n"),
+            s.panels([0, 1], [None, None], patient="e"),
+        ]
+    )
+    t = patients_table(p)
+    assert t["patient_id"].to_list() == ["cyc", "e", "n", "p1"]
+    row = {r["patient_id"]: r for r in t.iter_rows(named=True)}
+    assert row["cyc"]["cyclic"] == "cyclic" and abs(row["cyc"]["cyclic_period_days"] - 21) <= 2
+    assert row["e"]["label_neutrophils"] == "no data" and row["e"]["cyclic"] == "no data"
+    assert row["n"]["label_neutrophils"] == "none" and row["n"]["cyclic"] == "insufficient data"
+    assert (
+        row["p1"]["label_neutrophils"],
+        row["p1"]["n_episodes_neutrophils"],
+        row["p1"]["worst_grade_neutrophils"],
+    ) == (
+        "recurrent",
+        3,
+        4,
+    )
+    assert row["p1"]["label_lymphocytes"] == "no data"
+    # The table agrees with follow() patient by patient.
+    f = follow(p)
+    assert [x.courses["neutrophils"].label for x in f.patients] == t["label_neutrophils"].to_list()
+    assert [x.cyclic.verdict for x in f.patients] == t["cyclic"].to_list()

@@ -281,45 +281,54 @@ def patients_table(
 ) -> pl.DataFrame:
     """One row per patient for the screening stage: course label, episodes and worst grade per line, cyclic verdict.
 
+    Columns: patient_id; label_<line>, n_episodes_<line>, worst_grade_<line> for each line (neutrophils,
+    white_cells, lymphocytes); cyclic; cyclic_period_days. A line without counts is labelled "no data".
     The cyclic test runs only for patients whose counts could meet the SCNIR protocol (enough distinct days);
-    the others get "insufficient data" without a periodogram.
+    the others get "insufficient data" (or "no data") without a periodogram.
     """
     p = params or CourseParams()
     sch = get_scheme(scheme).id
-    a = analyse(prepare(panels, p), scheme=sch, params=p)
+    lf = prepare(panels, p)
+    out = lf.select(pl.col("patient_id").unique()).drop_nulls().collect()
+    a = analyse(lf, scheme=sch, params=p)
     courses = course_table(a.counts, a.episodes, p)
     worst = a.episodes.group_by("patient_id", "line").agg(pl.col("worst_grade").max())
-    wide = (
-        courses.select("patient_id", "line", "label", "n_episodes")
-        .join(worst, on=["patient_id", "line"], how="left")
-        .with_columns(pl.col("line").str.replace_all(" ", "_"))
-        .pivot(on="line", index="patient_id", values=["label", "n_episodes", "worst_grade"])
+    per_line = courses.select("patient_id", "line", "label", "n_episodes").join(
+        worst, on=["patient_id", "line"], how="left"
     )
+    for line in p.lines:
+        sfx = line.name.replace(" ", "_")
+        part = per_line.filter(pl.col("line") == line.name).select(
+            "patient_id",
+            pl.col("label").alias(f"label_{sfx}"),
+            pl.col("n_episodes").alias(f"n_episodes_{sfx}"),
+            pl.col("worst_grade").alias(f"worst_grade_{sfx}"),
+        )
+        out = out.join(part, on="patient_id", how="left").with_columns(
+            pl.col(f"label_{sfx}").fill_null("no data"), pl.col(f"n_episodes_{sfx}").fill_null(0)
+        )
     tr = prepare_treatments(treatments)
     anc_line = _neutrophil_line(p)
     c = p.cyclic
-    need = c.counts_per_week * c.weeks
     anc = a.counts.filter(pl.col("line") == (anc_line.name if anc_line else ""))
-    dense = (
-        anc.group_by("patient_id")
-        .agg(pl.col("taken_at").dt.date().n_unique().alias("n_days"))
-        .filter(pl.col("n_days") >= need)
-    )
+    n_days = anc.group_by("patient_id").agg(pl.col("taken_at").dt.date().n_unique().alias("n_days"))
+    dense = n_days.filter(pl.col("n_days") >= c.counts_per_week * c.weeks)["patient_id"]
     verdicts = []
-    for pid, g in (
-        anc.filter(pl.col("patient_id").is_in(dense["patient_id"].implode()))
-        .partition_by("patient_id", as_dict=True)
-        .items()
+    for (pid,), g in (
+        anc.filter(pl.col("patient_id").is_in(dense.implode())).partition_by("patient_id", as_dict=True).items()
     ):
-        ptr = None if tr is None else tr.filter(pl.col("patient_id") == pid[0])
+        ptr = None if tr is None else tr.filter(pl.col("patient_id") == pid)
         r = _cyclic(g, anc_line, ptr, p)
-        verdicts.append((pid[0], r.verdict, r.period_days))
+        verdicts.append((pid, r.verdict, r.period_days))
     cyc = pl.DataFrame(
         verdicts, schema={"patient_id": pl.String, "cyclic": pl.String, "cyclic_period_days": pl.Float64}, orient="row"
     )
+    has_anc = pl.col("patient_id").is_in(n_days["patient_id"].implode())
     return (
-        wide.join(cyc, on="patient_id", how="left")
-        .with_columns(pl.col("cyclic").fill_null("insufficient data"))
+        out.join(cyc, on="patient_id", how="left")
+        .with_columns(
+            pl.coalesce("cyclic", pl.when(has_anc).then(pl.lit("insufficient data")).otherwise(pl.lit("no data")))
+        )
         .sort("patient_id")
     )
 
