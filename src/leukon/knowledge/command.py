@@ -1,0 +1,83 @@
+"""The `leukon explain TERM` sub-command, and the options `leukon assess --explain` needs.
+
+Wiring (in leukon/cli.py): add ``".knowledge.command"`` to ``_PLUGINS`` for ``leukon explain``; for
+``leukon assess ... --explain``, call `add_explain_options(p)` on the assess parser and, after printing the
+assessment, `print_explanation(result, args)` (or put `explanation_from_args(result, args).to_dict()`
+under "explanation" in the JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+
+from ..assessment import Assessment
+from .explain import explain
+from .kb import AUDIENCES
+from .lookup import UnknownTopicError, explain_topic
+from .model import Explanation
+from .terminal import WIDTH, render
+
+EXIT_INPUT = 2
+
+
+def register(subparsers) -> None:
+    """Add ``explain TERM [--audience patient|clinician] [--json]`` to the leukon command."""
+    p = subparsers.add_parser(
+        "explain",
+        help="explain a term: neutropenia, 'leukopenia vs neutropenia', filgrastim ...",
+        description="Answer a question from leukon's notes, e.g. 'what is neutropenia?' or 'leukopenia vs neutropenia'.",
+    )
+    p.add_argument("term", nargs="+", help="a term or a short question")
+    p.add_argument("--audience", choices=AUDIENCES, default="patient")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=run_explain)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    term = " ".join(args.term)
+    try:
+        e = explain_topic(term, audience=args.audience)
+    except UnknownTopicError as err:
+        print(f"leukon: error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    _print(e, as_json=args.json)
+    return 0
+
+
+def add_explain_options(parser: argparse.ArgumentParser) -> None:
+    """``--explain [--audience patient|clinician] [--medicine X]... [--condition Y]...`` for `leukon assess`."""
+    g = parser.add_argument_group("explanation")
+    g.add_argument("--explain", action="store_true", help="explain the result in words")
+    g.add_argument("--audience", choices=AUDIENCES, default="patient", help="who the explanation is for")
+    g.add_argument("--medicine", action="append", default=[], metavar="NAME",
+                   help="a medicine the person takes (repeatable), e.g. 'Clozaril 100 mg'")  # fmt: skip
+    g.add_argument("--condition", action="append", default=[], metavar="NAME",
+                   help="a condition the person has (repeatable), e.g. HIV")  # fmt: skip
+
+
+def explanation_from_args(assessment: Assessment, args: argparse.Namespace) -> Explanation:
+    """The explanation the `add_explain_options` flags ask for."""
+    return explain(
+        assessment,
+        audience=getattr(args, "audience", "patient"),
+        medicines=getattr(args, "medicine", None) or (),
+        conditions=getattr(args, "condition", None) or (),
+    )
+
+
+def print_explanation(assessment: Assessment, args: argparse.Namespace, console: Console | None = None) -> None:
+    """Print the explanation (rich text, or JSON when ``args.json`` is set) if ``args.explain`` asks for it."""
+    if not getattr(args, "explain", False):
+        return
+    _print(explanation_from_args(assessment, args), as_json=bool(getattr(args, "json", False)), console=console)
+
+
+def _print(e: Explanation, *, as_json: bool, console: Console | None = None) -> None:
+    if as_json:
+        print(json.dumps(e.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        (console or Console(width=WIDTH)).print(render(e))
