@@ -73,6 +73,8 @@ class _Builder:
         self.matched = {m.entry_id for m in context.matches}
 
     def title(self, sid: str) -> str:
+        if sid == "urgent" and self.p.urgent_position == "end":
+            return "When to get help" if self.patient else "When to seek care"
         return TITLES[sid][0 if self.patient else 1]
 
     def text(self, eid: str) -> str:

@@ -33,8 +33,11 @@ def _body(s: Section) -> Group:
 def render(e: Explanation) -> Group:
     """The explanation as one rich renderable: headline, then each section in order."""
     parts: list = [Text(e.headline, style="bold red" if e.emergency else "bold")]
+    up_front = (
+        e.ids.index("urgent") < e.ids.index("difference") if "urgent" in e.ids and "difference" in e.ids else False
+    )
     for s in e.sections:
-        if s.id == "urgent":
+        if s.id == "urgent" and (up_front or e.emergency):
             parts.append(Panel(_body(s), title=s.title.upper(), title_align="left", style="bold red", width=WIDTH))
             continue
         style = "italic" if s.id == "disclaimer" else ""
