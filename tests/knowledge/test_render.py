@@ -97,3 +97,16 @@ def test_topic_renders(term):
     assert max(len(line) for line in to_text(e).splitlines()) <= 80
     ET.fromstring(to_html(e))
     assert e.ids[-1] == "disclaimer" and e.section("sources").items
+
+
+def test_docs_examples_are_current():
+    from pathlib import Path
+
+    from leukon.knowledge.examples import markdown
+
+    doc = Path(__file__).parents[2] / "docs" / "explanations.md"
+    if not doc.exists():
+        pytest.skip("docs/explanations.md not present")
+    assert doc.read_text(encoding="utf-8") == markdown(), (
+        "docs/explanations.md is stale: python -m leukon.knowledge.examples > docs/explanations.md"
+    )

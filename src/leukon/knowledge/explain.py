@@ -117,7 +117,7 @@ class _Builder:
                       if f.code not in ("leukopenia", "neutropenia")]  # fmt: skip
             if self.severity:
                 items.append(f"Clinical severity of neutropenia: {self.severity}")
-            items += grade_lines(a)
+            items += grade_lines(a, hide=() if "med.clozapine" in self.matched else ("clozapine",))
             items += [f"Not assessed: {n.message}" for n in a.not_assessed]
             items += [f"Note: {w.message}" for w in a.warnings]
         return self.section("summary", paras, items, entries)
@@ -132,7 +132,11 @@ class _Builder:
         rows = [e for e in self.kb.of_kind("symptom") if e.applies_to in self.p.symptoms]
         rows.sort(key=lambda e: self.p.symptoms.index(e.applies_to))  # type: ignore[arg-type]
         if self.patient:
-            intro = "These are signs that can go with a low white count. Having none of them is common."
+            intro = (
+                "Other signs that can go with a low white count:"
+                if self.a.emergency
+                else "These are signs that can go with a low white count. Having none of them is common."
+            )
             items = [e.patient for e in rows]
         else:
             intro = "Symptom table (Verywell Health) rows for this pattern, with associated infection signs."

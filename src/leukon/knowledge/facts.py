@@ -12,6 +12,8 @@ Thresholds are read from the criteria files through the assessment's grades, nev
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..assessment import Assessment, Value
 from ..criteria import LLN, scheme
 from ..grading import GradeResult
@@ -48,6 +50,9 @@ def _state(v: Value) -> str:
 def value_lines(a: Assessment, audience: str) -> list[str]:
     """One line per shown analyte: its value, low/normal/high, and the range it was read against."""
     out = []
+    t = a.values.get("temperature")
+    if t is not None:
+        out.append(f"Temperature: {_n(t.value)} degrees C" if audience == "patient" else f"Temp {_n(t.value)} C")
     for analyte, (plain, short) in SHOWN.items():
         v = a.values.get(analyte)
         if v is None:
@@ -100,10 +105,10 @@ def grade_line(g: GradeResult, age_days: int | None) -> str:
     return f"{head}: grade {g.grade}" + (f" ({'; '.join(detail)})" if detail else "")
 
 
-def grade_lines(a: Assessment) -> list[str]:
+def grade_lines(a: Assessment, *, hide: Iterable[str] = ()) -> list[str]:
     """Clinician lines for every term graded above 0, or not gradable although its value was given.
 
-    Febrile-neutropenia terms are listed only when a temperature was given.
+    Febrile-neutropenia terms are listed only when a temperature was given; schemes in `hide` not at all.
     """
     has_temp = "temperature" in a.values
     return [
@@ -111,5 +116,6 @@ def grade_lines(a: Assessment) -> list[str]:
         for g in a.grades
         if g.value is not None
         and g.grade != 0
+        and g.scheme not in hide
         and (has_temp or scheme(g.scheme).term(g.term).kind != "febrile_neutropenia")
     ]
