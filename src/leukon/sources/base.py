@@ -128,7 +128,8 @@ def parse_time(expr: pl.Expr, dtype: pl.DataType, *, fmt: str | None, only: bool
     """A time column as naive Datetime("us"); zoned times are converted to UTC first.
 
     With `only`, `fmt` is the one format accepted (a caller's explicit `time_format`): day-first and
-    month-first dates are ambiguous, so they are never guessed.
+    month-first dates are ambiguous, so they are never guessed. For a large text column use
+    `with_time` instead, which stages the fallbacks so each runs only on the rows still unparsed.
     """
     if isinstance(dtype, pl.Datetime):
         out = expr.dt.convert_time_zone("UTC").dt.replace_time_zone(None) if dtype.time_zone else expr
@@ -136,15 +137,30 @@ def parse_time(expr: pl.Expr, dtype: pl.DataType, *, fmt: str | None, only: bool
     if isinstance(dtype, pl.Date):
         return expr.cast(pl.Datetime("us"))
     s = text(expr)
-    if only and fmt:
-        return s.str.to_datetime(fmt, strict=False, time_unit="us")
-    parsed = s.str.to_datetime(fmt, strict=False, time_unit="us") if fmt else pl.lit(None, pl.Datetime("us"))
-    # Later attempts see only the rows still unparsed, so they cost little when the format is uniform.
-    rest = pl.when(parsed.is_null()).then(s)
-    inferred = rest.str.to_datetime(strict=False, time_unit="us")
-    rest = pl.when(parsed.is_null() & inferred.is_null()).then(s)
-    zoned = rest.str.to_datetime(strict=False, time_unit="us", time_zone="UTC").dt.replace_time_zone(None)
-    return pl.coalesce(parsed, inferred, zoned)
+    if fmt:
+        first = s.str.to_datetime(fmt, strict=False, time_unit="us")
+        if only:
+            return first
+        return pl.coalesce(first, s.str.to_datetime(strict=False, time_unit="us"), _zoned(s))
+    return pl.coalesce(s.str.to_datetime(strict=False, time_unit="us"), _zoned(s))
+
+
+def _zoned(s: pl.Expr) -> pl.Expr:
+    return s.str.to_datetime(strict=False, time_unit="us", time_zone="UTC").dt.replace_time_zone(None)
+
+
+def with_time(lf: pl.LazyFrame, src: str, out: str, dtype: pl.DataType, *, fmt: str | None, only: bool) -> pl.LazyFrame:
+    """Add `out`, the parsed time of text column `src`, in stages: the fixed format on every row, then
+    ISO inference and ISO with an offset only on the rows still null (cheap when the format is uniform)."""
+    if dtype != pl.String or only:
+        return lf.with_columns(parse_time(pl.col(src), dtype, fmt=fmt, only=only).alias(out))
+    s = pl.col(src)
+    first = s.str.to_datetime(fmt, strict=False, time_unit="us") if fmt else pl.lit(None, pl.Datetime("us"))
+    lf = lf.with_columns(first.alias(out))
+    for parse in (lambda x: x.str.to_datetime(strict=False, time_unit="us"), _zoned):
+        rest = pl.when(pl.col(out).is_null()).then(s)
+        lf = lf.with_columns(pl.coalesce(pl.col(out), parse(rest)).alias(out))
+    return lf
 
 
 def time_sample(lf: pl.LazyFrame, column: str, n: int = 200) -> list[str]:
@@ -160,56 +176,93 @@ def checked(staged: pl.LazyFrame, *, time_format: str | None = None, time_only: 
     """Parse a staged frame and give each row its first failing check as `reason` (null: usable).
 
     Checks, in order: a reason the adapter set, analyte code, patient id, time, value, reference limits.
-    The output has the contract's columns plus `reason` and `raw`.
+    The output has the contract's columns plus `code`, `reason`, `raw` and any extra staged columns.
+    Steps are materialised one `with_columns` at a time so no parse runs twice.
     """
     schema = staged.collect_schema()
     t = schema["taken_at"]
     fmt = time_format
     if fmt is None and t == pl.String:
         fmt = pick_time_format(time_sample(staged, "taken_at"))
-    taken = parse_time(pl.col("taken_at"), t, fmt=fmt, only=time_only)
-    patient = text(pl.col("patient_id"))
-    time_raw = text(pl.col("taken_at"))
-
-    def limit_bad(name: str) -> pl.Expr:
-        return not_numeric(pl.col(name), schema[name])
-
-    reason = (
-        pl.when(pl.col("reason").is_not_null())
-        .then(pl.col("reason"))
-        .when(text(pl.col("code")).is_null())
-        .then(pl.lit("missing analyte code"))
-        .when(pl.col("analyte").is_null())
-        .then(pl.lit("unknown analyte code ") + quote(pl.col("code")))
-        .when(patient.is_null())
-        .then(pl.lit("missing patient id"))
-        .when(time_raw.is_null())
-        .then(pl.lit("missing time"))
-        .when(taken.is_null())
-        .then(pl.lit("unparseable time ") + quote(pl.col("taken_at")))
-        .when(not_numeric(pl.col("value"), schema["value"]))
-        .then(pl.lit("value not numeric ") + quote(pl.col("value")))
-        .when(limit_bad("lln"))
-        .then(pl.lit("lower reference limit not numeric ") + quote(pl.col("lln")))
-        .when(limit_bad("uln"))
-        .then(pl.lit("upper reference limit not numeric ") + quote(pl.col("uln")))
-        .otherwise(None)
-    )
-    return staged.select(
-        pl.col("source_row").cast(pl.UInt64),
-        patient.alias("patient_id"),
+    numeric = ("value", "lln", "uln")
+    lf = staged.with_columns(
+        text(pl.col("patient_id")).alias("patient_id"),
         text(pl.col("specimen_id")).alias("specimen_id"),
-        taken.alias("taken_at"),
-        pl.col("analyte").cast(pl.String),
         text(pl.col("code")).alias("code"),
-        number(pl.col("value"), schema["value"]).alias("value"),
         text(pl.col("unit")).alias("unit"),
-        number(pl.col("lln"), schema["lln"]).alias("lln"),
-        number(pl.col("uln"), schema["uln"]).alias("uln"),
-        reason.cast(pl.String).alias("reason"),
+        (text(pl.col("taken_at")) if t == pl.String else pl.col("taken_at")).alias("_time_raw"),
+        *(pl.col(c).cast(pl.String).str.strip_chars().alias(f"_{c}_raw") for c in numeric if schema[c] == pl.String),
+    )
+    lf = with_time(lf, "_time_raw", "_time", t, fmt=fmt, only=time_only)
+    lf = lf.with_columns(
+        *(
+            (
+                pl.col(f"_{c}_raw").cast(pl.Float64, strict=False)
+                if schema[c] == pl.String
+                else pl.col(c).cast(pl.Float64)
+            ).alias(f"_{c}")
+            for c in numeric
+        )
+    )
+
+    def bad(c: str) -> pl.Expr:  # text that is there but is not a number
+        if schema[c] != pl.String:
+            return pl.lit(False)
+        raw = pl.col(f"_{c}_raw")
+        return raw.is_not_null() & (raw != "") & pl.col(f"_{c}").is_null()
+
+    # The failing check as a small code first: the text of a reason is built only for rejected rows
+    # (`describe`), since a when/then chain evaluates every branch on every row.
+    kind = pl.lit(None, pl.UInt8)
+    for k, cond in reversed(list(enumerate((
+        pl.col("reason").is_not_null(),
+        pl.col("code").is_null(),
+        pl.col("analyte").is_null(),
+        pl.col("patient_id").is_null(),
+        pl.col("_time_raw").is_null(),
+        pl.col("_time").is_null(),
+        bad("value"),
+        bad("lln"),
+        bad("uln"),
+    )))):  # fmt: skip
+        kind = pl.when(cond).then(pl.lit(k, pl.UInt8)).otherwise(kind)
+    return lf.select(
+        pl.col("source_row").cast(pl.UInt64),
+        "patient_id",
+        "specimen_id",
+        pl.col("_time").alias("taken_at"),
+        pl.col("analyte").cast(pl.String),
+        "code",
+        pl.col("_value").alias("value"),
+        "unit",
+        pl.col("_lln").alias("lln"),
+        pl.col("_uln").alias("uln"),
+        kind.alias("_kind"),
+        pl.col("reason").cast(pl.String),
+        pl.col("_time_raw").cast(pl.String),
+        *(pl.col(c).cast(pl.String).alias(f"_{c}_text") for c in ("value", "lln", "uln")),
         pl.col("raw"),
         *(pl.col(c) for c in schema.names() if c not in STAGED),  # an adapter's extra columns ride along
     )
+
+
+def describe(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Replace `reason` with the text of the failing check (`_kind`); call it on rejected rows only."""
+    texts = [
+        pl.col("reason"),
+        pl.lit("missing analyte code"),
+        pl.lit("unknown analyte code ") + quote(pl.col("code")),
+        pl.lit("missing patient id"),
+        pl.lit("missing time"),
+        pl.lit("unparseable time ") + quote(pl.col("_time_raw")),
+        pl.lit("value not numeric ") + quote(pl.col("_value_text")),
+        pl.lit("lower reference limit not numeric ") + quote(pl.col("_lln_text")),
+        pl.lit("upper reference limit not numeric ") + quote(pl.col("_uln_text")),
+    ]
+    reason = pl.lit(None, pl.String)
+    for k, t in reversed(list(enumerate(texts))):
+        reason = pl.when(pl.col("_kind") == k).then(t).otherwise(reason)
+    return lf.with_columns(reason.alias("reason"))
 
 
 def raw_json(expr: pl.Expr) -> pl.Expr:
@@ -231,8 +284,8 @@ def finish(
 ) -> Source:
     """A Source from a staged frame with one row per input row (long, OMOP, MIMIC-IV)."""
     rows = checked(staged, time_format=time_format, time_only=time_only)
-    measurements = rows.filter(pl.col("reason").is_null()).select(list(MEASUREMENTS_SCHEMA))
-    rejects = rows.filter(pl.col("reason").is_not_null()).select(
+    measurements = rows.filter(pl.col("_kind").is_null()).select(list(MEASUREMENTS_SCHEMA))
+    rejects = describe(rows.filter(pl.col("_kind").is_not_null())).select(
         "source_row", raw_json(pl.col("raw")).alias("raw"), "reason"
     )
     return Source(

@@ -35,19 +35,37 @@ def _bare_names() -> list[str]:
     return [a for a in (alias for i in lines for alias in (i, *ANALYTES[i].aliases)) if "%" not in a]
 
 
+@cache
+def _switch_maps() -> tuple[dict[str, str], dict[str, str]]:
+    """(bare name -> absolute-count id, bare name -> percentage id) for names whose unit decides."""
+    codes = _codes()
+    to_abs = {k: ABSOLUTE[line] for k in _bare_names() for line in PERCENT if codes.get(k) == PERCENT[line]}
+    to_pct = {k: PERCENT[line] for k in _bare_names() for line in ABSOLUTE if codes.get(k) == ABSOLUTE[line]}
+    return to_abs, to_pct
+
+
+def with_analyte(lf: pl.LazyFrame, key: str, unit: str, out: str = "analyte") -> pl.LazyFrame:
+    """Add `out`: the analyte id for lower-cased code column `key`, a bare name switched by `unit`
+    (a count unit has a '/', a percentage is '%')."""
+    to_abs, to_pct = _switch_maps()
+    u = pl.col(unit)
+    return lf.with_columns(
+        pl.coalesce(
+            pl.when(u.str.contains("/", literal=True)).then(pl.col(key).replace_strict(to_abs, default=None)),
+            pl.when(u == "%").then(pl.col(key).replace_strict(to_pct, default=None)),
+            pl.col(key).replace_strict(_codes(), default=None, return_dtype=pl.String),
+        ).alias(out)
+    )
+
+
 def map_code(key: pl.Expr, unit: pl.Expr) -> pl.Expr:
-    """Analyte id for a code (lower-cased text), switching a bare name's line by its unit."""
-    analyte = key.replace_strict(_codes(), default=None, return_dtype=pl.String)
-    pct_to_abs = {PERCENT[line]: ABSOLUTE[line] for line in PERCENT}
-    abs_to_pct = {v: k for k, v in pct_to_abs.items()}
-    bare = key.is_in(_bare_names())
+    """`with_analyte` as one expression (for small frames and for the OMOP source-value fallback)."""
+    to_abs, to_pct = _switch_maps()
     unit = base.text(unit)
-    return (
-        pl.when(bare & analyte.is_in(list(pct_to_abs)) & unit.str.contains("/", literal=True))
-        .then(analyte.replace(pct_to_abs))
-        .when(bare & analyte.is_in(list(abs_to_pct)) & (unit == "%"))
-        .then(analyte.replace(abs_to_pct))
-        .otherwise(analyte)
+    return pl.coalesce(
+        pl.when(unit.str.contains("/", literal=True)).then(key.replace_strict(to_abs, default=None)),
+        pl.when(unit == "%").then(key.replace_strict(to_pct, default=None)),
+        key.replace_strict(_codes(), default=None, return_dtype=pl.String),
     )
 
 
@@ -114,7 +132,9 @@ def read_long(
         _col(cols["uln"]).alias("uln"),
         _NULL.alias("reason"),
         pl.struct(t.columns).alias("raw"),
-    ).with_columns(map_code(pl.col("code").str.to_lowercase(), pl.col("unit")).alias("analyte"))
+    )
+    staged = staged.with_columns(_key=pl.col("code").str.to_lowercase(), _unit=base.text(pl.col("unit")))
+    staged = with_analyte(staged, "_key", "_unit").drop("_key", "_unit")
     pats = read_patients(patients) if patients else patients_from(t.frame, cols)
     return base.finish(
         staged,
@@ -256,10 +276,12 @@ def read_wide(
 
 def _wide_source(t: Table, checked: pl.LazyFrame, pats: pl.LazyFrame | None, notes: list[str]) -> base.Source:
     """Per-row accounting over per-cell checks (see read_wide)."""
-    usable = pl.col("reason").is_null() & ~pl.col("empty")
-    rows = checked.group_by(ROW).agg(
-        usable.any().alias("used"),
-        pl.col("reason").filter(~pl.col("empty") & pl.col("reason").is_not_null()).first().alias("first"),
+    usable = pl.col("_kind").is_null() & ~pl.col("empty")
+    bad = base.describe(checked.filter(pl.col("_kind").is_not_null() & ~pl.col("empty")))
+    rows = (
+        checked.group_by(ROW)
+        .agg(usable.any().alias("used"))
+        .join(bad.group_by(ROW).agg(pl.col("reason").sort_by("_kind").first().alias("first")), on=ROW, how="left")
     )
     rejected = rows.filter(~pl.col("used")).select(
         ROW, pl.coalesce("first", pl.lit("no analyte value in row")).alias("reason")
@@ -269,10 +291,8 @@ def _wide_source(t: Table, checked: pl.LazyFrame, pats: pl.LazyFrame | None, not
         .select(ROW, base.raw_json(pl.struct(t.columns)).alias("raw"), "reason")
         .sort(ROW)
     )
-    dropped = (
-        checked.filter(pl.col("reason").is_not_null() & ~pl.col("empty"))
-        .join(rows.filter("used").select(ROW), on=ROW, how="semi")
-        .select(ROW, pl.col("code").alias("column"), pl.col("value_text").alias("raw"), "reason")
+    dropped = bad.join(rows.filter("used").select(ROW), on=ROW, how="semi").select(
+        ROW, pl.col("code").alias("column"), pl.col("value_text").alias("raw"), "reason"
     )
     return base.Source(
         measurements=checked.filter(usable).select(list(base.MEASUREMENTS_SCHEMA)),
