@@ -23,8 +23,10 @@ import math
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
+from ..criteria import LLN, Term
 from ..criteria import scheme as get_scheme
 from ..errors import CriteriaError, InputError, did_you_mean
 from ..grading import evaluate
@@ -188,41 +190,56 @@ def mark_episodes(long: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
     """Add state columns to the long counts: seg, low, in_ep, end_flag, ep_no, next_* and interval days.
 
     Hysteresis is a forward fill of the last decisive signal (1 = below entry, 0 = recovered) within a
-    gap-free segment, so no row-by-row loop is needed.
+    gap-free segment, so no row-by-row loop is needed. The rows arrive sorted by patient, line and time, so
+    group boundaries are found by comparing each row with its neighbour: whole-column shifts instead of
+    per-group windows, which keeps the cost close to that of the sort.
     """
-    key = ["patient_id", "line"]
     entry = _by_line({line.name: line.entry for line in params.lines})
     exit_ = _by_line({line.name: line.exit for line in params.lines})
+    new_group = (
+        (pl.col("patient_id") != pl.col("patient_id").shift(1)) | (pl.col("line") != pl.col("line").shift(1))
+    ).fill_null(True)
     gap = (pl.col("taken_at") - pl.col("taken_at").shift(1)).dt.total_microseconds() / DAY_US
     lf = long.with_columns(
         entry.alias("entry"),
         exit_.alias("exit"),
-        ((gap.over(key) > params.max_gap_days).fill_null(False).cum_sum().over(key)).alias("seg"),
-    )
-    seg_key = [*key, "seg"]
+        new_group.alias("new_group"),
+        (new_group | (gap > params.max_gap_days).fill_null(True)).alias("new_seg"),
+    ).with_columns(pl.col("new_seg").cum_sum().alias("seg"))
+
+    def ahead(col: str, j: int) -> pl.Expr:  # the value j rows ahead within the same segment, else null
+        return pl.when(pl.col("seg").shift(-j) == pl.col("seg")).then(pl.col(col).shift(-j))
+
     # Recovery is confirmed when this count and the next confirm_recovery - 1 counts of the segment are >= exit.
-    ok = pl.min_horizontal(
-        [(pl.col("value").shift(-j).over(seg_key) >= pl.col("exit")) for j in range(params.confirm_recovery)]
-    ).fill_null(False)
-    signal = pl.when(pl.col("value") < pl.col("entry")).then(1).when(ok).then(0).otherwise(None)
+    ok = pl.min_horizontal([(ahead("value", j) >= pl.col("exit")) for j in range(params.confirm_recovery)]).fill_null(
+        False
+    )
+    signal = pl.when(pl.col("value") < pl.col("entry")).then(1).when(ok).then(0)
+    # A segment starts outside an episode unless its first count is low, so the fill never crosses segments.
+    signal = pl.when(pl.col("new_seg")).then(signal.fill_null(0)).otherwise(signal)
     lf = lf.with_columns(
         (pl.col("value") < pl.col("entry")).alias("low"),
-        (signal.forward_fill().over(seg_key).fill_null(0) == 1).alias("in_ep"),
+        (signal.forward_fill() == 1).alias("in_ep"),
     )
-    prev_in = pl.col("in_ep").shift(1).over(seg_key).fill_null(False)
+    prev_in = (pl.col("in_ep").shift(1) & ~pl.col("new_seg")).fill_null(False)
+    last = pl.col("new_group").shift(-1).fill_null(True)
     lf = lf.with_columns(
         (pl.col("in_ep") & ~prev_in).alias("ep_start"),
         (~pl.col("in_ep") & prev_in).alias("end_flag"),
-        pl.col("value").shift(-1).over(seg_key).alias("next_value"),
-        ((pl.col("taken_at").shift(-1) - pl.col("taken_at")).dt.total_microseconds() / DAY_US)
-        .over(seg_key)
-        .alias("next_days"),
-        (pl.int_range(pl.len()).over(key) == pl.len().over(key) - 1).alias("is_last"),
+        ahead("value", 1).alias("next_value"),
+        (ahead("taken_at", 1) - pl.col("taken_at")).dt.total_microseconds().truediv(DAY_US).alias("next_days"),
+        last.alias("is_last"),
     )
-    lf = lf.with_columns(pl.col("ep_start").cum_sum().over(key).alias("ep_no"))
+    # Episode numbers restart at 1 for each patient and line: subtract the running count at the group start.
+    cum = pl.col("ep_start").cast(pl.UInt32).cum_sum()
+    lf = lf.with_columns(cum.alias("_cum")).with_columns(
+        (pl.col("_cum") - pl.when(pl.col("new_group")).then(pl.col("_cum") - pl.col("ep_start")).forward_fill())
+        .cast(pl.UInt32)
+        .alias("ep_no")
+    )
     return lf.with_columns(
         pl.when(pl.col("in_ep") | pl.col("end_flag")).then(pl.col("ep_no")).otherwise(None).alias("ep_no")
-    )
+    ).drop("_cum", "new_group", "new_seg")
 
 
 def _by_line(values: dict[str, float | None]) -> pl.Expr:
@@ -282,49 +299,80 @@ def _recovery_days(long: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
         .filter(pl.col("day_min") >= _by_line(levels))
         .sort(["patient_id", "line", "day"])
     )
-    key = ["patient_id", "line"]
-    run = (pl.col("day").cast(pl.Int64) - pl.int_range(pl.len()).over(key)).alias("run")
+    # Runs of consecutive qualifying days, found by comparing neighbours (the rows are sorted).
+    brk = (
+        (pl.col("patient_id") != pl.col("patient_id").shift(1))
+        | (pl.col("line") != pl.col("line").shift(1))
+        | (pl.col("day") != pl.col("day").shift(1).dt.offset_by("1d"))
+    ).fill_null(True)
+    end = brk.shift(-1).fill_null(True)
+    i = pl.int_range(pl.len())
+    run_end = pl.when(end).then(i).backward_fill()
     return (
-        daily.with_columns(run)
-        .with_columns(
-            (pl.len().over([*key, "run"]) - pl.int_range(pl.len()).over([*key, "run"])).alias("left"),
-        )
+        daily.with_columns((run_end - i + 1).alias("left"))  # qualifying days from this one to the run's end
         .filter(pl.col("left") >= n)
-        .select(*key, pl.col("day").alias("recovery_day"))
+        .select("patient_id", "line", pl.col("day").alias("recovery_day"))
     )
+
+
+def _grades_of(term: Term, values: np.ndarray, lln: float | None) -> list[tuple[int | None, str | None]]:
+    """The scalar grader's answer for each value, calling it once per threshold interval, not per value.
+
+    A grade is a chain of comparisons against the rule bounds, so it is constant between consecutive bounds:
+    we grade each bound itself and one point inside each interval, then look every value up. Values whose
+    interval is not gradable are graded one by one, because their reason names the value.
+    """
+    band = term.band_for(None)
+    if band is None or band.not_gradable:  # depends on an age we do not have: the same answer for all
+        g = evaluate(term, float(values[0]), lln=lln)
+        return [(g.grade, g.reason)] * len(values)
+    bounds = sorted({lln if r.bound == LLN else float(r.bound) for r in band.rules} - {None})
+    b = np.asarray(bounds, float)
+    inner = np.concatenate([[b[0] / 2 if b[0] > 0 else b[0] - 1], (b[:-1] + b[1:]) / 2, [b[-1] + 1]])
+    at_bound = [evaluate(term, float(x), lln=lln).grade for x in b]
+    in_interval = [evaluate(term, float(x), lln=lln).grade for x in inner]
+    idx = np.searchsorted(b, values, side="left")
+    out: list[tuple[int | None, str | None]] = []
+    for v, i in zip(values.tolist(), idx.tolist(), strict=True):
+        g = at_bound[i] if i < len(b) and b[i] == v else in_interval[i]
+        if g is None:
+            r = evaluate(term, v, lln=lln)
+            out.append((r.grade, r.reason))
+        else:
+            out.append((g, None))
+    return out
 
 
 def _grade_from_nadir(ep: pl.DataFrame, params: CourseParams, scheme_id: str) -> pl.DataFrame:
     """Worst grade: the max of the per-count grade column when given, else the scalar grade of the nadir."""
-    rows = []
-    sch = None
+    parts = []
     try:
-        sch = get_scheme(scheme_id)
+        sch, why_scheme = get_scheme(scheme_id), None
     except CriteriaError as e:
-        why_scheme = str(e)
+        sch, why_scheme = None, str(e)
     for line in params.lines:
-        values = ep.filter((pl.col("line") == line.name) & ~pl.col("has_grade"))["nadir"].unique().to_list()
-        term = None
-        why = None
-        if sch is None:
-            why = why_scheme
-        else:
+        values = ep.filter((pl.col("line") == line.name) & ~pl.col("has_grade"))["nadir"].unique().to_numpy()
+        if len(values) == 0:
+            continue
+        term, why = None, why_scheme
+        if sch is not None:
             try:
                 term = sch.term(line.term)
             except CriteriaError as e:
                 why = str(e)
-        lln = params.lln_for(line.column)
-        for v in values:
-            if term is None:
-                rows.append((line.name, v, None, why))
-            else:
-                g = evaluate(term, v, lln=lln)
-                rows.append((line.name, v, g.grade, g.reason))
-    table = pl.DataFrame(
-        rows,
-        schema={"line": pl.String, "nadir": pl.Float64, "nadir_grade": pl.Int8, "grade_reason": pl.String},
-        orient="row",
-    )
+        graded = [(None, why)] * len(values) if term is None else _grades_of(term, values, params.lln_for(line.column))
+        parts.append(
+            pl.DataFrame(
+                {
+                    "line": line.name,
+                    "nadir": values,
+                    "nadir_grade": pl.Series([g for g, _ in graded], dtype=pl.Int8),
+                    "grade_reason": pl.Series([r for _, r in graded], dtype=pl.String),
+                }
+            )
+        )
+    schema = {"line": pl.String, "nadir": pl.Float64, "nadir_grade": pl.Int8, "grade_reason": pl.String}
+    table = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
     out = ep.join(table, on=["line", "nadir"], how="left", nulls_equal=True)
     return out.with_columns(
         pl.when(pl.col("has_grade"))
