@@ -146,3 +146,29 @@ def test_episode_invariants(values, rnd):
         assert e["n_counts"].sum() >= len(low)
         assert (e["start"].shift(-1).drop_nulls() > e["last_low_at"].head(e.height - 1)).all()
     assert e.equals(episodes(p.reverse()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.floats(0, 12, allow_nan=False), st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0])),
+        min_size=1,
+        max_size=20,
+    ),
+    st.sampled_from(["ctcae-v5", "ctcae-v6", "clinical", "daids-v2.1"]),
+    st.sampled_from([None, 4.0, 1.2]),
+)
+def test_interval_grading_matches_the_scalar_grader(values, scheme_id, lln):
+    import numpy as np
+
+    from leukon.course.episodes import _grades_of
+    from leukon.criteria import scheme
+    from leukon.grading import evaluate
+
+    for name in ("Neutrophil count decreased", "White blood cell decreased"):
+        try:
+            term = scheme(scheme_id).term(name)
+        except KeyError:
+            continue
+        got = _grades_of(term, np.unique(np.asarray(values)), lln)
+        assert [g for g, _ in got] == [evaluate(term, v, lln=lln).grade for v in np.unique(values).tolist()]
