@@ -11,7 +11,6 @@ was not used, with its reason (for a wide row that was otherwise used, `row_used
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +58,15 @@ def _panel_columns(panels: pl.DataFrame) -> list[str]:
     return [*cols, "findings", "neutropenia_severity", "warnings"]
 
 
+def distinct_count(rows: pl.Series) -> int:
+    """Distinct source rows; rows arrive in input order, so a sorted series is counted without hashing."""
+    if rows.is_empty():
+        return 0
+    if rows.is_sorted():
+        return int((rows.diff().fill_null(1) != 0).sum())
+    return rows.n_unique()
+
+
 def reason_kind(reason: pl.Expr) -> pl.Expr:
     """A reason without its quoted values and numbers, for counting rejects by kind."""
     return reason.str.replace_all(r"'[^']*'", "'...'").str.replace_all(r"\d+(\.\d+)?", "N")
@@ -75,18 +83,23 @@ def screen_source(
     schemes = tuple(dict.fromkeys(scheme(s).id for s in schemes))
     profile = check_profile(profile)
     used, kernel_rejects = normalize(source.measurements)
-    panels_lf = classify_panels(build_panels(used, source.patients, profile=profile))
-    rejects_lf = pl.concat([source.rejects.select(list(REJECT_SCHEMA)), kernel_rejects.select(list(REJECT_SCHEMA))])
-    used_rows_lf = used.select(pl.col("source_row").unique())
-    panels, rejects, used_rows = pl.collect_all([panels_lf, rejects_lf, used_rows_lf], engine="streaming")
-    panels = panels.sort("patient_id", "taken_at", "specimen_id")
-    panels = panels.select(_panel_columns(panels))
-    rejects = rejects.with_columns(row_used=pl.col("source_row").is_in(used_rows["source_row"].implode())).sort(
-        "source_row"
+    panels_lf, dup_rejects, used_rows = build_panels(used, source.patients, profile=profile)
+    panels = classify_panels(panels_lf).collect()
+    rejects = pl.concat(
+        [
+            source.rejects.select(list(REJECT_SCHEMA)).collect(),
+            kernel_rejects.select(list(REJECT_SCHEMA)).collect(),
+            dup_rejects.select(list(REJECT_SCHEMA)),
+        ]
     )
+    panels = panels.sort("first_source_row")  # input order: deterministic, and cheaper than a string sort
+    panels = panels.select(_panel_columns(panels))
+    # Probe the many used rows against the few rejected ones (wide rows can be both), never the reverse.
+    overlap = used_rows.filter(used_rows.is_in(rejects["source_row"].implode()))
+    rejects = rejects.with_columns(row_used=pl.col("source_row").is_in(overlap.implode())).sort("source_row")
     grades = grades_long(panels.lazy(), schemes).collect()
     rows_read = int(source.rows_read)
-    rows_used = used_rows.height
+    rows_used = distinct_count(used_rows)
     rows_rejected = rejects.filter(~pl.col("row_used"))["source_row"].n_unique()
     by_reason = (
         rejects.filter(~pl.col("row_used"))
@@ -136,6 +149,3 @@ def write(result: ScreenResult, out: Path, *, output: str = "parquet") -> list[P
     s = out / "summary.json"
     s.write_text(json.dumps(result.summary, indent=2, default=str) + "\n", encoding="utf-8")
     return [*paths, s]
-
-
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]")

@@ -3,6 +3,7 @@
 The unit of every distinct (analyte, unit) pair is parsed once by `leukon.units.parse_unit`, the same
 function the single-report path uses, and joined back, so the two paths cannot disagree on a unit.
 Every input row leaves as a canonical measurement or as a reject with a reason; none is dropped.
+The hot path computes a small integer reason code; messages are written only for rejected rows.
 
 >>> import datetime as dt, polars as pl
 >>> m = pl.LazyFrame({"source_row": [0, 1, 2, 3], "patient_id": "p1", "specimen_id": None,
@@ -17,8 +18,6 @@ Every input row leaves as a canonical measurement or as a reject with a reason; 
 """
 
 from __future__ import annotations
-
-import json
 
 import polars as pl
 
@@ -37,6 +36,12 @@ MEASUREMENT_SCHEMA = {
     "uln": pl.Float64,
 }
 REJECT_SCHEMA = {"source_row": pl.UInt64, "raw": pl.String, "reason": pl.String}
+#: Canonical measurements carry `time_key`: the time that groups results into a specimen when the source
+#: gave no specimen id (null when it did), so no per-row key string is built on the hot path.
+USED_SCHEMA = {**MEASUREMENT_SCHEMA, "time_key": pl.Datetime("us")}
+
+# Reason codes, in the order the checks run (the first failing check names the row's reason).
+NO_PATIENT, NO_TIME, BAD_UNIT, MISSING, INFINITE, NEGATIVE, OVER_100, TOO_HIGH, TOO_LOW = range(1, 10)
 
 
 def unit_table(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -52,15 +57,7 @@ def unit_table(pairs: pl.DataFrame) -> pl.DataFrame:
         else:
             conv = parse_unit(a.dimension, unit)
             reason = None if conv else f"unit {unit!r} is not a {_DESCRIBE[a.dimension]} for {analyte}"
-        rows.append(
-            {
-                "analyte": analyte,
-                "unit": unit,
-                "factor": conv.factor if conv else None,
-                "offset": conv.offset if conv else None,
-                "unit_reason": reason,
-            }
-        )
+        rows.append((analyte, unit, conv.factor if conv else None, conv.offset if conv else None, reason))
     schema = {
         "analyte": pl.String,
         "unit": pl.String,
@@ -68,7 +65,7 @@ def unit_table(pairs: pl.DataFrame) -> pl.DataFrame:
         "offset": pl.Float64,
         "unit_reason": pl.String,
     }
-    return pl.DataFrame(rows, schema=schema)
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def _limits() -> pl.DataFrame:
@@ -94,102 +91,161 @@ def _raw_json() -> pl.Expr:
     ).struct.json_encode()
 
 
+def _message() -> pl.Expr:
+    """The reason text for a reject code (evaluated on rejected rows only)."""
+    a, v = pl.col("analyte"), pl.col("value").cast(pl.String)
+    c = pl.col("code")
+    return (
+        pl.when(c == NO_PATIENT)
+        .then(pl.lit("missing patient id"))
+        .when(c == NO_TIME)
+        .then(pl.lit("missing time and specimen id"))
+        .when(c == BAD_UNIT)
+        .then(pl.col("unit_reason"))
+        .when(c == MISSING)
+        .then(pl.lit("missing value for ") + a)
+        .when(c == INFINITE)
+        .then(pl.lit("infinite value for ") + a)
+        .when(c == NEGATIVE)
+        .then(pl.lit("negative value for ") + a)
+        .when(c == OVER_100)
+        .then(pl.lit("percentage over 100 for ") + a)
+        .when(c == TOO_HIGH)
+        .then(
+            pl.lit("implausible ") + a + pl.lit(" ") + v + pl.lit(" ") + pl.col("unit") + pl.lit(" (above ")
+            + pl.col("plausible_max").cast(pl.String) + pl.lit(" ") + pl.col("canonical_unit")
+            + pl.lit("): probable unit error")
+        )
+        .otherwise(pl.lit("implausible ") + a + pl.lit(" ") + v + pl.lit(" ") + pl.col("unit"))
+    )  # fmt: skip
+
+
+ANALYTE_ENUM = pl.Enum(list(ANALYTES))
+
+
+def _pair_code() -> pl.Expr:
+    """One integer per (analyte, unit) pair, from the physical codes of the Enum and Categorical columns."""
+    return pl.col("analyte").to_physical().cast(pl.UInt64) * (1 << 32) + pl.col("unit").to_physical().cast(pl.UInt64)
+
+
 def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Canonical measurements (value, lln, uln in the analyte's unit) and rejects with reasons.
 
-    `units`: a precomputed `unit_table`; by default the distinct pairs are read from `measurements`.
-    Duplicates of one analyte in one specimen: an identical repeat is rejected as a duplicate; differing
-    values are all rejected as conflicting, since picking one would hide the disagreement.
+    `units`: a precomputed `unit_table`; by default it is built from the distinct pairs in the input.
+    The input is read once and materialised (for inputs larger than memory, `screen` calls this once per
+    chunk of patients). Repeated results of one analyte in one specimen are resolved in `pivot`.
     """
-    m = measurements.select([pl.col(c).cast(t) for c, t in MEASUREMENT_SCHEMA.items()])
+    casts = [pl.col(c).cast(t) for c, t in MEASUREMENT_SCHEMA.items() if c not in ("analyte", "unit")]
+    df = measurements.select(
+        *casts,
+        pl.col("analyte").cast(pl.String).cast(ANALYTE_ENUM, strict=False),
+        pl.col("unit").cast(pl.String).cast(pl.Categorical),
+    ).collect()
+    pairs = df.select("analyte", "unit").unique().filter(pl.col("analyte").is_not_null() & pl.col("unit").is_not_null())
     if units is None:
-        units = unit_table(m.select("analyte", "unit").unique().collect())
-    m = m.join(units.lazy(), on=["analyte", "unit"], how="left", nulls_equal=True).join(
-        _limits().lazy(), on="analyte", how="left"
+        units = unit_table(pairs.select(pl.col("analyte").cast(pl.String), pl.col("unit").cast(pl.String)))
+    table = pairs.with_columns(code=_pair_code()).join(
+        units.with_columns(pl.col("analyte").cast(ANALYTE_ENUM, strict=False), pl.col("unit").cast(pl.Categorical)),
+        on=["analyte", "unit"],
+        how="left",
     )
+    # One small table keyed by the pair's integer code carries everything the checks need; a single join.
+    limits = _limits()
+    lookup = (
+        table.filter(pl.col("factor").is_not_null())
+        .with_columns(pl.col("analyte").cast(pl.String))
+        .join(limits, on="analyte", how="left")
+        .select("code", "factor", "offset", "plausible_min", "plausible_max", "is_fraction")
+        .rename({"code": "_pair"})
+    )
+    df = df.with_columns(_pair=_pair_code()).join(lookup, on="_pair", how="left")
+
+    def by_analyte(col: str, dtype) -> pl.Expr:
+        return (
+            pl.col("analyte")
+            .cast(pl.String)
+            .replace_strict(limits["analyte"], limits[col], default=None, return_dtype=dtype)
+        )
+
     v = pl.col("value")
     canon = _canon(v)
-    reason = (
-        pl.when(pl.col("patient_id").is_null() | (pl.col("patient_id").str.strip_chars() == ""))
-        .then(pl.lit("missing patient id"))
+    code = (
+        pl.when(pl.col("patient_id").is_null() | (pl.col("patient_id").str.len_bytes() == 0))
+        .then(NO_PATIENT)
         .when(pl.col("taken_at").is_null() & pl.col("specimen_id").is_null())
-        .then(pl.lit("missing time and specimen id"))
-        .when(pl.col("unit_reason").is_not_null())
-        .then(pl.col("unit_reason"))
+        .then(NO_TIME)
+        .when(pl.col("factor").is_null())
+        .then(BAD_UNIT)
         .when(v.is_null() | v.is_nan())
-        .then(pl.lit("missing value for ") + pl.col("analyte"))
+        .then(MISSING)
         .when(v.is_infinite())
-        .then(pl.lit("infinite value for ") + pl.col("analyte"))
+        .then(INFINITE)
         .when(v < 0)
-        .then(pl.lit("negative value for ") + pl.col("analyte"))
+        .then(NEGATIVE)
         .when(pl.col("is_fraction") & (canon > 100))
-        .then(pl.lit("percentage over 100 for ") + pl.col("analyte"))
+        .then(OVER_100)
         .when(canon > pl.col("plausible_max"))
-        .then(
-            pl.lit("implausible ")
-            + pl.col("analyte")
-            + pl.lit(" ")
-            + v.cast(pl.String)
-            + pl.lit(" ")
-            + pl.col("unit")
-            + pl.lit(" (above ")
-            + pl.col("plausible_max").cast(pl.String)
-            + pl.lit(" ")
-            + pl.col("canonical_unit")
-            + pl.lit("): probable unit error")
-        )
+        .then(TOO_HIGH)
         .when(canon < pl.col("plausible_min"))
-        .then(
-            pl.lit("implausible ") + pl.col("analyte") + pl.lit(" ") + v.cast(pl.String) + pl.lit(" ") + pl.col("unit")
+        .then(TOO_LOW)
+        .cast(pl.Int8)
+    )
+    df = df.with_columns(code=code)
+    bad = df.filter(pl.col("code").is_not_null())
+    has_limits = df["lln"].null_count() < df.height or df["uln"].null_count() < df.height
+    used = df.filter(pl.col("code").is_null()).select(
+        "source_row", "patient_id", "specimen_id", "taken_at", "analyte",
+        value=canon,
+        unit=pl.lit(None, pl.String),
+        lln=pl.when(pl.col("lln") >= 0).then(_canon(pl.col("lln"))) if has_limits else pl.lit(None, pl.Float64),
+        uln=pl.when(pl.col("uln") >= 0).then(_canon(pl.col("uln"))) if has_limits else pl.lit(None, pl.Float64),
+        time_key=pl.when(pl.col("specimen_id").is_null()).then(pl.col("taken_at")),
+    )  # fmt: skip
+    if bad.height:
+        bad = bad.with_columns(pl.col("analyte").cast(pl.String), pl.col("unit").cast(pl.String)).join(
+            units.select("analyte", "unit", "unit_reason"), on=["analyte", "unit"], how="left", nulls_equal=True
         )
+        bad = bad.with_columns(
+            unit_reason=pl.coalesce(
+                "unit_reason",
+                pl.when(pl.col("analyte").is_null()).then(pl.lit("unknown analyte")),
+                pl.when(pl.col("unit").is_null()).then(pl.lit("missing unit for ") + pl.col("analyte")),
+            ),
+            canonical_unit=by_analyte("canonical_unit", pl.String),
+        )
+    rejects = (
+        bad.select("source_row", raw=_raw_json(), reason=_message())
+        if bad.height
+        else pl.DataFrame(schema=REJECT_SCHEMA)
     )
-    m = m.with_columns(reason=reason)
-    key = pl.coalesce(
-        pl.col("specimen_id"),
-        pl.col("patient_id") + pl.lit("@") + pl.col("taken_at").dt.strftime("%Y-%m-%dT%H:%M:%S"),
+    return used.lazy(), rejects.lazy()
+
+
+def resolve_duplicates(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split off repeated results of one analyte in one specimen.
+
+    An identical repeat is rejected as a duplicate of the first row; differing values are all rejected as
+    conflicting, since picking one (as a MAX() would) hides the disagreement. Called on the few specimens
+    the panel group-by flags, so the check costs nothing when there are no repeats.
+    """
+    key = ["patient_id", "specimen_id", "time_key", "analyte"]
+    first = good.select(pl.struct(key).is_first_distinct()).to_series()
+    if first.all():
+        return good, pl.DataFrame(schema=REJECT_SCHEMA)
+    good = good.with_columns(_first=first)
+    repeats = good.filter(~pl.col("_first"))
+    firsts = good.filter(pl.col("_first")).join(repeats.select(key).unique(), on=key, how="semi", nulls_equal=True)
+    groups = pl.concat([firsts, repeats])
+    verdict = groups.group_by(key, maintain_order=True).agg(
+        conflict=pl.col("value").n_unique() > 1, first_row=pl.col("source_row").min()
     )
-    good = m.filter(pl.col("reason").is_null()).with_columns(
-        key=key,
-        value_c=canon,
-        lln_c=pl.when(pl.col("lln") >= 0).then(_canon(pl.col("lln"))),
-        uln_c=pl.when(pl.col("uln") >= 0).then(_canon(pl.col("uln"))),
-    )
-    # Duplicates within a specimen and analyte.
-    grp = ["key", "analyte"]
-    good = good.with_columns(
-        n=pl.len().over(grp),
-        n_values=pl.col("value_c").n_unique().over(grp),
-        first_row=pl.col("source_row").min().over(grp),
-    )
-    dup_reason = (
-        pl.when(pl.col("n") == 1)
-        .then(pl.lit(None, pl.String))
-        .when(pl.col("n_values") > 1)
+    groups = groups.join(verdict, on=key, how="left", nulls_equal=True)
+    reason = (
+        pl.when(pl.col("conflict"))
         .then(pl.lit("conflicting values for ") + pl.col("analyte") + pl.lit(" in the same specimen"))
-        .when(pl.col("source_row") != pl.col("first_row"))
-        .then(pl.lit("duplicate of row ") + pl.col("first_row").cast(pl.String))
+        .otherwise(pl.lit("duplicate of row ") + pl.col("first_row").cast(pl.String))
     )
-    good = good.with_columns(dup=dup_reason)
-    used = good.filter(pl.col("dup").is_null()).select(
-        "source_row",
-        "patient_id",
-        specimen_id="key",
-        taken_at="taken_at",
-        analyte="analyte",
-        value="value_c",
-        unit="canonical_unit",
-        lln="lln_c",
-        uln="uln_c",
-    )
-    rejects = pl.concat(
-        [
-            m.filter(pl.col("reason").is_not_null()).select("source_row", raw=_raw_json(), reason="reason"),
-            good.filter(pl.col("dup").is_not_null()).select("source_row", raw=_raw_json(), reason="dup"),
-        ]
-    )
-    return used, rejects
-
-
-def raw_of(row: dict) -> str:
-    """JSON of one raw input row (for adapters that reject before a frame exists)."""
-    return json.dumps(row, default=str, ensure_ascii=False)
+    rejected = groups.filter(pl.col("conflict") | ~pl.col("_first"))
+    rejects = rejected.select("source_row", raw=_raw_json(), reason=reason)  # canonical values (10^9/L)
+    kept = good.join(rejected.select("source_row"), on="source_row", how="anti").drop("_first")
+    return kept, rejects

@@ -16,6 +16,7 @@ from ..panel import ANC_MISMATCH, DIFF_SUM_TOLERANCE
 from ..ranges import ADULT_AGE_DAYS, _score
 from ..units import SIGNIFICANT_DIGITS
 from .grade import _in_band, fever_expr, grade_expr, reason_expr
+from .normalize import REJECT_SCHEMA, resolve_duplicates
 
 ALL = list(ANALYTES)
 
@@ -24,23 +25,76 @@ def _tidy(x: pl.Expr) -> pl.Expr:
     return x.round_sig_figs(SIGNIFICANT_DIGITS)
 
 
-def pivot(used: pl.LazyFrame) -> pl.LazyFrame:
-    """One row a specimen with `<analyte>`, `<analyte>_lab_lln`, `<analyte>_lab_uln` columns (canonical units)."""
-    aggs = []
-    for a in ALL:
-        is_a = pl.col("analyte") == a
-        aggs += [
-            pl.col("value").filter(is_a).first().alias(a),
-            pl.col("lln").filter(is_a).first().alias(f"{a}_lab_lln"),
-            pl.col("uln").filter(is_a).first().alias(f"{a}_lab_uln"),
-        ]
-    return used.group_by("specimen_id").agg(
-        pl.col("patient_id").first(),
-        pl.col("taken_at").min(),
-        pl.len().alias("n_results").cast(pl.UInt32),
-        pl.col("source_row").min().alias("first_source_row"),
-        *aggs,
+def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
+    """One row a specimen with `<analyte>`, `<analyte>_lab_lln`, `<analyte>_lab_uln` columns (canonical units),
+    the rejects for repeated results, and the source rows that reached a panel.
+
+    A specimen is the source's specimen id, or the same patient and time when there is none. The group-by
+    flags specimens holding one analyte twice; only those are re-checked (`resolve_duplicates`), so
+    "first" never silently chooses between two results.
+    """
+    u = used.collect()
+    keys = _keys(u)
+    found = set(u["analyte"].unique().cast(pl.String).to_list())  # unique first: casting 10^7 Enum values is slow
+    present = [a for a in ALL if a in found]
+    limits = u["lln"].null_count() < u.height or u["uln"].null_count() < u.height
+    panels = _group(u, keys, present, limits)
+    rejects = pl.DataFrame(schema=REJECT_SCHEMA)
+    used_rows = u["source_row"]
+    flagged = panels.filter(pl.col("_repeats"))
+    if flagged.height:
+        rows = u.join(flagged.select(keys), on=keys, how="semi", nulls_equal=True)
+        kept, rejects = resolve_duplicates(rows)
+        redone = _group(kept, keys, present, limits)
+        panels = pl.concat([panels.filter(~pl.col("_repeats")), redone], how="diagonal_relaxed")
+        untouched = u.join(flagged.select(keys), on=keys, how="anti", nulls_equal=True)
+        used_rows = pl.concat([untouched["source_row"], kept["source_row"]])
+    missing = [pl.lit(None, pl.Float64).alias(c) for c in _panel_value_columns() if c not in panels.columns]
+    key = pl.col("patient_id") + pl.lit("@") + pl.col("time_key").dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if "time_key" not in panels.columns:
+        key = pl.lit(None, pl.String)
+    out = panels.with_columns(missing).with_columns(
+        specimen_id=pl.when(pl.col("specimen_id").is_null()).then(key).otherwise(pl.col("specimen_id"))
     )
+    return out.drop("time_key", "_repeats", strict=False).lazy(), rejects, used_rows
+
+
+def _panel_value_columns() -> list[str]:
+    return [f"{a}{s}" for a in ALL for s in ("", "_lab_lln", "_lab_uln")]
+
+
+def _keys(u: pl.DataFrame) -> list[str]:
+    """The cheapest grouping that is right: specimen id alone when every row has one."""
+    nulls = u["specimen_id"].null_count()
+    if nulls == 0:
+        return ["specimen_id"]
+    if nulls == u.height:
+        return ["patient_id", "time_key", "specimen_id"]
+    return ["patient_id", "specimen_id", "time_key"]
+
+
+def _group(u: pl.DataFrame, keys: list[str], present: list[str], limits: bool) -> pl.DataFrame:
+    is_ = {a: pl.col("analyte") == a for a in present}
+    aggs = [pl.col("value").filter(is_[a]).first().alias(a) for a in present]
+    if limits:
+        for side in ("lln", "uln"):
+            aggs += [pl.col(side).filter(is_[a]).first().alias(f"{a}_lab_{side}") for a in present]
+    extra = [c for c in ("patient_id", "specimen_id", "time_key") if c not in keys]
+    grouped = (
+        u.lazy()
+        .group_by(keys)
+        .agg(
+            *[pl.col(c).first() for c in extra],
+            pl.col("taken_at").min(),
+            pl.len().cast(pl.UInt32).alias("n_results"),
+            pl.col("source_row").min().alias("first_source_row"),
+            *aggs,
+        )
+        .collect()
+    )
+    # Values are never null here (normalize rejects them), so more results than filled analytes means a repeat.
+    filled = pl.sum_horizontal([pl.col(a).is_not_null().cast(pl.UInt32) for a in present]) if present else pl.lit(0)
+    return grouped.with_columns(_repeats=pl.col("n_results") > filled)
 
 
 def with_demographics(panels: pl.LazyFrame, patients: pl.LazyFrame | None) -> pl.LazyFrame:
@@ -136,12 +190,15 @@ def range_exprs(profile: str) -> list[pl.Expr]:
 
 def build_panels(
     used: pl.LazyFrame, patients: pl.LazyFrame | None = None, *, profile: str = DEFAULT_PROFILE
-) -> pl.LazyFrame:
-    """Panels with canonical and derived counts, their methods, and the range for each analyte."""
-    p = with_demographics(pivot(used), patients)
+) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
+    """Panels with canonical and derived counts, their methods and the range for each analyte; the rejects
+    for repeated results found while building them; the source rows that reached a panel."""
+    p, rejects, used_rows = pivot(used)
+    p = with_demographics(p, patients)
     p = p.with_columns(derive_exprs())
     p = p.with_columns(range_exprs(profile))
-    return p.drop([f"{a}_lab_{s}" for a in ALL for s in ("lln", "uln")]).with_columns(profile=pl.lit(profile))
+    p = p.drop([f"{a}_lab_{s}" for a in ALL for s in ("lln", "uln")]).with_columns(profile=pl.lit(profile))
+    return p, rejects, used_rows
 
 
 def _low(a: str) -> pl.Expr:
@@ -165,21 +222,37 @@ def finding_exprs() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     n_low = white.cast(pl.Int8) + low["anemia"].cast(pl.Int8) + low["thrombocytopenia"].cast(pl.Int8)
     fever = _fever_any()
     items = [
-        *[pl.when(cond).then(pl.lit(code)) for code, cond in low.items() if code not in ("anemia", "thrombocytopenia")],
-        pl.when((pl.col("anc") < AGRANULOCYTOSIS_BELOW).fill_null(False)).then(pl.lit("agranulocytosis")),
-        pl.when(low["neutropenia"] & known["wbc"] & ~low["leukopenia"]).then(pl.lit("neutropenia_without_leukopenia")),
-        pl.when(low["leukopenia"] & known["anc"] & ~low["neutropenia"]).then(pl.lit("leukopenia_without_neutropenia")),
-        pl.when(left).then(pl.lit("left_shift")),
-        pl.when(low["anemia"]).then(pl.lit("anemia")),
-        pl.when(low["thrombocytopenia"]).then(pl.lit("thrombocytopenia")),
-        pl.when(n_low == 2).then(pl.lit("bicytopenia")),
-        pl.when(n_low == 3).then(pl.lit("pancytopenia")),
-        pl.when((pl.col("wbc") > pl.col("wbc_uln")).fill_null(False)).then(pl.lit("leukocytosis")),
-        pl.when(fever).then(pl.lit("febrile_neutropenia")),
+        *[(code, cond) for code, cond in low.items() if code not in ("anemia", "thrombocytopenia")],
+        ("agranulocytosis", (pl.col("anc") < AGRANULOCYTOSIS_BELOW).fill_null(False)),
+        ("neutropenia_without_leukopenia", low["neutropenia"] & known["wbc"] & ~low["leukopenia"]),
+        ("leukopenia_without_neutropenia", low["leukopenia"] & known["anc"] & ~low["neutropenia"]),
+        ("left_shift", left),
+        ("anemia", low["anemia"]),
+        ("thrombocytopenia", low["thrombocytopenia"]),
+        ("bicytopenia", n_low == 2),
+        ("pancytopenia", n_low == 3),
+        ("leukocytosis", (pl.col("wbc") > pl.col("wbc_uln")).fill_null(False)),
+        ("febrile_neutropenia", fever),
     ]
-    findings = pl.concat_list(items).list.drop_nulls()
-    warnings = pl.concat_list(_warning_items()).list.drop_nulls()
+    findings = _codes_list(items)
+    warnings = _codes_list(_warning_items())
     return findings, severity, warnings
+
+
+def _codes_list(items: list[tuple[str, pl.Expr]]) -> pl.Expr:
+    """A list of the codes whose condition holds, built from a bitmask: the few distinct combinations are
+    mapped to lists once, instead of building a list row by row."""
+    mask = pl.sum_horizontal([cond.fill_null(False).cast(pl.UInt32) * (1 << i) for i, (_, cond) in enumerate(items)])
+    codes = [code for code, _ in items]
+
+    def to_lists(s: pl.Series) -> pl.Series:
+        if s.is_empty():
+            return pl.Series(s.name, [], dtype=pl.List(pl.String))
+        uniq = s.unique().to_list()
+        table = {m: [c for i, c in enumerate(codes) if m >> i & 1] for m in uniq}
+        return s.replace_strict(table, return_dtype=pl.List(pl.String))
+
+    return mask.map_batches(to_lists, return_dtype=pl.List(pl.String))
 
 
 def _fever_any() -> pl.Expr:
@@ -208,10 +281,10 @@ def _warning_items() -> list[pl.Expr]:
          for line in WHITE_LINES]
     )  # fmt: skip
     return [
-        pl.when(all_pcts & ((total - 100.0).abs() > DIFF_SUM_TOLERANCE)).then(pl.lit("differential_sum")),
-        pl.when(mismatch.fill_null(False)).then(pl.lit("anc_mismatch")),
-        pl.when(above).then(pl.lit("absolute_above_wbc")),
-        pl.when(pl.col("age_days").is_null()).then(pl.lit("age_missing")),
+        ("differential_sum", all_pcts & ((total - 100.0).abs() > DIFF_SUM_TOLERANCE)),
+        ("anc_mismatch", mismatch.fill_null(False)),
+        ("absolute_above_wbc", above),
+        ("age_missing", pl.col("age_days").is_null()),
     ]
 
 
