@@ -5,13 +5,18 @@ The public API is small; everything else is an implementation detail::
     assess(...)   one CBC -> Assessment (findings, grades under every scheme, derived values, warnings)
     grade(...)    one value under a named scheme's term -> int | None
     grade_detail  the same with the label and the reason when not gradable
+    explain(...)  an Assessment in plain words, for a patient or a clinician, with sources
+    screen(...)   a lab table (long, wide, OMOP, MIMIC-IV) -> panels, grades, rejects, summary
+    follow(...)   panels over time -> episodes, nadir, recovery, course, cyclic verdict
 
 Errors: see `leukon.errors` (LeukonError > InputError > UnitError; CriteriaError > Unknown*Error).
 """
 
 from .assessment import Assessment, assess, assess_mapping
+from .course import follow
 from .errors import CriteriaError, InputError, LeukonError, UnitError, UnknownSchemeError, UnknownTermError
 from .grading import GradeResult, grade, grade_detail
+from .knowledge import explain
 
 __version__ = "0.1.0"
 
@@ -27,6 +32,8 @@ __all__ = [
     "__version__",
     "assess",
     "assess_mapping",
+    "explain",
+    "follow",
     "grade",
     "grade_detail",
 ]

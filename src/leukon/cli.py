@@ -92,6 +92,9 @@ def _add_assess(sub) -> None:
                    help="a temperature of 38.0 C or more lasted over an hour")  # fmt: skip
     p.add_argument("--json", nargs="?", const=True, default=None, metavar="FILE",
                    help="print JSON; with FILE (or - for stdin), read the CBC from a JSON object")  # fmt: skip
+    from .knowledge.command import add_explain_options
+
+    add_explain_options(p)
     p.set_defaults(run=_run_assess)
 
 
@@ -140,12 +143,18 @@ def _run_assess(args) -> int:
             "age_days": None if args.age_days is None else _whole("age_days", args.age_days),
         }  # fmt: skip
     result = assess_mapping(values, **options)
+    from .knowledge.command import explanation_from_args, print_explanation
+
     if args.json is not None:
-        print(result.to_json(indent=2))
+        doc = result.to_dict()
+        if args.explain:
+            doc["explanation"] = explanation_from_args(result, args).to_dict()
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
         from .outputs.terminal import print_assessment
 
         print_assessment(result)
+        print_explanation(result, args)
     return 0
 
 
@@ -192,6 +201,8 @@ def _run_grade(args) -> int:
 
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="run leukon on its built-in example data")
+    p.add_argument("--patients", type=int, default=2000, help="size of the synthetic cohort (default 2000)")
+    p.add_argument("--out", default=None, help="folder for the screening outputs (default: a temporary folder)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=_run_demo)
 
@@ -199,11 +210,11 @@ def _add_demo(sub) -> None:
 def _run_demo(args) -> int:
     from .demo import run
 
-    return run(quiet=args.quiet)
+    return run(quiet=args.quiet, patients=args.patients, out=args.out)
 
 
 #: Sub-command modules: each has register(subparsers), whose parsers set_defaults(run=fn).
-_PLUGINS: tuple[str, ...] = ()
+_PLUGINS: tuple[str, ...] = (".screen_command", ".sources.command", ".course.command", ".knowledge.command")
 
 
 def build_parser() -> argparse.ArgumentParser:

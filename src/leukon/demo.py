@@ -23,8 +23,51 @@ EXAMPLES: list[tuple[str, dict, dict]] = [
 ]  # fmt: skip
 
 
-def run(*, quiet: bool = False) -> int:
+def run(*, quiet: bool = False, patients: int = 2000, out: str | None = None) -> int:
+    """The README's main job: example CBCs one by one, then a synthetic cohort screened end to end."""
     console = Console(width=120, quiet=quiet)
+    examples(console)
+    cohort(console, patients=patients, out=out)
+    return 0
+
+
+def cohort(console: Console, *, patients: int, out: str | None) -> None:
+    """Generate a synthetic cohort, screen it, and show that the planted scenarios are found."""
+    import tempfile
+    from pathlib import Path
+
+    from . import synth
+    from .screen import screen
+    from .screen_command import print_summary
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(out or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        df = synth.cohort(patients, seed=7)
+        path = synth.write(df, folder / "cohort.parquet")
+        synth.patients(df).write_parquet(folder / "patients.parquet")
+        console.print(f"\nSynthetic cohort: {patients:,} patients, {df.height:,} results -> {path.name}")
+        result = screen(path, format="long", out=folder / "screen", patients=str(folder / "patients.parquet"))
+        print_summary(result, console, out=str(folder / "screen") if out else None)
+        planted = synth.scenarios(patients, seed=7)
+        if result.patients is not None:
+            by = (
+                result.patients.join(planted, on="patient_id", how="left")
+                .group_by("scenario", "label_neutrophils", "label_lymphocytes", "cyclic")
+                .len()
+                .sort("scenario", "len", descending=[False, True])
+            )
+            t = Table(
+                title="planted scenario -> course found (neutrophils, lymphocytes, cyclic test)", title_justify="left"
+            )
+            for col in ("scenario", "neutrophils", "lymphocytes", "cyclic", "patients"):
+                t.add_column(col)
+            for row in by.iter_rows():
+                t.add_row(*(str(x) for x in row[:-1]), f"{row[-1]:,}")
+            console.print(t)
+
+
+def examples(console: Console) -> None:
     table = Table(title="leukon demo: built-in example CBCs", title_justify="left")
     for col in ("example", "findings", "CTCAE v5 WBC / ANC", "clinical"):
         table.add_column(col)
@@ -38,4 +81,3 @@ def run(*, quiet: bool = False) -> int:
                       style="bold red" if a.emergency else None)  # fmt: skip
     console.print(table)
     console.print("Not a diagnosis: leukon reads numbers against published criteria. Try `leukon assess --help`.")
-    return 0

@@ -19,7 +19,7 @@ import polars as pl
 
 from .criteria import DEFAULT_PROFILE, scheme
 from .errors import InputError
-from .kernel import build_panels, classify_panels, grades_long, normalize
+from .kernel import build_panels, classify_panels, grade_expr, grades_long, normalize
 from .kernel.normalize import REJECT_SCHEMA
 from .ranges import check_profile
 
@@ -29,10 +29,14 @@ OUTPUT_FORMATS = ("parquet", "csv")
 
 @dataclass
 class ScreenResult:
+    """The outputs of a screen: one DataFrame each, and the run summary (a dict, saved as summary.json)."""
+
     panels: pl.DataFrame
     grades: pl.DataFrame
     rejects: pl.DataFrame
     summary: dict = field(default_factory=dict)
+    patients: pl.DataFrame | None = None
+    episodes: pl.DataFrame | None = None
 
     def findings_count(self) -> dict[str, int]:
         if self.panels.is_empty():
@@ -72,32 +76,57 @@ def reason_kind(reason: pl.Expr) -> pl.Expr:
     return reason.str.replace_all(r"'[^']*'", "'...'").str.replace_all(r"\d+(\.\d+)?", "N")
 
 
+def _chunk(source, k: int, n: int):
+    """The k-th of n slices of a source by patient (whole patients per slice, so course stays intact)."""
+    if n == 1:
+        return source.measurements
+    return source.measurements.filter(pl.col("patient_id").cast(pl.String).hash(seed=0) % n == k)
+
+
 def screen_source(
     source,
     *,
     schemes: tuple[str, ...] = DEFAULT_SCREEN_SCHEMES,
     profile: str = DEFAULT_PROFILE,
+    chunks: int = 1,
+    course: bool = True,
+    progress=None,
 ) -> ScreenResult:
-    """Screen a `leukon.sources.Source` (or anything with measurements, rejects, patients, rows_read)."""
+    """Screen a `leukon.sources.Source` (anything with measurements, rejects, patients, rows_read).
+
+    `chunks` > 1 processes the input in that many slices of whole patients, one after another, so memory
+    stays bounded for inputs larger than memory (each slice reads the input again). `progress`, if given,
+    is called as progress(stage, done, total).
+    """
     t0 = time.perf_counter()
     schemes = tuple(dict.fromkeys(scheme(s).id for s in schemes))
     profile = check_profile(profile)
-    used, kernel_rejects = normalize(source.measurements)
-    panels_lf, dup_rejects, used_rows = build_panels(used, source.patients, profile=profile)
-    panels = classify_panels(panels_lf).collect()
-    rejects = pl.concat(
-        [
-            source.rejects.select(list(REJECT_SCHEMA)).collect(),
-            kernel_rejects.select(list(REJECT_SCHEMA)).collect(),
-            dup_rejects.select(list(REJECT_SCHEMA)),
-        ]
-    )
+    if chunks < 1:
+        raise InputError("chunks", f"{chunks} must be 1 or more")
+    tick = progress or (lambda *a: None)
+    parts, rejects, used = [], [source.rejects.select(list(REJECT_SCHEMA)).collect()], []
+    for k in range(chunks):
+        tick("screening", k, chunks)
+        u, kernel_rejects = normalize(_chunk(source, k, chunks))
+        panels_lf, dup_rejects, used_rows = build_panels(u, source.patients, profile=profile)
+        parts.append(classify_panels(panels_lf).collect())
+        rejects += [kernel_rejects.select(list(REJECT_SCHEMA)).collect(), dup_rejects.select(list(REJECT_SCHEMA))]
+        used.append(used_rows)
+    tick("screening", chunks, chunks)
+    panels = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
+    rejects = pl.concat(rejects)
+    used_rows = pl.concat(used).sort() if chunks > 1 else used[0]
     panels = panels.sort("first_source_row")  # input order: deterministic, and cheaper than a string sort
     panels = panels.select(_panel_columns(panels))
     # Probe the many used rows against the few rejected ones (wide rows can be both), never the reverse.
     overlap = used_rows.filter(used_rows.is_in(rejects["source_row"].implode()))
     rejects = rejects.with_columns(row_used=pl.col("source_row").is_in(overlap.implode())).sort("source_row")
+    tick("grading", 0, 1)
     grades = grades_long(panels.lazy(), schemes).collect()
+    patients = episodes = None
+    if course:
+        tick("course", 0, 1)
+        patients, episodes = _course(panels, schemes[0] if schemes[0].startswith("ctcae") else "ctcae-v5")
     rows_read = int(source.rows_read)
     rows_used = distinct_count(used_rows)
     rows_rejected = rejects.filter(~pl.col("row_used"))["source_row"].n_unique()
@@ -120,16 +149,84 @@ def screen_source(
         "patients": panels["patient_id"].n_unique() if panels.height else 0,
         "schemes": list(schemes),
         "profile": profile,
+        "chunks": chunks,
         "seconds": round(time.perf_counter() - t0, 3),
         "accounted": rows_read == rows_used + rows_rejected,
         "notes": list(getattr(source, "notes", []) or []),
     }
-    result = ScreenResult(panels, grades, rejects, summary)
+    result = ScreenResult(panels, grades, rejects, summary, patients, episodes)
     summary["findings"] = result.findings_count()
+    if patients is not None and patients.height:
+        summary["course"] = dict(patients.group_by("label_neutrophils").len().sort("len", descending=True).iter_rows())
+        summary["cyclic"] = dict(patients.group_by("cyclic").len().sort("len", descending=True).iter_rows())
     if not summary["accounted"]:
         # Never silently lose rows: a mismatch is a bug, and the run says so loudly.
         raise RuntimeError(f"row accounting failed: read {rows_read}, used {rows_used}, rejected {rows_rejected}")
     return result
+
+
+def _course(panels: pl.DataFrame, scheme_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per-patient course and episodes from the panels, graded with the kernel's per-count grades."""
+    from .course import episodes as course_episodes
+    from .course import patients_table
+    from .course.episodes import grade_column
+
+    terms = {"anc": "Neutrophil count decreased", "wbc": "White blood cell decreased",
+             "lymphocytes": "Lymphocyte count decreased"}  # fmt: skip
+    sch = scheme(scheme_id)
+    cols = []
+    for col, term in terms.items():
+        if term.lower() in sch.terms:
+            t = sch.terms[term.lower()]
+            cols.append(
+                grade_expr(t, pl.col(col), pl.col(f"{col}_lln"), pl.col("age_days")).alias(grade_column(scheme_id, col))
+            )
+    counts = panels.select("patient_id", "specimen_id", "taken_at", "wbc", "anc", "lymphocytes", *cols,
+                           *[c for c in ("anc_lln", "wbc_lln", "lymphocytes_lln") if c in panels.columns])  # fmt: skip
+    return patients_table(counts, scheme=scheme_id), course_episodes(counts, scheme=scheme_id)
+
+
+def screen(
+    input: str | Path,
+    *,
+    format: str = "long",
+    out: str | Path | None = None,
+    output: str = "parquet",
+    schemes: tuple[str, ...] = DEFAULT_SCREEN_SCHEMES,
+    profile: str = DEFAULT_PROFILE,
+    chunks: int | None = None,
+    course: bool = True,
+    progress=None,
+    **options,
+) -> ScreenResult:
+    """Screen a lab table (long, wide, omop, mimic-iv; CSV, CSV.gz, Parquet, DuckDB or SQLite table).
+
+    `options` go to the adapter (column names, `patients=` file, `time_format=`). With `out`, the outputs
+    are written there (Parquet by default, CSV on request). `chunks=None` picks a number from the input's
+    size and the machine's memory.
+    """
+    from .sources import read
+
+    source = read(str(input), format=format, **options)
+    n = auto_chunks(str(input)) if chunks is None else chunks
+    result = screen_source(source, schemes=schemes, profile=profile, chunks=n, course=course, progress=progress)
+    if out is not None:
+        write(result, Path(out), output=output)
+    return result
+
+
+def auto_chunks(spec: str) -> int:
+    """Slices so that one slice's working set (about 10x its compressed size) fits in a quarter of memory."""
+    import os
+
+    path = Path(spec.split(":", 1)[0]) if not Path(spec).exists() else Path(spec)
+    try:
+        size = path.stat().st_size
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError):
+        return 1
+    factor = 10 if path.suffix in (".parquet", ".gz", ".duckdb", ".sqlite", ".db") else 3
+    return max(1, -(-size * factor // (memory // 4)))
 
 
 def write(result: ScreenResult, out: Path, *, output: str = "parquet") -> list[Path]:
@@ -138,7 +235,9 @@ def write(result: ScreenResult, out: Path, *, output: str = "parquet") -> list[P
         raise InputError("output", f"{output!r} is not an output format; use {' or '.join(OUTPUT_FORMATS)}")
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, df in (("panels", result.panels), ("grades", result.grades), ("rejects", result.rejects)):
+    tables = [("panels", result.panels), ("grades", result.grades), ("rejects", result.rejects)]
+    tables += [(n, df) for n, df in (("patients", result.patients), ("episodes", result.episodes)) if df is not None]
+    for name, df in tables:
         p = out / f"{name}.{output}"
         if output == "parquet":
             df.write_parquet(p)
