@@ -141,12 +141,22 @@ def parse_time(expr: pl.Expr, dtype: pl.DataType, *, fmt: str | None, only: bool
         first = s.str.to_datetime(fmt, strict=False, time_unit="us")
         if only:
             return first
-        return pl.coalesce(first, s.str.to_datetime(strict=False, time_unit="us"), _zoned(s))
-    return pl.coalesce(s.str.to_datetime(strict=False, time_unit="us"), _zoned(s))
+        return pl.coalesce(first, _inferred(s), _zoned(s))
+    return pl.coalesce(_inferred(s), _zoned(s))
+
+
+#: A trailing Z or UTC offset: such times are parsed apart (inference refuses a column mixing them).
+_ZONE = r"(?:[Zz]|[+-]\d\d:?\d\d)$"
+
+
+def _inferred(s: pl.Expr) -> pl.Expr:
+    naive = pl.when(~s.str.contains(_ZONE)).then(s)
+    return naive.str.to_datetime(strict=False, time_unit="us")
 
 
 def _zoned(s: pl.Expr) -> pl.Expr:
-    return s.str.to_datetime(strict=False, time_unit="us", time_zone="UTC").dt.replace_time_zone(None)
+    zoned = pl.when(s.str.contains(_ZONE)).then(s)
+    return zoned.str.to_datetime(strict=False, time_unit="us", time_zone="UTC").dt.replace_time_zone(None)
 
 
 def with_time(lf: pl.LazyFrame, src: str, out: str, dtype: pl.DataType, *, fmt: str | None, only: bool) -> pl.LazyFrame:
@@ -157,7 +167,7 @@ def with_time(lf: pl.LazyFrame, src: str, out: str, dtype: pl.DataType, *, fmt: 
     s = pl.col(src)
     first = s.str.to_datetime(fmt, strict=False, time_unit="us") if fmt else pl.lit(None, pl.Datetime("us"))
     lf = lf.with_columns(first.alias(out))
-    for parse in (lambda x: x.str.to_datetime(strict=False, time_unit="us"), _zoned):
+    for parse in (_inferred, _zoned):
         rest = pl.when(pl.col(out).is_null()).then(s)
         lf = lf.with_columns(pl.coalesce(pl.col(out), parse(rest)).alias(out))
     return lf

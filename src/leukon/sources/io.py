@@ -132,7 +132,7 @@ def _duckdb(path: Path, table: str | None, field_name: str) -> Table:
     con = duckdb.connect(str(path), read_only=True)
     tables = [r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()]
     name = _pick_table(path, table, tables, field_name)
-    n = con.sql(f'select count(*) from "{name}"').fetchone()[0]
+    n = con.sql(f'select count(*) from "{name}"').fetchall()[0][0]
     # rowid: DuckDB's stable 0-based row number for a table, so source_row names the stored row.
     rel = con.sql(f'select rowid::UBIGINT as {ROW}, * from "{name}"')
     lf = rel.pl(lazy=True)
