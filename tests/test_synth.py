@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from leukon import synth
+from leukon.sources import read
+from leukon.sources.command import register
+
+
+@pytest.fixture(scope="module")
+def small() -> pl.DataFrame:
+    return synth.cohort(600, seed=7, dirt=0.01)
+
+
+def _screened(df: pl.DataFrame, tmp: Path) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    f = synth.write(df, tmp / "c.csv")
+    src = read(f)
+    m, r = pl.collect_all([src.measurements, src.rejects])
+    return m, r, src.rows_read
+
+
+def test_columns_and_determinism(small: pl.DataFrame) -> None:
+    assert small.columns == ["patient_id", "specimen_id", "taken_at", "analyte", "value", "unit", "lln", "uln",
+                             "sex", "birth_date"]  # fmt: skip
+    assert small.equals(synth.cohort(600, seed=7, dirt=0.01))
+    assert not small.equals(synth.cohort(600, seed=8, dirt=0.01))
+    assert synth.scenarios(600, seed=7).equals(synth.scenarios(600, seed=7))
+
+
+def test_every_scenario_and_style_appears(small: pl.DataFrame) -> None:
+    sc = synth.scenarios(600, seed=7)
+    assert set(sc["scenario"]) == set(synth.SCENARIOS)
+    units = set(small["unit"].drop_nulls())
+    assert {"10^9/L", "K/uL", "/uL", "%", "g/dL"} <= units
+    codes = set(small["analyte"])
+    assert {"751-8", "Neutrophils #", "Segs", "Bands", "26508-2"} <= codes
+
+
+def test_reads_back_with_every_row_accounted(small: pl.DataFrame, tmp_path: Path) -> None:
+    m, r, n = _screened(small, tmp_path)
+    assert n == small.height == m["source_row"].n_unique() + r.height
+    reasons = set(r["reason"].str.replace(r" '.*", ""))
+    assert reasons == {"unknown analyte code", "unparseable time", "missing patient id"}
+    assert "mmol/L" in set(m["unit"])  # an unknown unit reaches the kernel, which rejects it
+    assert m.filter(pl.col("analyte") == "anc").height > 0
+    assert read(tmp_path / "c.csv").patients.collect()["sex"].is_in(["female", "male"]).all()
+
+
+def test_planted_patterns(small: pl.DataFrame) -> None:
+    df = small.join(synth.scenarios(600, seed=7), on="patient_id")
+    anc = df.filter(pl.col("analyte").is_in(["751-8", "Neutrophils #"]))
+    lowest = anc.group_by("scenario").agg(pl.col("value").min().alias("lo"), pl.col("value").median().alias("mid"))
+    lo = dict(zip(lowest["scenario"], lowest["lo"], strict=True))
+    mid = dict(zip(lowest["scenario"], lowest["mid"], strict=True))
+    assert lo["chemotherapy"] < 0.5 and lo["clozapine_agranulocytosis"] < 0.5 and lo["cyclic_neutropenia"] < 0.5
+    assert lo["healthy"] > 1.0 and 1.0 <= mid["duffy_null"] <= 1.7
+    lymph = df.filter(pl.col("analyte").is_in(["731-0", "Lymphocytes #"]))
+    hiv = lymph.filter(pl.col("scenario") == "hiv_lymphopenia")["value"]
+    assert hiv.max() < 1.0
+    assert anc.filter(pl.col("scenario") == "hiv_lymphopenia")["value"].min() > 1.5  # without neutropenia
+
+
+def test_write_parquet_and_scenarios_path(small: pl.DataFrame, tmp_path: Path) -> None:
+    p = synth.write(small, tmp_path / "c.parquet")
+    assert pl.read_parquet(p).equals(small)
+    assert synth.scenarios_path(tmp_path / "c.parquet") == tmp_path / "c.scenarios.csv"
+
+
+def _cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+def test_cli(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cohort.parquet"
+    assert _cli(["synth", "--patients", "30", "--out", str(out), "--seed", "2"]) == 0
+    assert pl.read_parquet(out).equals(synth.cohort(30, seed=2))
+    assert pl.read_csv(tmp_path / "cohort.scenarios.csv").height == 30
+    assert "wrote" in capsys.readouterr().out
+    assert _cli(["synth", "--patients", "0", "--out", str(out)]) == 2
+    assert _cli(["synth", "--patients", "5", "--out", str(tmp_path / "no" / "x.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("leukon synth: error:") for line in err)
