@@ -96,6 +96,18 @@ def reason_expr(term: Term, value: pl.Expr, lln: pl.Expr, age_days: pl.Expr) -> 
     return _compile(term, value, lln, age_days, reasons=True)
 
 
+def fever_possible(term: Term, anc: pl.Expr, temperature: pl.Expr, sustained: pl.Expr) -> pl.Expr:
+    """True where the fever rule is met only if the fever lasted over an hour and nobody said whether it did."""
+    f = term.fever
+    assert f is not None
+    return (
+        _cmp(anc, f.anc_op, f.anc_bound)
+        & ~_cmp(temperature, f.single_op, f.single_c)
+        & _cmp(temperature, f.sustained_op, f.sustained_c)
+        & sustained.is_null()
+    ).fill_null(False)
+
+
 def fever_expr(term: Term, anc: pl.Expr, temperature: pl.Expr, sustained: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """Febrile neutropenia grade and reason; `sustained` is a Boolean column (null: duration unknown)."""
     f = term.fever
