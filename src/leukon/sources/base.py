@@ -250,7 +250,7 @@ def checked(staged: pl.LazyFrame, *, time_format: str | None = None, time_only: 
         kind.alias("_kind"),
         pl.col("reason").cast(pl.String),
         pl.col("_time_raw").cast(pl.String),
-        *(pl.col(c).cast(pl.String).alias(f"_{c}_text") for c in ("value", "lln", "uln")),
+        *(pl.col(c).alias(f"_{c}_text") for c in ("value", "lln", "uln")),  # as given; text in describe
         pl.col("raw"),
         *(pl.col(c) for c in schema.names() if c not in STAGED),  # an adapter's extra columns ride along
     )
@@ -265,9 +265,9 @@ def describe(lf: pl.LazyFrame) -> pl.LazyFrame:
         pl.lit("missing patient id"),
         pl.lit("missing time"),
         pl.lit("unparseable time ") + quote(pl.col("_time_raw")),
-        pl.lit("value not numeric ") + quote(pl.col("_value_text")),
-        pl.lit("lower reference limit not numeric ") + quote(pl.col("_lln_text")),
-        pl.lit("upper reference limit not numeric ") + quote(pl.col("_uln_text")),
+        pl.lit("value not numeric ") + quote(pl.col("_value_text").cast(pl.String)),
+        pl.lit("lower reference limit not numeric ") + quote(pl.col("_lln_text").cast(pl.String)),
+        pl.lit("upper reference limit not numeric ") + quote(pl.col("_uln_text").cast(pl.String)),
     ]
     reason = pl.lit(None, pl.String)
     for k, t in reversed(list(enumerate(texts))):
