@@ -158,10 +158,32 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ..outputs.report import render_report
 
     patient = result.patients[0]
-    html = render_report(patient, render(patient, "svg").decode("utf-8"))
+    html = render_report(patient, render(patient, "svg").decode("utf-8"), explanation_html=_latest_explanation(args))
     Path(args.html).write_text(html, "utf-8")
     print(f"wrote {args.html}")
     return 0
+
+
+def _latest_explanation(args: argparse.Namespace) -> str | None:
+    """The explanation (patient audience) of the latest count in the series, as an HTML fragment."""
+    from ..assessment import assess_mapping
+    from ..knowledge import explain, to_html
+
+    df = read_table(args.input)
+    if args.patient is not None:
+        df = df.filter(pl.col("patient_id").cast(pl.String) == args.patient)
+    if df.is_empty():
+        return None
+    last = df.sort("taken_at").row(-1, named=True)
+    values = {a: last[a] for a in ("wbc", "anc", "lymphocytes", "hemoglobin", "platelets") if last.get(a) is not None}
+    if not values:
+        return None
+    age = last.get("age_days")
+    try:
+        a = assess_mapping(values, age_days=int(age) if age is not None else None, sex=last.get("sex"))
+    except InputError:
+        return None  # the chart and the course still stand; the explanation needs a clean latest count
+    return to_html(explain(a, audience="patient"))
 
 
 def _common(p: argparse.ArgumentParser) -> None:

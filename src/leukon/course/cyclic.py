@@ -191,6 +191,11 @@ def _treatment_interval(treatment_days: np.ndarray) -> float | None:
     return float(np.median(np.diff(d))) if len(d) >= 2 else None
 
 
+def _fap_text(fap: float) -> str:
+    """A probability as people read it: below 1e-6 a number is false precision."""
+    return "below 0.000001" if fap < 1e-6 else f"{fap:.2g}"
+
+
 def detect(
     taken_at: np.ndarray,
     anc: np.ndarray,
@@ -271,7 +276,7 @@ def detect(
     )
     return CyclicResult(
         "cyclic",
-        f"the ANC falls and recovers every {period:.1f} days ({depth}); false-alarm probability {fap:.2g}."
+        f"the ANC falls and recovers every {period:.1f} days ({depth}); false-alarm probability {_fap_text(fap)}."
         " This pattern fits cyclic neutropenia; a haematologist confirms it.",
         treatment_interval_days=interval,
         notes=note,
