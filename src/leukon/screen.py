@@ -83,6 +83,16 @@ def _chunk(source, k: int, n: int):
     return source.measurements.filter(pl.col("patient_id").cast(pl.String).hash(seed=0) % n == k)
 
 
+def _dropped(source) -> list[pl.DataFrame]:
+    """Bad cells of wide rows that were otherwise used, as rejects (so nothing is lost silently)."""
+    dropped = getattr(source, "dropped", None)
+    if dropped is None:
+        return []
+    d = dropped.collect() if isinstance(dropped, pl.LazyFrame) else dropped
+    return [d.select(pl.col("source_row").cast(pl.UInt64), pl.col("raw").cast(pl.String),
+                     (pl.col("column").cast(pl.String) + pl.lit(": ") + pl.col("reason")).alias("reason"))]  # fmt: skip
+
+
 def screen_source(
     source,
     *,
@@ -104,10 +114,16 @@ def screen_source(
     if chunks < 1:
         raise InputError("chunks", f"{chunks} must be 1 or more")
     tick = progress or (lambda *a: None)
-    parts, rejects, used = [], [source.rejects.select(list(REJECT_SCHEMA)).collect()], []
-    for k in range(chunks):
+    if chunks == 1 and hasattr(source, "collect"):
+        measurements, source_rejects = source.collect()  # one pass over the input
+        slices = [measurements.lazy()]
+    else:
+        source_rejects = source.rejects.collect()
+        slices = [_chunk(source, k, chunks) for k in range(chunks)]
+    parts, rejects, used = [], [source_rejects.select(list(REJECT_SCHEMA)), *_dropped(source)], []
+    for k, measurements_slice in enumerate(slices):
         tick("screening", k, chunks)
-        u, kernel_rejects = normalize(_chunk(source, k, chunks))
+        u, kernel_rejects = normalize(measurements_slice)
         panels_lf, dup_rejects, used_rows = build_panels(u, source.patients, profile=profile)
         parts.append(classify_panels(panels_lf).collect())
         rejects += [kernel_rejects.select(list(REJECT_SCHEMA)).collect(), dup_rejects.select(list(REJECT_SCHEMA))]
@@ -167,9 +183,8 @@ def screen_source(
 
 def _course(panels: pl.DataFrame, scheme_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per-patient course and episodes from the panels, graded with the kernel's per-count grades."""
-    from .course import episodes as course_episodes
-    from .course import patients_table
     from .course.episodes import grade_column
+    from .course.follow import screen_tables
 
     terms = {"anc": "Neutrophil count decreased", "wbc": "White blood cell decreased",
              "lymphocytes": "Lymphocyte count decreased"}  # fmt: skip
@@ -183,7 +198,7 @@ def _course(panels: pl.DataFrame, scheme_id: str) -> tuple[pl.DataFrame, pl.Data
             )
     counts = panels.select("patient_id", "specimen_id", "taken_at", "wbc", "anc", "lymphocytes", *cols,
                            *[c for c in ("anc_lln", "wbc_lln", "lymphocytes_lln") if c in panels.columns])  # fmt: skip
-    return patients_table(counts, scheme=scheme_id), course_episodes(counts, scheme=scheme_id)
+    return screen_tables(counts, scheme=scheme_id)
 
 
 def screen(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 
 from ..criteria import LLN
@@ -283,9 +284,16 @@ def patients_table(
 
     Columns: patient_id; label_<line>, n_episodes_<line>, worst_grade_<line> for each line (neutrophils,
     white_cells, lymphocytes); cyclic; cyclic_period_days. A line without counts is labelled "no data".
-    The cyclic test runs only for patients whose counts could meet the SCNIR protocol (enough distinct days);
-    the others get "insufficient data" (or "no data") without a periodogram.
+    The cyclic test runs only for patients whose counts could meet the SCNIR protocol; the others get
+    "insufficient data" (or "no data") without a periodogram.
     """
+    return screen_tables(panels, treatments=treatments, scheme=scheme, params=params)[0]
+
+
+def screen_tables(
+    panels: Frame, *, treatments: Frame | None = None, scheme: str = "ctcae-v5", params: CourseParams | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The screening stage's `patients` and `episodes` tables from one analysis of the panels."""
     p = params or CourseParams()
     sch = get_scheme(scheme).id
     lf = prepare(panels, p)
@@ -311,8 +319,8 @@ def patients_table(
     anc_line = _neutrophil_line(p)
     c = p.cyclic
     anc = a.counts.filter(pl.col("line") == (anc_line.name if anc_line else ""))
-    n_days = anc.group_by("patient_id").agg(pl.col("taken_at").dt.date().n_unique().alias("n_days"))
-    dense = n_days.filter(pl.col("n_days") >= c.counts_per_week * c.weeks)["patient_id"]
+    has_counts = anc["patient_id"].unique()
+    dense = _could_meet_protocol(anc, c)
     verdicts = []
     for (pid,), g in (
         anc.filter(pl.col("patient_id").is_in(dense.implode())).partition_by("patient_id", as_dict=True).items()
@@ -323,14 +331,36 @@ def patients_table(
     cyc = pl.DataFrame(
         verdicts, schema={"patient_id": pl.String, "cyclic": pl.String, "cyclic_period_days": pl.Float64}, orient="row"
     )
-    has_anc = pl.col("patient_id").is_in(n_days["patient_id"].implode())
-    return (
+    has_anc = pl.col("patient_id").is_in(has_counts.implode())
+    patients = (
         out.join(cyc, on="patient_id", how="left")
         .with_columns(
             pl.coalesce("cyclic", pl.when(has_anc).then(pl.lit("insufficient data")).otherwise(pl.lit("no data")))
         )
         .sort("patient_id")
     )
+    return patients, a.episodes
 
 
-__all__ = ["attach_treatments", "follow", "line_info", "patients_table", "prepare_treatments"]
+def _could_meet_protocol(counts: pl.DataFrame, c) -> pl.Series:
+    """Patients with some window of weeks x 7 days holding at least weeks x counts_per_week counting days.
+
+    A necessary condition of the SCNIR protocol (every week of the run needs its own counting days), checked
+    for all patients at once; only these patients get the per-patient sampling check and periodogram.
+    """
+    days = (
+        counts.select("patient_id", pl.col("taken_at").dt.date().cast(pl.Int64).alias("day"))
+        .unique()
+        .sort("patient_id", "day")
+    )
+    if days.is_empty():
+        return pl.Series("patient_id", [], dtype=pl.String)
+    pid = days["patient_id"].rank("dense").cast(pl.Int64).to_numpy()
+    key = pid * 10_000_000 + days["day"].to_numpy()  # patients far apart: windows never cross patients
+    window = c.weeks * 7
+    in_window = np.searchsorted(key, key + window, side="left") - np.arange(len(key))
+    enough = in_window >= c.weeks * c.counts_per_week
+    return days.filter(pl.Series(enough))["patient_id"].unique()
+
+
+__all__ = ["attach_treatments", "follow", "line_info", "patients_table", "prepare_treatments", "screen_tables"]

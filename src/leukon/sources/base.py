@@ -62,6 +62,18 @@ class Source:
     dropped: pl.LazyFrame | None = None
     notes: list[str] = field(default_factory=list)
     keepalive: Any = field(default=None, repr=False)  # a database connection the lazy frames read from
+    checked: pl.LazyFrame | None = field(default=None, repr=False)  # the parsed rows both frames come from
+
+    def collect(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """measurements and rejects in one pass over the input (collecting them apart parses it twice)."""
+        if self.checked is None:
+            m, r = pl.collect_all([self.measurements, self.rejects])
+            return m, r
+        rows = self.checked.collect()
+        bad = pl.col("_kind").is_not_null()
+        m = rows.filter(~bad).select(list(MEASUREMENTS_SCHEMA))
+        r = describe(rows.filter(bad).lazy()).select("source_row", raw_json(pl.col("raw")).alias("raw"), "reason")
+        return m, r.collect()
 
     @cached_property
     def rows_read(self) -> int:
@@ -307,6 +319,7 @@ def finish(
         label=label,
         notes=list(notes or []),
         keepalive=keepalive,
+        checked=rows,
     )
 
 
