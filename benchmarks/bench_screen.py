@@ -211,14 +211,16 @@ def main() -> None:
         return
     tmp = tempfile.mkdtemp(prefix="leukon-bench-")
     path = Path(args.file) if args.file else Path(tmp) / "results.parquet"
-    if not args.file:
+    if not args.file:  # in a child too, so that this process stays small and children's peaks are their own
         t = time.perf_counter()
-        rows = generate(path, args.results)
-        print(f"generated {rows:,} results in {time.perf_counter() - t:.1f} s -> {path}", flush=True)
-    else:
-        import polars as pl
+        code = "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from bench_screen import generate; generate(Path(sys.argv[2]), int(sys.argv[3]))"
+        subprocess.run(
+            [sys.executable, "-c", code, str(Path(__file__).parent), str(path), str(args.results)], check=True
+        )
+        print(f"generated {args.results:,} results in {time.perf_counter() - t:.1f} s -> {path}", flush=True)
+    import polars as pl
 
-        rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+    rows = pl.scan_parquet(path).select(pl.len()).collect().item()
     res = {}
     for engine in args.engines.split(","):
         out = subprocess.run(
