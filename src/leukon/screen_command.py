@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from .criteria import PROFILES, SCHEMES
-from .errors import InputError
 from .screen import DEFAULT_SCREEN_SCHEMES, OUTPUT_FORMATS, ScreenResult, screen
+from .sources.command import add_source_arguments, source_options
 
 
 def register(subparsers) -> None:
@@ -18,7 +18,7 @@ def register(subparsers) -> None:
         "Writes panels, grades, rejects, patients, episodes and summary.json into --out.",
     )
     p.add_argument("input", metavar="INPUT")
-    p.add_argument("--format", default="long", help="long (default), wide, omop or mimic-iv")
+    add_source_arguments(p)  # --format, --table, --patients, --time-format, --patient-id COLUMN, ...
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs")
     p.add_argument("--output", choices=OUTPUT_FORMATS, default="parquet", help="file format of the outputs")
     p.add_argument(
@@ -28,34 +28,11 @@ def register(subparsers) -> None:
     )
     p.add_argument("--profile", default="standard", help=f"reference profile: {', '.join(PROFILES)}")
     p.add_argument(
-        "--patients",
-        metavar="FILE",
-        help="PERSON (OMOP) or patients.csv.gz (MIMIC-IV) or a table with patient_id, sex, birth_date",
-    )
-    p.add_argument(
-        "--column", action="append", metavar="FIELD=HEADER", help="name an input column, e.g. patient_id=MRN"
-    )
-    p.add_argument("--time-format", help="strftime format of the time column (only this format is then accepted)")
-    p.add_argument(
         "--chunks", type=int, default=None, help="process in N slices of patients (default: from size and memory)"
     )
     p.add_argument("--no-course", action="store_true", help="skip the per-patient course and episodes outputs")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(run=run)
-
-
-def _options(args) -> dict:
-    opts: dict = {}
-    for item in args.column or []:
-        if "=" not in item:
-            raise InputError("column", f"{item!r} should look like FIELD=HEADER, e.g. patient_id=MRN")
-        k, v = item.split("=", 1)
-        opts[k.strip()] = v.strip()
-    if args.patients:
-        opts["patients"] = args.patients
-    if args.time_format:
-        opts["time_format"] = args.time_format
-    return opts
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         result = screen(
             args.input, format=args.format, out=args.out, output=args.output,
             schemes=tuple(args.scheme or DEFAULT_SCREEN_SCHEMES), profile=args.profile, chunks=args.chunks,
-            course=not args.no_course, progress=tick, **_options(args),
+            course=not args.no_course, progress=tick, **source_options(args),
         )  # fmt: skip
     if not args.quiet:
         print_summary(result, Console(width=100), out=args.out)

@@ -69,7 +69,8 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     """Add --format, --table, --patients-file, --time-format and one --<field> COLUMN flag per field."""
     p.add_argument("--format", default="long", choices=("long", "wide", "omop", "mimic-iv"))
     p.add_argument("--table", help="table name in a DuckDB/SQLite file (or write FILE.duckdb:TABLE)")
-    p.add_argument("--patients-file", help="patients table: PERSON (omop), patients.csv.gz (mimic-iv), or any")
+    p.add_argument("--patients", "--patients-file", dest="patients_file",
+                   help="patients table: PERSON (omop), patients.csv.gz (mimic-iv), or any with patient_id, sex, birth_date")  # fmt: skip
     p.add_argument("--time-format", help="strftime format of the time column; only it is then accepted")
     for f in SOURCE_FLAGS:
         p.add_argument("--" + f.replace("_", "-"), dest=f"col_{f}", metavar="COLUMN", help=f"column holding {f}")

@@ -1,0 +1,144 @@
+"""`screen` end to end on real files: outputs, accounting, duplicates, chunks, the command line."""
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leukon.cli import main
+from leukon.screen import screen
+
+DATA = Path(__file__).parent / "data" / "sources"
+
+
+def test_long_csv_outputs_and_accounting(tmp_path):
+    r = screen(DATA / "long.csv", format="long", out=tmp_path)
+    s = r.summary
+    assert s["accounted"] and s["rows_read"] == s["rows_used"] + s["rows_rejected"]
+    for name in ("panels", "grades", "rejects", "patients", "episodes"):
+        assert (tmp_path / f"{name}.parquet").exists(), name
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["rows_read"] == s["rows_read"]
+    panels = pl.read_parquet(tmp_path / "panels.parquet")
+    p1 = panels.filter(pl.col("patient_id") == "P001").sort("taken_at").row(0, named=True)
+    assert p1["wbc"] == 2.1 and p1["anc"] == 0.45 and p1["anc_range"] == "lab"
+    assert "neutropenia" in p1["findings"] and p1["neutropenia_severity"] == "severe"
+    grades = pl.read_parquet(tmp_path / "grades.parquet")
+    g = grades.filter((pl.col("specimen_id") == p1["specimen_id"]) & (pl.col("term") == "Neutrophil count decreased"))
+    assert g["grade"].to_list() == [4]
+
+
+def test_wide_csv_partial_rows_are_used_and_bad_cells_reported(tmp_path):
+    r = screen(DATA / "wide.csv", format="wide")
+    assert r.summary["accounted"]
+    if r.rejects.filter(pl.col("row_used")).height:
+        assert r.summary["results_not_used_in_used_rows"] >= 1
+
+
+def test_mimic_and_omop(tmp_path):
+    m = screen(DATA / "labevents.csv.gz", format="mimic-iv", patients=str(DATA / "patients.csv.gz"))
+    assert m.summary["accounted"] and m.panels.height > 0
+    assert m.panels["age_days"].drop_nulls().len() > 0  # ages from anchor_age
+    o = screen(DATA / "omop_measurement.parquet", format="omop", patients=str(DATA / "omop_person.csv"))
+    assert o.summary["accounted"] and o.panels.height > 0
+
+
+def _long_csv(path: Path, rows: list[tuple]) -> None:
+    header = "patient,time,code,value,unit\n"
+    path.write_text(header + "".join(",".join(str(x) for x in r) + "\n" for r in rows))
+
+
+def test_duplicates_and_conflicts(tmp_path):
+    f = tmp_path / "dups.csv"
+    _long_csv(f, [
+        ("P1", "2024-01-01 08:00", "6690-2", 3.1, "10^9/L"),
+        ("P1", "2024-01-01 08:00", "6690-2", 3.1, "10^9/L"),   # identical repeat: duplicate
+        ("P1", "2024-01-01 08:00", "751-8", 0.9, "10^9/L"),
+        ("P1", "2024-01-01 08:00", "751-8", 1.4, "10^9/L"),    # differing: both rejected as conflicting
+        ("P2", "2024-01-02 08:00", "6690-2", 5.0, "K/uL"),
+    ])  # fmt: skip
+    r = screen(f, format="long", course=False)
+    reasons = dict(zip(r.rejects["source_row"].to_list(), r.rejects["reason"].to_list(), strict=True))
+    assert reasons[1] == "duplicate of row 0"
+    assert "conflicting" in reasons[2] and "conflicting" in reasons[3]
+    p1 = r.panels.filter(pl.col("patient_id") == "P1").row(0, named=True)
+    assert p1["wbc"] == 3.1 and p1["anc"] is None  # no silent choice between 0.9 and 1.4
+    assert r.summary["accounted"] and r.summary["rows_used"] == 2 and r.summary["rows_rejected"] == 3
+
+
+def test_chunks_give_the_same_panels(tmp_path):
+    from leukon import synth
+
+    df = synth.cohort(60, seed=3)
+    path = synth.write(df, tmp_path / "c.parquet")
+    one = screen(path, chunks=1, course=False)
+    three = screen(path, chunks=3, course=False)
+    cols = ["specimen_id", "wbc", "anc", "anc_method", "findings"]
+    assert one.panels.select(cols).sort("specimen_id").equals(three.panels.select(cols).sort("specimen_id"))
+    assert one.summary["rows_rejected"] == three.summary["rows_rejected"]
+    assert three.summary["accounted"]
+
+
+ROW = st.tuples(
+    st.sampled_from(["P1", "P2", "P3", "", " P4 "]),
+    st.sampled_from(["2024-01-01 08:00", "2024-01-03 09:30", "yesterday", ""]),
+    st.sampled_from(["6690-2", "751-8", "770-8", "WBC", "Neutrophils #", "718-7", "9999-9", ""]),
+    st.sampled_from(["3.1", "0.4", "45", "-1", "abc", "4600", "", "150", "12.5"]),
+    st.sampled_from(["10^9/L", "K/uL", "/uL", "%", "mg/dL", "g/dL", "", "10^9/M"]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(ROW, min_size=0, max_size=25))
+def test_rows_in_equal_rows_used_plus_rejected(tmp_path, rows):
+    """Whatever the dirt (bad ids, times, codes, values, units, duplicates), every row is accounted for."""
+    f = tmp_path / "dirty.csv"
+    _long_csv(f, rows)
+    r = screen(f, format="long", course=False)
+    s = r.summary
+    assert s["rows_read"] == len(rows)
+    assert s["rows_read"] == s["rows_used"] + s["rows_rejected"]
+    used = set(range(len(rows))) - set(r.rejects.filter(~pl.col("row_used"))["source_row"].to_list())
+    assert sum(r.panels["n_results"].to_list()) == len(used)
+
+
+def test_screen_command(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["screen", str(DATA / "long.csv"), "--out", str(out), "--output", "csv", "--quiet"])
+    assert code == 0 and (out / "panels.csv").exists() and (out / "summary.json").exists()
+    panels = pl.read_csv(out / "panels.csv")
+    assert "findings" in panels.columns
+    code = main(["screen", str(DATA / "long.csv"), "--out", str(out)])
+    assert code == 0 and "rows read = rows used + rows rejected: yes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--format", "hl7"], "format"),
+        (["--scheme", "ctcae-v9"], "ctcae-v5"),
+        (["--profile", "nope"], "profile"),
+        (["--patient-id", "MRNX"], "MRNX"),
+    ],
+)
+def test_screen_command_bad_input(tmp_path, capsys, args, fragment):
+    code = main(["screen", str(DATA / "long.csv"), "--out", str(tmp_path / "o"), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err and err.count("\n") == 1
+
+
+def test_screen_command_bad_files(tmp_path, capsys):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    code = main(["screen", str(empty), "--out", str(tmp_path / "o")])
+    assert code == 2 and "Traceback" not in capsys.readouterr().err
+    code = main(["screen", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o")])
+    assert code == 2 and capsys.readouterr().err.count("\n") == 1
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("a,b\n1,2\n")
+    code = main(["screen", str(wrong), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
