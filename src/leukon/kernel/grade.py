@@ -14,19 +14,14 @@ import polars as pl
 
 from ..analytes import ANALYTES
 from ..criteria import LLN, Band, Term
-from ..grading import _short
+from ..grading import _short, holds
 
 _YEAR = 365.25
 
 
 def _cmp(value: pl.Expr, op: str, bound: pl.Expr | float) -> pl.Expr:
-    if op == "<":
-        return value < bound
-    if op == "<=":
-        return value <= bound
-    if op == ">":
-        return value > bound
-    return value >= bound
+    """The scalar grader's comparison; Python's operators build the same comparison on expressions."""
+    return holds(value, op, bound)  # type: ignore[arg-type,return-value]
 
 
 def _in_band(band: Band, age_days: pl.Expr) -> pl.Expr:

@@ -17,21 +17,11 @@ from typing import Any
 
 import polars as pl
 
-#: The measurement contract the kernel consumes.
-MEASUREMENTS_SCHEMA = pl.Schema(
-    {
-        "source_row": pl.UInt64,
-        "patient_id": pl.String,
-        "specimen_id": pl.String,
-        "taken_at": pl.Datetime("us"),
-        "analyte": pl.String,
-        "value": pl.Float64,
-        "unit": pl.String,
-        "lln": pl.Float64,
-        "uln": pl.Float64,
-    }
-)
-REJECTS_SCHEMA = pl.Schema({"source_row": pl.UInt64, "raw": pl.String, "reason": pl.String})
+from ..kernel.normalize import MEASUREMENT_SCHEMA, REJECT_SCHEMA
+
+#: The measurement contract the kernel consumes, defined once beside its consumer (leukon.kernel.normalize).
+MEASUREMENTS_SCHEMA = pl.Schema(MEASUREMENT_SCHEMA)
+REJECTS_SCHEMA = pl.Schema(REJECT_SCHEMA)
 PATIENTS_SCHEMA = pl.Schema({"patient_id": pl.String, "sex": pl.String, "birth_date": pl.Date})
 
 #: Columns of a staged frame: the contract's columns before parsing, plus `code` (the analyte code as
