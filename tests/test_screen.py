@@ -142,3 +142,15 @@ def test_screen_command_bad_files(tmp_path, capsys):
     code = main(["screen", str(wrong), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
+
+
+def test_auto_chunks_bound_memory(tmp_path):
+    from leukon.screen import auto_chunks
+
+    assert auto_chunks(str(DATA / "long.csv")) == 1
+    big = tmp_path / "big.csv"
+    with big.open("wb") as f:  # a sparse 6 GB file: only its size is read
+        f.truncate(6 * 2**30)
+    assert auto_chunks(str(big), memory=24 * 2**30) > 1
+    assert auto_chunks(str(big), memory=4 * 2**30) > auto_chunks(str(big), memory=24 * 2**30)
+    assert auto_chunks(str(tmp_path / "missing.csv")) == 1
