@@ -256,3 +256,24 @@ def auto_chunks(spec: str, *, memory: int | None = None) -> int:
     if rows is None:
         rows = size * (5 if path.suffix == ".gz" else 1) // CSV_BYTES_PER_ROW
     return max(1, -(-rows * BYTES_PER_RESULT // (memory // 3)))
+
+
+def write(result: ScreenResult, out: Path, *, output: str = "parquet") -> list[Path]:
+    """Write panels, grades, rejects (Parquet or CSV) and summary.json into `out`."""
+    if output not in OUTPUT_FORMATS:
+        raise InputError("output", f"{output!r} is not an output format; use {' or '.join(OUTPUT_FORMATS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    tables = [("panels", result.panels), ("grades", result.grades), ("rejects", result.rejects)]
+    tables += [(n, df) for n, df in (("patients", result.patients), ("episodes", result.episodes)) if df is not None]
+    for name, df in tables:
+        p = out / f"{name}.{output}"
+        if output == "parquet":
+            df.write_parquet(p)
+        else:
+            flat = df.with_columns([pl.col(c).list.join(";") for c, t in df.schema.items() if isinstance(t, pl.List)])
+            flat.write_csv(p)
+        paths.append(p)
+    s = out / "summary.json"
+    s.write_text(json.dumps(result.summary, indent=2, default=str) + "\n", encoding="utf-8")
+    return [*paths, s]
