@@ -132,7 +132,7 @@ def screen_source(
     panels = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
     rejects = pl.concat(rejects)
     used_rows = pl.concat(used).sort() if chunks > 1 else used[0]
-    panels = panels.sort("first_source_row")  # input order: deterministic, and cheaper than a string sort
+    # No sort needed: panels come out of a key-sorted, order-keeping group-by, so the order is deterministic.
     panels = panels.select(_panel_columns(panels))
     # Probe the many used rows against the few rejected ones (wide rows can be both), never the reverse.
     overlap = used_rows.filter(used_rows.is_in(rejects["source_row"].implode()))

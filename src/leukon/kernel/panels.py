@@ -177,17 +177,33 @@ def _in_band_row(r, age: pl.Expr) -> pl.Expr:
     return _in_band(Band(r.age, ()), age)
 
 
-def range_exprs(profile: str) -> list[pl.Expr]:
-    """`<a>_lln`, `<a>_uln` and `<a>_range` ('lab' or 'profile'): a lab limit wins for its side."""
-    out = []
+RANGE_ORIGIN = pl.Enum(["lab", "profile"])
+
+
+def range_exprs(profile: str) -> list[list[pl.Expr]]:
+    """Two steps: the profile's limits per analyte, then `<a>_lln`, `<a>_uln` and `<a>_range` (lab or
+    profile), where a lab limit wins for its side. Apply each step with its own `with_columns`."""
+    first, second = [], []
     for a in ALL:
-        lab = pl.col(f"{a}_lab_lln").is_not_null() | pl.col(f"{a}_lab_uln").is_not_null()
-        lln = pl.coalesce(pl.col(f"{a}_lab_lln"), _profile_side(a, "lln", profile))
-        uln = pl.coalesce(pl.col(f"{a}_lab_uln"), _profile_side(a, "uln", profile))
-        has_profile = _profile_side(a, "lln", profile).is_not_null() | _profile_side(a, "uln", profile).is_not_null()
-        origin = pl.when(lab).then(pl.lit("lab")).when(has_profile).then(pl.lit("profile"))
-        out += [lln.alias(f"{a}_lln"), uln.alias(f"{a}_uln"), origin.alias(f"{a}_range")]
-    return out
+        first += [
+            _profile_side(a, "lln", profile).alias(f"_{a}_p_lln"),
+            _profile_side(a, "uln", profile).alias(f"_{a}_p_uln"),
+        ]
+        lab_lln, lab_uln, p_lln, p_uln = (
+            pl.col(c) for c in (f"{a}_lab_lln", f"{a}_lab_uln", f"_{a}_p_lln", f"_{a}_p_uln")
+        )
+        origin = (
+            pl.when(lab_lln.is_not_null() | lab_uln.is_not_null())
+            .then(pl.lit("lab", RANGE_ORIGIN))
+            .when(p_lln.is_not_null() | p_uln.is_not_null())
+            .then(pl.lit("profile", RANGE_ORIGIN))
+        )
+        second += [
+            pl.coalesce(lab_lln, p_lln).alias(f"{a}_lln"),
+            pl.coalesce(lab_uln, p_uln).alias(f"{a}_uln"),
+            origin.alias(f"{a}_range"),
+        ]
+    return [first, second]
 
 
 def build_panels(
@@ -198,8 +214,12 @@ def build_panels(
     p, rejects, used_rows = pivot(used)
     p = with_demographics(p, patients)
     p = p.with_columns(derive_exprs())
-    p = p.with_columns(range_exprs(profile))
-    p = p.drop([f"{a}_lab_{s}" for a in ALL for s in ("lln", "uln")]).with_columns(profile=pl.lit(profile))
+    for step in range_exprs(profile):
+        p = p.with_columns(step)
+    helpers = [f"{a}_lab_{s}" for a in ALL for s in ("lln", "uln")] + [
+        f"_{a}_p_{s}" for a in ALL for s in ("lln", "uln")
+    ]
+    p = p.drop(helpers).with_columns(profile=pl.lit(profile))
     return p, rejects, used_rows
 
 
