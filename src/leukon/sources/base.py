@@ -59,11 +59,21 @@ class Source:
         if self.checked is None:
             m, r = pl.collect_all([self.measurements, self.rejects])
             return m, r
-        rows = self.checked.collect()
+        rows = self.checked.drop("raw").collect()  # the raw struct of every row is costly; fetch it for rejects only
         bad = pl.col("_kind").is_not_null()
         m = rows.filter(~bad).select(list(MEASUREMENTS_SCHEMA))
-        r = describe(rows.filter(bad).lazy()).select("source_row", raw_json(pl.col("raw")).alias("raw"), "reason")
-        return m, r.collect()
+        r = describe(rows.filter(bad).lazy()).select("source_row", "reason").collect()
+        if r.height:
+            wanted = r["source_row"].implode()
+            raw = (
+                self.checked.filter(pl.col("source_row").is_in(wanted))  # pushed down to the scan
+                .select("source_row", raw_json(pl.col("raw")).alias("raw"))
+                .collect()
+            )
+            r = r.join(raw, on="source_row", how="left", maintain_order="left")
+        else:
+            r = r.with_columns(raw=pl.lit(None, pl.String))
+        return m, r.select("source_row", "raw", "reason")
 
     @cached_property
     def rows_read(self) -> int:
