@@ -124,6 +124,18 @@ def test_profiles_and_lab_range():
     assert "leukopenia" not in codes(lls_f) and "leukopenia" in codes(lls_m)
 
 
+def test_lab_range_wins_but_duffy_null_is_noted():
+    a = assess(anc=1.3, lln={"anc": 1.8}, ancestry="duffy-null", age_years=30)
+    assert "neutropenia" in codes(a) and a.values["anc"].range_origin == "lab"
+    note = next(w for w in a.warnings if w.code == "duffy_null_range")
+    assert "1.21" in note.message and "Hibbs" in note.message
+    assert not any(
+        w.code == "duffy_null_range"
+        for w in assess(anc=1.0, lln={"anc": 1.8}, ancestry="duffy-null", age_years=30).warnings
+    )
+    assert not any(w.code == "duffy_null_range" for w in assess(anc=1.3, lln={"anc": 1.8}, age_years=30).warnings)
+
+
 def test_infant_ranges_and_missing_range_is_said():
     infant = assess(wbc=7.5, anc=1.2, age_days=120)
     assert "neutropenia" not in codes(infant)  # 2 weeks-1 year: < 1.0

@@ -148,3 +148,15 @@ def test_console_script_usage_errors_are_one_line():
 def test_demo_runs(capsys):
     code, out, _ = run(capsys, "demo")
     assert code == 0 and "febrile_neutropenia" in out and "agranulocytosis" in out
+
+
+def test_internal_errors_are_one_line(capsys, monkeypatch):
+    import leukon.cli as cli
+
+    def boom(args):
+        raise RuntimeError("something broke\nsecond line")
+
+    monkeypatch.setattr(cli, "_run_grade", boom)
+    code = cli.main(["grade", "--scheme", "ctcae-v5", "--term", "Leukocytosis", "--value", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "internal error" in err and "Traceback" not in err

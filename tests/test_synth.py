@@ -25,7 +25,7 @@ def _screened(df: pl.DataFrame, tmp: Path) -> tuple[pl.DataFrame, pl.DataFrame, 
 
 def test_columns_and_determinism(small: pl.DataFrame) -> None:
     assert small.columns == ["patient_id", "specimen_id", "taken_at", "analyte", "value", "unit", "lln", "uln",
-                             "sex", "birth_date"]  # fmt: skip
+                             "sex", "birth_date", "ancestry"]  # fmt: skip
     assert small.equals(synth.cohort(600, seed=7, dirt=0.01))
     assert not small.equals(synth.cohort(600, seed=8, dirt=0.01))
     assert synth.scenarios(600, seed=7).equals(synth.scenarios(600, seed=7))

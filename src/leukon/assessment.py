@@ -268,6 +268,7 @@ def assess_mapping(
                     a,
                 )
             )
+    warnings.extend(_duffy_null_note(derived, ranges, profile=profile, sex=sex, age=age, ancestry=ancestry))
     return Assessment(
         patient={"age_days": age, "sex": sex, "ancestry": ancestry},
         profile={"id": profile, "name": PROFILES[profile].name, "description": PROFILES[profile].description},
@@ -296,6 +297,27 @@ def _value(analyte: str, v: float, method: str, raw: tuple | None, r: ReferenceR
         r.source,
         r.evidence,
     )
+
+
+def _duffy_null_note(derived, ranges, *, profile, sex, age, ancestry) -> list[Note]:
+    """The lab's range wins, but for a Duffy-null person say when the ANC is low only by that range:
+    institutional intervals misclassify many Duffy-null adults as neutropenic (Hibbs et al., Blood 2025)."""
+    r = ranges.get("anc")
+    if ancestry != "duffy-null" or "anc" not in derived or r is None or r.origin != "lab" or r.lln is None:
+        return []
+    duffy = reference_range("anc", profile=profile, sex=sex, age_days=age, ancestry="duffy-null")
+    generic = reference_range("anc", profile=profile, sex=sex, age_days=age)
+    anc = derived["anc"][0]
+    if duffy is None or duffy == generic or duffy.lln is None or not (duffy.lln <= anc < r.lln):
+        return []
+    return [
+        Note(
+            "duffy_null_range",
+            f"ANC {anc:g} is below the lab's range but within the Duffy-null reference interval"
+            f" ({duffy.lln:g}-{duffy.uln:g}, {duffy.source}); the lab's range was used",
+            "anc",
+        )
+    ]
 
 
 def _schemes(schemes: Iterable[str] | None, age: int | None) -> tuple[str, ...]:

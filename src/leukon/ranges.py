@@ -19,6 +19,8 @@ from .errors import InputError, did_you_mean
 
 SEXES = ("female", "male")
 ANCESTRIES = ("duffy-null",)
+#: Ways the Duffy-null phenotype is written (after lower-casing and turning spaces and _ into -).
+DUFFY_NULL_SPELLINGS = ("duffy-null", "danc", "ben", "benign-ethnic-neutropenia", "fy(a-b-)")
 #: Age assumed when none is given: adult rows apply, and the assessment warns that age was missing.
 ADULT_AGE_DAYS = 30 * 365
 
@@ -59,7 +61,7 @@ def check_ancestry(ancestry: str | None) -> str | None:
     a = ancestry.strip().lower().replace("_", "-").replace(" ", "-")
     if a in ("", "unknown", "other", "duffy-positive", "not-duffy-null"):
         return None
-    if a in ("duffy-null", "danc", "ben", "benign-ethnic-neutropenia", "fy(a-b-)"):
+    if a in DUFFY_NULL_SPELLINGS:
         return "duffy-null"
     raise InputError(
         "ancestry", f"{ancestry!r} is not recognised; use duffy-null (Duffy-null phenotype) or leave it out"

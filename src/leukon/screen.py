@@ -39,11 +39,17 @@ class ScreenResult:
     episodes: pl.DataFrame | None = None
 
     def findings_count(self) -> dict[str, int]:
+        """Specimens by finding code."""
+        return self._count("findings")
+
+    def warnings_count(self) -> dict[str, int]:
+        """Specimens by warning code (differential sum, ANC mismatch, Duffy-null range, ...)."""
+        return self._count("warnings")
+
+    def _count(self, column: str) -> dict[str, int]:
         if self.panels.is_empty():
             return {}
-        counts = self.panels.select(pl.col("findings").explode().drop_nulls().value_counts(sort=True)).unnest(
-            "findings"
-        )
+        counts = self.panels.select(pl.col(column).explode().drop_nulls().value_counts(sort=True)).unnest(column)
         return dict(counts.iter_rows())
 
 
@@ -125,7 +131,7 @@ def screen_source(
         tick("screening", k, chunks)
         u, kernel_rejects = normalize(measurements_slice)
         panels_lf, dup_rejects, used_rows = build_panels(u, source.patients, profile=profile)
-        parts.append(classify_panels(panels_lf).collect())
+        parts.append(classify_panels(panels_lf, profile).collect())
         rejects += [kernel_rejects.select(list(REJECT_SCHEMA)).collect(), dup_rejects.select(list(REJECT_SCHEMA))]
         used.append(used_rows)
     tick("screening", chunks, chunks)
@@ -172,6 +178,7 @@ def screen_source(
     }
     result = ScreenResult(panels, grades, rejects, summary, patients, episodes)
     summary["findings"] = result.findings_count()
+    summary["warnings"] = result.warnings_count()
     if patients is not None and patients.height:
         summary["course"] = dict(patients.group_by("label_neutrophils").len().sort("len", descending=True).iter_rows())
         summary["cyclic"] = dict(patients.group_by("cyclic").len().sort("len", descending=True).iter_rows())

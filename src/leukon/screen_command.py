@@ -82,6 +82,13 @@ def print_summary(result: ScreenResult, console, *, out: str | None = None) -> N
     for code, n in s.get("findings", {}).items():
         f.add_row(code, f"{n:,}")
     console.print(f)
+    if s.get("warnings"):
+        w = Table(title="specimens by warning", title_justify="left")
+        w.add_column("warning")
+        w.add_column("specimens", justify="right")
+        for code, n in s["warnings"].items():
+            w.add_row(code, f"{n:,}")
+        console.print(w)
     if s.get("course"):
         c = Table(title="patients by neutrophil course / cyclic verdict", title_justify="left")
         c.add_column("label")

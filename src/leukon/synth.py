@@ -14,7 +14,7 @@ builds millions of rows in seconds, and the same seed always gives the same coho
 
 >>> df = cohort(20, seed=1)
 >>> df.columns
-['patient_id', 'specimen_id', 'taken_at', 'analyte', 'value', 'unit', 'lln', 'uln', 'sex', 'birth_date']
+['patient_id', 'specimen_id', 'taken_at', 'analyte', 'value', 'unit', 'lln', 'uln', 'sex', 'birth_date', 'ancestry']
 >>> scenarios(20, seed=1)["scenario"].is_in(list(SCENARIOS)).all()
 True
 """
@@ -247,7 +247,8 @@ def _scenario(name: str, rng: np.random.Generator, m: int) -> dict[str, np.ndarr
 
 def cohort(n_patients: int, *, seed: int = 0, dirt: float = 0.002) -> pl.DataFrame:
     """A long-format cohort: patient_id, specimen_id, taken_at (text), analyte (code or name as labs
-    write it), value, unit, lln, uln, sex, birth_date. `dirt` is the share of rows made dirty."""
+    write it), value, unit, lln, uln, sex, birth_date, ancestry ('duffy-null' for the Duffy-null scenario,
+    else null). `dirt` is the share of rows made dirty."""
     if n_patients < 1:
         raise ValueError("n_patients must be at least 1")
     rng = _rng(seed, 1)
@@ -331,6 +332,8 @@ def cohort(n_patients: int, *, seed: int = 0, dirt: float = 0.002) -> pl.DataFra
         "uln",
         pl.Series("sex", np.where(female, "F", "M"))[who],
         pl.Series("birth_date", birth)[who],
+        # Duffy-null patients are taken to have been phenotyped (blood bank), as Choosing Wisely advises.
+        pl.when(pl.Series(which == names.index("duffy_null"))[who]).then(pl.lit("duffy-null")).alias("ancestry"),
     )
 
 
@@ -364,11 +367,11 @@ def _dirty(df: pl.DataFrame, rng: np.random.Generator, share: float) -> pl.DataF
 
 
 def patients(df: pl.DataFrame) -> pl.DataFrame:
-    """The patients table of a cohort: patient_id, sex ('female'|'male'), birth_date."""
+    """The patients table of a cohort: patient_id, sex ('female'|'male'), birth_date, ancestry."""
     return (
         df.filter(pl.col("patient_id").is_not_null())
         .group_by("patient_id", maintain_order=True)
-        .agg(pl.col("sex").first(), pl.col("birth_date").first())
+        .agg(pl.col("sex").first(), pl.col("birth_date").first(), pl.col("ancestry").first())
         .with_columns(pl.col("sex").replace_strict({"F": "female", "M": "male"}))
     )
 

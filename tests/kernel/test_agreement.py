@@ -92,6 +92,7 @@ def test_screen_and_assess_agree(case):
     assert result.panels.height == 1
     panel = result.panels.row(0, named=True)
     assert sorted(panel["findings"]) == sorted(f.code for f in a.findings)
+    assert ("duffy_null_range" in panel["warnings"]) == any(w.code == "duffy_null_range" for w in a.warnings)
     f = a.finding("neutropenia")
     assert panel["neutropenia_severity"] == (f.severity if f else None)
     for analyte, v in a.values.items():

@@ -39,7 +39,7 @@ def test_omop_csv_and_parquet_agree(data: Path) -> None:
 def test_omop_person(data: Path) -> None:
     p = read(data / "omop_measurement.csv", format="omop", patients=data / "omop_person.csv").patients.collect()
     # Missing day -> the 15th, missing month -> July (half a month / half a year at most).
-    assert p.rows() == [("42", "female", date(1961, 4, 15)), ("77", "male", date(1988, 7, 15))]
+    assert p.rows() == [("42", "female", date(1961, 4, 15), None), ("77", "male", date(1988, 7, 15), None)]
 
 
 def test_omop_missing_concept_column(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_mimic_labevents_gz(data: Path) -> None:
     assert set(m["analyte"]) >= {"anc", "neutrophils_pct", "bands_pct", "lymphocytes_pct", "platelets"}
     p = src.patients.collect()
     # Born between anchor_year - anchor_age - 1 and anchor_year - anchor_age: 1 January of the latter.
-    assert p.rows() == [("10000032", "female", date(2128, 1, 1)), ("10000068", "male", date(2141, 1, 1))]
+    assert p.rows() == [("10000032", "female", date(2128, 1, 1), None), ("10000068", "male", date(2141, 1, 1), None)]
 
 
 def test_mimic_plain_csv_matches_gzip(data: Path) -> None:

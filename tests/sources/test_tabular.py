@@ -145,7 +145,7 @@ def test_patients_from_long_columns(tmp_path: Path) -> None:
         "P2,2024-01-01,wbc,4,K/uL,,\n"
     )
     p = read(f).patients.collect()
-    assert p.rows() == [("P1", "female", date(1980, 2, 3)), ("P2", None, None)]
+    assert p.rows() == [("P1", "female", date(1980, 2, 3), None), ("P2", None, None, None)]
 
 
 def test_wide_csv(data: Path) -> None:

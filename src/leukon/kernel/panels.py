@@ -153,7 +153,7 @@ def derive_exprs() -> list[pl.Expr]:
     return out
 
 
-def _profile_side(analyte: str, side: str, profile: str) -> pl.Expr:
+def _profile_side(analyte: str, side: str, profile: str, ancestry: pl.Expr | None = None) -> pl.Expr:
     """The profile limit as a when-chain in the scalar selection's order (chosen profile, then standard)."""
     age = pl.col("age_days").fill_null(ADULT_AGE_DAYS)
     chain = None
@@ -164,7 +164,8 @@ def _profile_side(analyte: str, side: str, profile: str) -> pl.Expr:
             if r.sex != "any":
                 cond = cond & (pl.col("sex") == r.sex).fill_null(False)
             if r.ancestry != "any":
-                cond = cond & (pl.col("ancestry") == r.ancestry).fill_null(False)
+                who = pl.col("ancestry") if ancestry is None else ancestry
+                cond = cond & (who == r.ancestry).fill_null(False)
             val = getattr(r, side)
             lit = pl.lit(val, pl.Float64)
             chain = pl.when(cond).then(lit) if chain is None else chain.when(cond).then(lit)
@@ -178,6 +179,23 @@ def _in_band_row(r, age: pl.Expr) -> pl.Expr:
 
 
 RANGE_ORIGIN = pl.Enum(["lab", "profile"])
+
+
+def duffy_null_expr(profile: str) -> pl.Expr:
+    """`assessment._duffy_null_note` as an expression: a Duffy-null person low only by the lab's ANC range."""
+    duffy = _profile_side("anc", "lln", profile, pl.lit("duffy-null"))
+    generic = _profile_side("anc", "lln", profile, pl.lit(None, pl.String))
+    duffy_uln = _profile_side("anc", "uln", profile, pl.lit("duffy-null"))
+    generic_uln = _profile_side("anc", "uln", profile, pl.lit(None, pl.String))
+    differs = (duffy != generic).fill_null(True) | (duffy_uln != generic_uln).fill_null(True)
+    return (
+        (pl.col("ancestry") == "duffy-null")
+        & (pl.col("anc_range") == "lab")
+        & duffy.is_not_null()
+        & differs
+        & (pl.col("anc") >= duffy)
+        & (pl.col("anc") < pl.col("anc_lln"))
+    ).fill_null(False)
 
 
 def range_exprs(profile: str) -> list[list[pl.Expr]]:
@@ -227,7 +245,7 @@ def _low(a: str) -> pl.Expr:
     return (pl.col(a) < pl.col(f"{a}_lln")).fill_null(False)
 
 
-def finding_exprs() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+def finding_exprs(profile: str = DEFAULT_PROFILE) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(findings list, neutropenia severity, warnings list), as `leukon.findings.classify` decides them."""
     low = {code: _low(a) for a, code in LOW_FINDINGS.items()}
     known = {a: pl.col(a).is_not_null() & pl.col(f"{a}_lln").is_not_null() for a in ("wbc", "anc")}
@@ -259,7 +277,7 @@ def finding_exprs() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
         ("febrile_neutropenia", fever),
     ]
     findings = _codes_list(items)
-    warnings = _codes_list(_warning_items())
+    warnings = _codes_list(_warning_items(profile))
     return findings, severity, warnings
 
 
@@ -293,7 +311,7 @@ def _fever_any() -> pl.Expr:
     return pl.any_horizontal(conds) if conds else pl.lit(False)
 
 
-def _warning_items() -> list[pl.Expr]:
+def _warning_items(profile: str) -> list[tuple[str, pl.Expr]]:
     pcts = [pl.col(PERCENT[line]) for line in WHITE_LINES if line != "bands"]
     total = pl.sum_horizontal(pcts) + pl.col("bands_pct").fill_null(0.0)
     all_pcts = pl.all_horizontal([p.is_not_null() for p in pcts])
@@ -310,11 +328,13 @@ def _warning_items() -> list[pl.Expr]:
         ("anc_mismatch", mismatch.fill_null(False)),
         ("absolute_above_wbc", above),
         ("age_missing", pl.col("age_days").is_null()),
+        ("duffy_null_range", duffy_null_expr(profile)),
     ]
 
 
-def classify_panels(panels: pl.LazyFrame) -> pl.LazyFrame:
-    findings, severity, warnings = finding_exprs()
+def classify_panels(panels: pl.LazyFrame, profile: str = DEFAULT_PROFILE) -> pl.LazyFrame:
+    """Add findings (list of codes), neutropenia_severity and warnings (list of codes) to built panels."""
+    findings, severity, warnings = finding_exprs(profile)
     return panels.with_columns(findings=findings, neutropenia_severity=severity, warnings=warnings)
 
 

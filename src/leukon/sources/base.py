@@ -22,7 +22,7 @@ from ..kernel.normalize import MEASUREMENT_SCHEMA, REJECT_SCHEMA
 #: The measurement contract the kernel consumes, defined once beside its consumer (leukon.kernel.normalize).
 MEASUREMENTS_SCHEMA = pl.Schema(MEASUREMENT_SCHEMA)
 REJECTS_SCHEMA = pl.Schema(REJECT_SCHEMA)
-PATIENTS_SCHEMA = pl.Schema({"patient_id": pl.String, "sex": pl.String, "birth_date": pl.Date})
+PATIENTS_SCHEMA = pl.Schema({"patient_id": pl.String, "sex": pl.String, "birth_date": pl.Date, "ancestry": pl.String})
 
 #: Columns of a staged frame: the contract's columns before parsing, plus `code` (the analyte code as
 #: written, quoted in reasons), `reason` (a reject reason the adapter already knows, else null) and `raw`
@@ -343,11 +343,26 @@ def birth_date(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return parse_time(expr, dtype, fmt="%Y-%m-%d").dt.date()
 
 
+def ancestry(expr: pl.Expr) -> pl.Expr:
+    """'duffy-null' | null from the spellings `leukon.ranges.check_ancestry` accepts for the Duffy-null phenotype."""
+    from ..ranges import DUFFY_NULL_SPELLINGS
+
+    key = text(expr).str.to_lowercase().str.replace_all(r"[_ ]", "-")
+    return pl.when(key.is_in(list(DUFFY_NULL_SPELLINGS))).then(pl.lit("duffy-null"))
+
+
 def one_per_patient(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Collapse (patient_id, sex, birth_date) rows to one per patient, first known value of each."""
     return (
         lf.filter(pl.col("patient_id").is_not_null())
         .group_by("patient_id", maintain_order=True)
-        .agg(pl.col("sex").drop_nulls().first(), pl.col("birth_date").drop_nulls().first())
+        .agg(
+            pl.col("sex").drop_nulls().first(),
+            pl.col("birth_date").drop_nulls().first(),
+            (pl.col("ancestry") if "ancestry" in lf.collect_schema().names() else pl.lit(None, pl.String))
+            .drop_nulls()
+            .first()
+            .alias("ancestry"),
+        )
         .select(pl.col(n).cast(d) for n, d in PATIENTS_SCHEMA.items())
     )

@@ -32,6 +32,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
                     "order_id", "lbrefid"),
     "sex": ("sex", "gender"),
     "birth_date": ("birth_date", "date_of_birth", "dob", "birthdate", "birth_datetime"),
+    "ancestry": ("ancestry", "duffy", "duffy_status", "duffy_phenotype"),
 }  # fmt: skip
 
 _NOUN = {"patient_id": "patient id", "taken_at": "time", "specimen_id": "specimen id", "birth_date": "birth date"}

@@ -62,7 +62,19 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 #: Column flags shared by readers: flag -> read() option.
-SOURCE_FLAGS = ("patient_id", "taken_at", "analyte", "value", "unit", "lln", "uln", "specimen_id", "sex", "birth_date")
+SOURCE_FLAGS = (
+    "patient_id",
+    "taken_at",
+    "analyte",
+    "value",
+    "unit",
+    "lln",
+    "uln",
+    "specimen_id",
+    "sex",
+    "birth_date",
+    "ancestry",
+)
 
 
 def add_source_arguments(p: argparse.ArgumentParser) -> None:

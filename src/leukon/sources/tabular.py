@@ -19,7 +19,7 @@ from .io import ROW, Table, open_table
 
 ROW_FIELDS = ("patient_id", "taken_at", "specimen_id", "sex", "birth_date")
 LONG_FIELDS = ("patient_id", "taken_at", "analyte", "value", "unit", "lln", "uln", "specimen_id", "sex",
-               "birth_date")  # fmt: skip
+               "birth_date", "ancestry")  # fmt: skip
 _NULL = pl.lit(None, pl.String)
 
 
@@ -80,8 +80,8 @@ def _check_options(options: dict, allowed: tuple[str, ...], fmt: str) -> None:
 
 
 def patients_from(lf: pl.LazyFrame, cols: dict[str, str | None]) -> pl.LazyFrame | None:
-    """A patients table from patient_id/sex/birth_date columns, or None when neither sex nor birth is there."""
-    if not (cols.get("sex") or cols.get("birth_date")):
+    """A patients table from patient_id/sex/birth_date/ancestry columns, or None when none of the last three is there."""
+    if not (cols.get("sex") or cols.get("birth_date") or cols.get("ancestry")):
         return None
     schema = lf.collect_schema()
     birth = cols.get("birth_date")
@@ -90,6 +90,7 @@ def patients_from(lf: pl.LazyFrame, cols: dict[str, str | None]) -> pl.LazyFrame
             base.text(pl.col(cols["patient_id"])).alias("patient_id"),
             base.sex(_col(cols.get("sex"))).alias("sex"),
             (base.birth_date(pl.col(birth), schema[birth]) if birth else pl.lit(None, pl.Date)).alias("birth_date"),
+            base.ancestry(_col(cols.get("ancestry"))).alias("ancestry"),
         )
     )
 
@@ -97,7 +98,7 @@ def patients_from(lf: pl.LazyFrame, cols: dict[str, str | None]) -> pl.LazyFrame
 def read_patients(spec: str, *, fields: dict[str, str | None] | None = None) -> pl.LazyFrame:
     """A separate patients file (patient_id and sex and/or birth_date columns) as the patients table."""
     t = open_table(spec, field_name="patients")
-    want = {k: columns.CANDIDATES[k] for k in ("patient_id", "sex", "birth_date")}
+    want = {k: columns.CANDIDATES[k] for k in ("patient_id", "sex", "birth_date", "ancestry")}
     cols = columns.resolve(t.columns, want, required=("patient_id",), given=fields or {}, label=t.label)
     out = patients_from(t.frame, cols)
     if out is None:
