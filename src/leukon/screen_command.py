@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .criteria import PROFILES, SCHEMES
 from .screen import DEFAULT_SCREEN_SCHEMES, OUTPUT_FORMATS, ScreenResult, screen
@@ -58,46 +59,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_summary(result: ScreenResult, console, *, out: str | None = None) -> None:
+def _counts(title: str, what: str, unit: str, counts: dict) -> object:
     from rich.table import Table
 
+    t = Table(title=title, title_justify="left")
+    t.add_column(what)
+    t.add_column(unit, justify="right")
+    for key, n in counts.items():
+        t.add_row(str(key), f"{n:,}")
+    return t
+
+
+def print_summary(result: ScreenResult, console, *, out: str | None = None) -> None:
+    """The run summary at the terminal: counts, rejects by reason, findings, warnings, course labels."""
     s = result.summary
-    t = Table(title=f"leukon screen: {s['input']}", title_justify="left", show_header=False)
-    t.add_column("what")
-    t.add_column("count", justify="right")
-    for key in ("rows_read", "rows_used", "rows_rejected", "specimens", "patients"):
-        t.add_row(key.replace("_", " "), f"{s[key]:,}")
-    t.add_row("seconds", f"{s['seconds']:.2f}")
-    console.print(t)
+    totals = {k.replace("_", " "): s[k] for k in ("rows_read", "rows_used", "rows_rejected", "specimens", "patients")}
+    name = Path(str(s["input"]).split(":", 1)[0]).name or s["input"]
+    console.print(_counts(f"leukon screen: {name}, {s['seconds']:.2f} s", "what", "count", totals))
     if s["rejected_by_reason"]:
-        r = Table(title="rejected rows by reason", title_justify="left")
-        r.add_column("reason")
-        r.add_column("rows", justify="right")
-        for reason, n in s["rejected_by_reason"].items():
-            r.add_row(reason, f"{n:,}")
-        console.print(r)
-    f = Table(title="specimens by finding", title_justify="left")
-    f.add_column("finding")
-    f.add_column("specimens", justify="right")
-    for code, n in s.get("findings", {}).items():
-        f.add_row(code, f"{n:,}")
-    console.print(f)
+        console.print(_counts("rejected rows by reason", "reason", "rows", s["rejected_by_reason"]))
+    console.print(_counts("specimens by finding", "finding", "specimens", s.get("findings", {})))
     if s.get("warnings"):
-        w = Table(title="specimens by warning", title_justify="left")
-        w.add_column("warning")
-        w.add_column("specimens", justify="right")
-        for code, n in s["warnings"].items():
-            w.add_row(code, f"{n:,}")
-        console.print(w)
+        console.print(_counts("specimens by warning", "warning", "specimens", s["warnings"]))
     if s.get("course"):
-        c = Table(title="patients by neutrophil course / cyclic verdict", title_justify="left")
-        c.add_column("label")
-        c.add_column("patients", justify="right")
-        for label, n in s["course"].items():
-            c.add_row(label, f"{n:,}")
-        for label, n in s.get("cyclic", {}).items():
-            c.add_row(f"cyclic: {label}", f"{n:,}")
-        console.print(c)
+        labels = {**s["course"], **{f"cyclic: {k}": v for k, v in s.get("cyclic", {}).items()}}
+        console.print(_counts("patients by neutrophil course / cyclic verdict", "label", "patients", labels))
     ok = "yes" if s["accounted"] else "NO"
     console.print(
         f"rows read = rows used + rows rejected: {ok} ({s['rows_read']:,} = {s['rows_used']:,} + {s['rows_rejected']:,})"
