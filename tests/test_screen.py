@@ -34,8 +34,12 @@ def test_long_csv_outputs_and_accounting(tmp_path):
 def test_wide_csv_partial_rows_are_used_and_bad_cells_reported(tmp_path):
     r = screen(DATA / "wide.csv", format="wide")
     assert r.summary["accounted"]
-    if r.rejects.filter(pl.col("row_used")).height:
-        assert r.summary["results_not_used_in_used_rows"] >= 1
+    reasons = r.rejects["reason"].to_list()
+    assert not any("missing unit" in x for x in reasons)  # a percentage column needs no unit
+    partial = r.rejects.filter(pl.col("row_used"))
+    assert partial.height == 1 and "not numeric" in partial["reason"][0]  # the row's other cells were used
+    s3 = r.panels.filter(pl.col("specimen_id") == "S3").row(0, named=True)
+    assert s3["anc_method"] == "derived_without_bands" and s3["anc"] == round(6.1 * 0.58, 12)
 
 
 def test_mimic_and_omop(tmp_path):

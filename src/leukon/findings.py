@@ -256,7 +256,10 @@ def _febrile(found: dict[str, Finding], fever: list[GradeResult], temperature: f
     if not met and not possible:
         return
     which = met or possible
-    names = ", ".join(f"{g.scheme} ({g.reason})" if g.reason else g.scheme for g in which)
+    by_reason: dict[str, list[str]] = {}
+    for g in which:  # CTCAE v4, v5 and v6 share one definition: name it once
+        by_reason.setdefault(g.reason or "", []).append(g.scheme)
+    names = "; ".join(f"{'/'.join(ids)} ({why})" if why else "/".join(ids) for why, ids in by_reason.items())
     found["febrile_neutropenia"] = Finding(
         "febrile_neutropenia",
         FINDING_LABELS["febrile_neutropenia"],

@@ -89,4 +89,4 @@ def print_summary(result: ScreenResult, console, *, out: str | None = None) -> N
         f"rows read = rows used + rows rejected: {ok} ({s['rows_read']:,} = {s['rows_used']:,} + {s['rows_rejected']:,})"
     )
     if out:
-        console.print(f"outputs in {out}/: panels, grades, rejects, patients, episodes, summary.json")
+        console.print(f"outputs in {str(out).rstrip('/')}/: panels, grades, rejects, patients, episodes, summary.json")

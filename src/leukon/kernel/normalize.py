@@ -136,10 +136,16 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
     chunk of patients). Repeated results of one analyte in one specimen are resolved in `pivot`.
     """
     casts = [pl.col(c).cast(t) for c, t in MEASUREMENT_SCHEMA.items() if c not in ("analyte", "unit")]
+    # A percentage of white cells has one unit: a missing unit there is not ambiguous (a count's is).
+    fractions = [a.id for a in ANALYTES.values() if a.dimension == "fraction"]
+    unit = pl.col("unit").cast(pl.String)
+    unit = (
+        pl.when(unit.is_null() & pl.col("analyte").cast(pl.String).is_in(fractions)).then(pl.lit("%")).otherwise(unit)
+    )
     df = measurements.select(
         *casts,
         pl.col("analyte").cast(pl.String).cast(ANALYTE_ENUM, strict=False),
-        pl.col("unit").cast(pl.String).cast(pl.Categorical),
+        unit.cast(pl.Categorical).alias("unit"),
     ).collect()
     pairs = df.select("analyte", "unit").unique().filter(pl.col("analyte").is_not_null() & pl.col("unit").is_not_null())
     if units is None:
