@@ -24,12 +24,15 @@ import polars as pl
 from ..analytes import ANALYTES
 from ..units import _DESCRIBE, SIGNIFICANT_DIGITS, parse_unit
 
+#: leukon's analyte ids as a Polars Enum: a byte per row instead of a string, compared as integers.
+ANALYTE_ENUM = pl.Enum(list(ANALYTES))
+
 MEASUREMENT_SCHEMA = {
     "source_row": pl.UInt64,
     "patient_id": pl.String,
     "specimen_id": pl.String,
     "taken_at": pl.Datetime("us"),
-    "analyte": pl.String,
+    "analyte": ANALYTE_ENUM,
     "value": pl.Float64,
     "unit": pl.String,
     "lln": pl.Float64,
@@ -120,9 +123,6 @@ def _message() -> pl.Expr:
     )  # fmt: skip
 
 
-ANALYTE_ENUM = pl.Enum(list(ANALYTES))
-
-
 def _pair_code() -> pl.Expr:
     """One integer per (analyte, unit) pair, from the physical codes of the Enum and Categorical columns."""
     return pl.col("analyte").to_physical().cast(pl.UInt64) * (1 << 32) + pl.col("unit").to_physical().cast(pl.UInt64)
@@ -142,12 +142,17 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
     unit = (
         pl.when(unit.is_null() & pl.col("analyte").cast(pl.String).is_in(fractions)).then(pl.lit("%")).otherwise(unit)
     )
-    df = measurements.select(
-        *casts,
-        pl.col("analyte").cast(pl.String).cast(ANALYTE_ENUM, strict=False),
-        unit.cast(pl.Categorical).alias("unit"),
-    ).collect()
-    pairs = df.select("analyte", "unit").unique().filter(pl.col("analyte").is_not_null() & pl.col("unit").is_not_null())
+    given = measurements.collect_schema()["analyte"]
+    analyte = (
+        pl.col("analyte")
+        if given == ANALYTE_ENUM
+        else pl.col("analyte").cast(pl.String).cast(ANALYTE_ENUM, strict=False)
+    )
+    df = measurements.select(*casts, analyte.alias("analyte"), unit.cast(pl.Categorical).alias("unit")).collect()
+    df = df.with_columns(_pair=_pair_code())
+    # Distinct pairs by their integer code (hashing 10^7 integers, not strings), then their names.
+    first = df.select("_pair").with_row_index("i").group_by("_pair").agg(pl.col("i").first())["i"]
+    pairs = df[first].select("analyte", "unit").filter(pl.col("analyte").is_not_null() & pl.col("unit").is_not_null())
     if units is None:
         units = unit_table(pairs.select(pl.col("analyte").cast(pl.String), pl.col("unit").cast(pl.String)))
     table = pairs.with_columns(code=_pair_code()).join(
@@ -164,7 +169,7 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
         .select("code", "factor", "offset", "plausible_min", "plausible_max", "is_fraction")
         .rename({"code": "_pair"})
     )
-    df = df.with_columns(_pair=_pair_code()).join(lookup, on="_pair", how="left")
+    df = df.join(lookup, on="_pair", how="left")
 
     def by_analyte(col: str, dtype) -> pl.Expr:
         return (

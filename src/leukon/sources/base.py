@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from ..kernel.normalize import MEASUREMENT_SCHEMA, REJECT_SCHEMA
+from ..kernel.normalize import ANALYTE_ENUM, MEASUREMENT_SCHEMA, REJECT_SCHEMA
 
 #: The measurement contract the kernel consumes, defined once beside its consumer (leukon.kernel.normalize).
 MEASUREMENTS_SCHEMA = pl.Schema(MEASUREMENT_SCHEMA)
@@ -253,7 +253,7 @@ def checked(staged: pl.LazyFrame, *, time_format: str | None = None, time_only: 
         "patient_id",
         "specimen_id",
         pl.col("_time").alias("taken_at"),
-        pl.col("analyte").cast(pl.String),
+        pl.col("analyte").cast(ANALYTE_ENUM, strict=False),  # a no-op when the adapter mapped to the Enum
         "code",
         pl.col("_value").alias("value"),
         "unit",

@@ -14,6 +14,7 @@ import polars as pl
 
 from ..analytes import ABSOLUTE, ANALYTES, PERCENT, by_name, code_table
 from ..errors import InputError
+from ..kernel.normalize import ANALYTE_ENUM
 from . import base, columns
 from .io import ROW, Table, open_table
 
@@ -45,17 +46,30 @@ def _switch_maps() -> tuple[dict[str, str], dict[str, str]]:
 
 
 def with_analyte(lf: pl.LazyFrame, key: str, unit: str, out: str = "analyte") -> pl.LazyFrame:
-    """Add `out`: the analyte id for lower-cased code column `key`, a bare name switched by `unit`
-    (a count unit has a '/', a percentage is '%')."""
-    to_abs, to_pct = _switch_maps()
-    u = pl.col(unit)
-    return lf.with_columns(
-        pl.coalesce(
-            pl.when(u.str.contains("/", literal=True)).then(pl.col(key).replace_strict(to_abs, default=None)),
-            pl.when(u == "%").then(pl.col(key).replace_strict(to_pct, default=None)),
-            pl.col(key).replace_strict(_codes(), default=None, return_dtype=pl.String),
-        ).alias(out)
+    """Add `out`: the analyte id for code column `key` (as written), a bare name switched by `unit`
+    (a count unit has a '/', a percentage is '%').
+
+    Codes and units are few while rows are many, so the mapping runs once per distinct (code, unit)
+    pair and is spread back by integer pair codes, not by string work on every row.
+    """
+    pair = pl.struct(pl.col(key).alias("k"), pl.col(unit).alias("u"))
+    return lf.with_columns(pair.map_batches(_map_pairs, return_dtype=ANALYTE_ENUM).alias(out))
+
+
+def _map_pairs(pairs: pl.Series) -> pl.Series:
+    df = pairs.struct.unnest()
+    if df.is_empty():
+        return pl.Series([], dtype=ANALYTE_ENUM)
+    k = df["k"].cast(pl.String).cast(pl.Categorical).to_physical().cast(pl.UInt64).fill_null(0xFFFFFFFF)
+    u = df["u"].cast(pl.String).cast(pl.Categorical).to_physical().cast(pl.UInt64).fill_null(0xFFFFFFFF)
+    code = k * (1 << 32) + u
+    first = pl.DataFrame({"code": code}).with_row_index("i").group_by("code").agg(pl.col("i").first())
+    small = df[first["i"]].with_columns(code=first["code"])
+    mapped = small.select(
+        "code",
+        map_code(base.text(pl.col("k").cast(pl.String)).str.to_lowercase(), pl.col("u").cast(pl.String)).alias("a"),
     )
+    return code.replace_strict(mapped["code"], mapped["a"].cast(ANALYTE_ENUM), default=None, return_dtype=ANALYTE_ENUM)
 
 
 def map_code(key: pl.Expr, unit: pl.Expr) -> pl.Expr:
@@ -134,8 +148,7 @@ def read_long(
         _NULL.alias("reason"),
         pl.struct(t.columns).alias("raw"),
     )
-    staged = staged.with_columns(_key=pl.col("code").str.to_lowercase(), _unit=base.text(pl.col("unit")))
-    staged = with_analyte(staged, "_key", "_unit").drop("_key", "_unit")
+    staged = with_analyte(staged, "code", "unit")
     pats = read_patients(patients) if patients else patients_from(t.frame, cols)
     return base.finish(
         staged,
