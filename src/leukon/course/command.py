@@ -47,18 +47,34 @@ def _read_json_records(path: Path) -> pl.DataFrame:
 
 
 def read_table(path: str) -> pl.DataFrame:
-    """Read CSV, Parquet or a JSON list of records; the suffix decides."""
+    """Read panels (CSV, Parquet, or a JSON list of records; the suffix decides). A long table of lab
+    results (one row a result, as `leukon screen --format long` reads) is screened into panels first."""
     p = Path(path)
     if not p.is_file():
         raise InputError("INPUT", f"{path}: no such file")
     suffix = p.suffix.lower()
     if suffix == ".csv":
-        return pl.read_csv(p, try_parse_dates=True, infer_schema_length=10_000)
-    if suffix in (".parquet", ".pq"):
-        return pl.read_parquet(p)
-    if suffix == ".json":
+        df = pl.read_csv(p, try_parse_dates=True, infer_schema_length=10_000)
+    elif suffix in (".parquet", ".pq"):
+        df = pl.read_parquet(p)
+    elif suffix == ".json":
         return _read_json_records(p)
-    raise InputError("INPUT", f"{path}: use a .csv, .parquet or .json file")
+    else:
+        raise InputError("INPUT", f"{path}: use a .csv, .parquet or .json file")
+    if not set(COUNT_COLUMNS) & set(df.columns):
+        return _panels_from_results(path)
+    return df
+
+
+def _panels_from_results(path: str) -> pl.DataFrame:
+    """Panels from a long results table, through the same adapter and kernel as `leukon screen`."""
+    from ..screen import screen
+
+    try:
+        return screen(path, format="long", course=False).panels
+    except InputError as e:
+        raise InputError("INPUT", f"{path} has neither count columns ({', '.join(COUNT_COLUMNS)}) nor a"
+                         f" readable long results table: {e}") from None  # fmt: skip
 
 
 def _read_treatments(path: str | None) -> pl.DataFrame | None:
