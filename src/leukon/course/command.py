@@ -46,9 +46,10 @@ def _read_json_records(path: Path) -> pl.DataFrame:
     return df.with_columns(pl.col("taken_at").str.to_datetime(time_unit="us", strict=False))
 
 
-def read_table(path: str) -> pl.DataFrame:
-    """Read panels (CSV, Parquet, or a JSON list of records; the suffix decides). A long table of lab
-    results (one row a result, as `leukon screen --format long` reads) is screened into panels first."""
+def read_table(path: str, *, results: bool = False) -> pl.DataFrame:
+    """Read a table (CSV, Parquet, or a JSON list of records; the suffix decides). With `results`, a long
+    table of lab results (one row a result, as `leukon screen --format long` reads) that has no count
+    columns is screened into panels first."""
     p = Path(path)
     if not p.is_file():
         raise InputError("INPUT", f"{path}: no such file")
@@ -61,7 +62,7 @@ def read_table(path: str) -> pl.DataFrame:
         return _read_json_records(p)
     else:
         raise InputError("INPUT", f"{path}: use a .csv, .parquet or .json file")
-    if not set(COUNT_COLUMNS) & set(df.columns):
+    if results and not set(COUNT_COLUMNS) & set(df.columns):
         return _panels_from_results(path)
     return df
 
@@ -73,8 +74,8 @@ def _panels_from_results(path: str) -> pl.DataFrame:
     try:
         return screen(path, format="long", course=False).panels
     except InputError as e:
-        raise InputError("INPUT", f"{path} has neither count columns ({', '.join(COUNT_COLUMNS)}) nor a"
-                         f" readable long results table: {e}") from None  # fmt: skip
+        raise InputError("INPUT", f"{path} has no count columns ({', '.join(COUNT_COLUMNS)}) with patient_id and"
+                         f" taken_at, and is not a long results table either ({e})") from None  # fmt: skip
 
 
 def _read_treatments(path: str | None) -> pl.DataFrame | None:
@@ -99,7 +100,7 @@ def _check_dates(df: pl.DataFrame) -> None:
 
 
 def _run_follow(args: argparse.Namespace) -> FollowResult:
-    df = read_table(args.input)
+    df = read_table(args.input, results=True)
     _check_dates(df)
     return follow(df, args.patient, treatments=_read_treatments(args.treatments), scheme=args.scheme)
 
@@ -185,7 +186,7 @@ def _latest_explanation(args: argparse.Namespace) -> str | None:
     from ..assessment import assess_mapping
     from ..knowledge import explain, to_html
 
-    df = read_table(args.input)
+    df = read_table(args.input, results=True)
     if args.patient is not None:
         df = df.filter(pl.col("patient_id").cast(pl.String) == args.patient)
     if df.is_empty():
