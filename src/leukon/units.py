@@ -25,8 +25,9 @@ from functools import lru_cache
 from .analytes import ANALYTES
 from .errors import InputError, UnitError
 
-#: Significant digits kept after a unit conversion, so float noise (1.09 x 1000 = 1090.0000000000002)
-#: never moves a value across a threshold. The same policy as admiral's lab grading (signif(x, 15)).
+#: Significant digits kept after a unit conversion (and a derived count), so float noise
+#: (1.09 x 1000 = 1090.0000000000002) never moves a value across a threshold. The same policy as admiral's
+#: lab grading (signif(x, 15)); a value already in the canonical unit is left exactly as given.
 SIGNIFICANT_DIGITS = 15
 
 
@@ -161,8 +162,10 @@ def tidy(x: float) -> float:
 
 
 def to_canonical(analyte: str, value: float, unit: str | None = None) -> float:
-    """`value` in `unit` expressed in the analyte's canonical unit (float policy applied)."""
+    """`value` in `unit` expressed in the analyte's canonical unit (float policy applied to conversions)."""
     conv = conversion_for(analyte, unit)
+    if conv.factor == 1.0 and conv.offset == 0.0:
+        return float(value)  # nothing was computed, so there is no conversion noise to remove
     return tidy(value * conv.factor + conv.offset)
 
 

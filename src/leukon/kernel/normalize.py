@@ -83,8 +83,18 @@ def _limits() -> pl.DataFrame:
     )
 
 
-def _canon(x: pl.Expr) -> pl.Expr:
-    return (x * pl.col("factor") + pl.col("offset")).round_sig_figs(SIGNIFICANT_DIGITS)
+def _canonical(df: pl.DataFrame, column: str) -> pl.Series:
+    """`column` in the canonical unit, with the float policy applied where a conversion was computed.
+
+    Most results arrive in a unit with factor 1 (10^9/L, K/uL, %), and rounding to significant digits is
+    costly, so only the converted rows are rounded, as `leukon.units.to_canonical` does.
+    """
+    raw = df[column] * df["factor"] + df["offset"]
+    converted = ((df["factor"] != 1.0) | (df["offset"] != 0.0)).fill_null(False) & raw.is_not_null()
+    rows = converted.arg_true()
+    if len(rows):
+        raw = raw.scatter(rows, raw.gather(rows).round_sig_figs(SIGNIFICANT_DIGITS))
+    return raw
 
 
 def _raw_json() -> pl.Expr:
@@ -179,7 +189,8 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
         )
 
     v = pl.col("value")
-    canon = _canon(v)
+    df = df.with_columns(_value_c=_canonical(df, "value"))
+    canon = pl.col("_value_c")
     code = (
         pl.when(pl.col("patient_id").is_null() | (pl.col("patient_id").str.len_bytes() == 0))
         .then(NO_PATIENT)
@@ -204,12 +215,14 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
     df = df.with_columns(code=code)
     bad = df.filter(pl.col("code").is_not_null())
     has_limits = df["lln"].null_count() < df.height or df["uln"].null_count() < df.height
+    if has_limits:
+        df = df.with_columns(_lln_c=_canonical(df, "lln"), _uln_c=_canonical(df, "uln"))
     used = df.filter(pl.col("code").is_null()).select(
         "source_row", "patient_id", "specimen_id", "taken_at", "analyte",
         value=canon,
         unit=pl.lit(None, pl.String),
-        lln=pl.when(pl.col("lln") >= 0).then(_canon(pl.col("lln"))) if has_limits else pl.lit(None, pl.Float64),
-        uln=pl.when(pl.col("uln") >= 0).then(_canon(pl.col("uln"))) if has_limits else pl.lit(None, pl.Float64),
+        lln=pl.when(pl.col("lln") >= 0).then(pl.col("_lln_c")) if has_limits else pl.lit(None, pl.Float64),
+        uln=pl.when(pl.col("uln") >= 0).then(pl.col("_uln_c")) if has_limits else pl.lit(None, pl.Float64),
         time_key=pl.when(pl.col("specimen_id").is_null()).then(pl.col("taken_at")),
     )  # fmt: skip
     if bad.height:
