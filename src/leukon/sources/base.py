@@ -261,7 +261,7 @@ def checked(staged: pl.LazyFrame, *, time_format: str | None = None, time_only: 
         pl.col("_uln").alias("uln"),
         kind.alias("_kind"),
         pl.col("reason").cast(pl.String),
-        pl.col("_time_raw").cast(pl.String),
+        "_time_raw",  # as given; `describe` writes it as text for the rejected rows only
         *(pl.col(c).alias(f"_{c}_text") for c in ("value", "lln", "uln")),  # as given; text in describe
         pl.col("raw"),
         *(pl.col(c) for c in schema.names() if c not in STAGED),  # an adapter's extra columns ride along
