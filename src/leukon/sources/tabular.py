@@ -99,9 +99,15 @@ def patients_from(lf: pl.LazyFrame, cols: dict[str, str | None]) -> pl.LazyFrame
         return None
     schema = lf.collect_schema()
     birth = cols.get("birth_date")
+    pid = cols["patient_id"]
+    # Results repeat the patient's fields on every row: reduce to one raw row per patient id first, so the
+    # text clean-up and parsing below run on thousands of rows, not millions.
+    fields = [c for c in (cols.get("sex"), birth, cols.get("ancestry")) if c]
+    given = [pl.col(c).filter(pl.col(c).cast(pl.String).str.len_bytes() > 0).first() for c in fields]
+    per_patient = lf.group_by(pl.col(pid)).agg(given)
     return base.one_per_patient(
-        lf.select(
-            base.text(pl.col(cols["patient_id"])).alias("patient_id"),
+        per_patient.select(
+            base.text(pl.col(pid)).alias("patient_id"),
             base.sex(_col(cols.get("sex"))).alias("sex"),
             (base.birth_date(pl.col(birth), schema[birth]) if birth else pl.lit(None, pl.Date)).alias("birth_date"),
             base.ancestry(_col(cols.get("ancestry"))).alias("ancestry"),
