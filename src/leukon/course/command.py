@@ -99,8 +99,8 @@ def _check_dates(df: pl.DataFrame) -> None:
         raise InputError("taken_at", f"{df['taken_at'].null_count()} row(s) have no readable date and time")
 
 
-def _run_follow(args: argparse.Namespace) -> FollowResult:
-    df = read_table(args.input, results=True)
+def _run_follow(args: argparse.Namespace, df: pl.DataFrame | None = None) -> FollowResult:
+    df = read_table(args.input, results=True) if df is None else df
     _check_dates(df)
     return follow(df, args.patient, treatments=_read_treatments(args.treatments), scheme=args.scheme)
 
@@ -167,7 +167,8 @@ def cmd_follow(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    result = _run_follow(args)
+    df = read_table(args.input, results=True)  # read (and, for raw results, screen) once for both parts
+    result = _run_follow(args, df)
     if len(result.patients) != 1:
         ids = ", ".join(p.patient_id for p in result.patients[:10])
         raise InputError("--patient", f"{len(result.patients)} patients in INPUT ({ids}); choose one with --patient")
@@ -175,20 +176,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ..outputs.report import render_report
 
     patient = result.patients[0]
-    html = render_report(patient, render(patient, "svg").decode("utf-8"), explanation_html=_latest_explanation(args))
+    html = render_report(
+        patient, render(patient, "svg").decode("utf-8"), explanation_html=_latest_explanation(df, args.patient)
+    )
     Path(args.html).write_text(html, "utf-8")
     print(f"wrote {args.html}")
     return 0
 
 
-def _latest_explanation(args: argparse.Namespace) -> str | None:
+def _latest_explanation(df: pl.DataFrame, patient: str | None) -> str | None:
     """The explanation (patient audience) of the latest count in the series, as an HTML fragment."""
     from ..assessment import assess_mapping
     from ..knowledge import explain, to_html
 
-    df = read_table(args.input, results=True)
-    if args.patient is not None:
-        df = df.filter(pl.col("patient_id").cast(pl.String) == args.patient)
+    if patient is not None:
+        df = df.filter(pl.col("patient_id").cast(pl.String) == patient)
     if df.is_empty():
         return None
     last = df.sort("taken_at").row(-1, named=True)
