@@ -19,3 +19,11 @@ def test_follow_on_a_table_with_neither_counts_nor_results(tmp_path, capsys):
     code = main(["follow", str(f)])
     err = capsys.readouterr().err
     assert code == 2 and "count columns" in err and err.count("\n") == 1
+
+
+def test_report_embeds_the_explanation_of_the_latest_count(tmp_path, capsys):
+    out = tmp_path / "p.html"
+    code = main(["report", str(DATA / "long.csv"), "--patient", "P001", "--html", str(out)])
+    html = out.read_text(encoding="utf-8")
+    assert code == 0 and "<svg" in html and 'class="leukon-explanation"' in html
+    assert "not a diagnosis" in html.lower() and "http://" not in html.replace("http://www.w3.org", "")
