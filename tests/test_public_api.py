@@ -6,7 +6,8 @@ import leukon
 
 PUBLIC = {
     "Assessment", "CriteriaError", "GradeResult", "InputError", "LeukonError", "UnitError", "UnknownSchemeError",
-    "UnknownTermError", "__version__", "assess", "assess_mapping", "grade", "grade_detail",
+    "UnknownTermError", "__version__", "assess", "assess_mapping", "grade", "grade_detail", "explain", "follow",
+    "screen", "ScreenResult",
 }  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from .course import follow
 from .errors import CriteriaError, InputError, LeukonError, UnitError, UnknownSchemeError, UnknownTermError
 from .grading import GradeResult, grade, grade_detail
 from .knowledge import explain
+from .screen import ScreenResult, screen
 
 __version__ = "0.1.0"
 
@@ -26,6 +27,7 @@ __all__ = [
     "GradeResult",
     "InputError",
     "LeukonError",
+    "ScreenResult",
     "UnitError",
     "UnknownSchemeError",
     "UnknownTermError",
@@ -36,4 +38,5 @@ __all__ = [
     "follow",
     "grade",
     "grade_detail",
+    "screen",
 ]
