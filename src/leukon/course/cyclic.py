@@ -35,7 +35,6 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy.special import gammaln
 
 VERDICTS = ("no data", "insufficient data", "not cyclic", "cyclic", "explained by treatment")
 
@@ -142,6 +141,8 @@ def baluev_fap(z: float, n: int, fmax: float, t: np.ndarray) -> float:
 
     n points, a floating-mean sinusoid (3 parameters) against a constant (1); fmax in cycles per day.
     """
+    from scipy.special import gammaln  # imported here, like lombscargle, to keep `import leukon` light
+
     if not 0.0 <= z < 1.0:
         return 0.0 if z >= 1.0 else 1.0
     nh, nk = n - 1, n - 3
