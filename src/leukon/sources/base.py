@@ -59,7 +59,12 @@ class Source:
         if self.checked is None:
             m, r = pl.collect_all([self.measurements, self.rejects])
             return m, r
-        rows = self.checked.drop("raw").collect()  # the raw struct of every row is costly; fetch it for rejects only
+        queries = [self.checked.drop("raw")]  # the raw struct of every row is costly; fetch it for rejects only
+        if self.patients is not None:
+            queries.append(self.patients)  # read in the same pass, then kept, so a later join does not re-read
+        rows, *patients = pl.collect_all(queries)
+        if patients:
+            self.patients = patients[0].lazy()
         bad = pl.col("_kind").is_not_null()
         m = rows.filter(~bad).select(list(MEASUREMENTS_SCHEMA))
         r = describe(rows.filter(bad).lazy()).select("source_row", "reason").collect()
