@@ -65,9 +65,8 @@ class Source:
         rows, *patients = pl.collect_all(queries)
         if patients:
             self.patients = patients[0].lazy()
-        bad = pl.col("_kind").is_not_null()
-        m = rows.filter(~bad).select(list(MEASUREMENTS_SCHEMA))
-        r = describe(rows.filter(bad).lazy()).select("source_row", "reason").collect()
+        m = usable(rows.lazy()).collect()
+        r = described(rows.lazy()).select("source_row", "reason").collect()
         if r.height:
             wanted = r["source_row"].implode()
             raw = (
@@ -292,6 +291,16 @@ def describe(lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf.with_columns(reason.alias("reason"))
 
 
+def usable(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The checked rows that passed every check, in the measurement contract."""
+    return rows.filter(pl.col("_kind").is_null()).select(list(MEASUREMENTS_SCHEMA))
+
+
+def described(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The checked rows that failed a check, with the reason written out."""
+    return describe(rows.filter(pl.col("_kind").is_not_null()))
+
+
 def raw_json(expr: pl.Expr) -> pl.Expr:
     """The raw input fields of a row as one JSON object (text)."""
     return expr.struct.json_encode()
@@ -311,10 +320,8 @@ def finish(
 ) -> Source:
     """A Source from a staged frame with one row per input row (long, OMOP, MIMIC-IV)."""
     rows = checked(staged, time_format=time_format, time_only=time_only)
-    measurements = rows.filter(pl.col("_kind").is_null()).select(list(MEASUREMENTS_SCHEMA))
-    rejects = describe(rows.filter(pl.col("_kind").is_not_null())).select(
-        "source_row", raw_json(pl.col("raw")).alias("raw"), "reason"
-    )
+    measurements = usable(rows)
+    rejects = described(rows).select("source_row", raw_json(pl.col("raw")).alias("raw"), "reason")
     return Source(
         measurements=measurements,
         rejects=rejects,
