@@ -45,8 +45,8 @@ def _maps():
     """Code -> analyte and (analyte, unit) -> factor tables, as a SQL author would write them by hand."""
     import polars as pl
 
-    from leukon.analytes import ANALYTES, code_table
-    from leukon.units import parse_unit
+    from leukon.rules.analytes import ANALYTES, code_table
+    from leukon.rules.units import parse_unit
 
     codes = pl.DataFrame(list(code_table().items()), schema=["code", "analyte"], orient="row")
     return codes, lambda analyte, unit: parse_unit(ANALYTES[analyte].dimension, unit) if unit else None
@@ -72,7 +72,7 @@ def run_sort(path: str) -> int:
 
 
 def run_leukon(path: str, course: bool) -> int:
-    from leukon.screen import screen_source
+    from leukon.pipelines.screen import screen_source
     from leukon.sources import read
 
     result = screen_source(read(path, format="long"), course=course)

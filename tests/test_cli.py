@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from leukon.cli import main
+from leukon.cli.app import main
 
 
 def run(capsys, *argv):
@@ -133,7 +133,7 @@ def test_malformed_json_file(capsys, tmp_path):
 
 def _leukon() -> list[str]:
     exe = Path(sys.executable).with_name("leukon")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "leukon.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "leukon.cli.app"]
 
 
 def test_console_script_usage_errors_are_one_line():
@@ -151,7 +151,7 @@ def test_demo_runs(capsys):
 
 
 def test_internal_errors_are_one_line(capsys, monkeypatch):
-    import leukon.cli as cli
+    import leukon.cli.app as cli
 
     def boom(args):
         raise RuntimeError("something broke\nsecond line")

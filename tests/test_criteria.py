@@ -2,8 +2,8 @@
 
 import pytest
 
-from leukon.criteria import PROFILES, RANGES, SCHEMES, _rules, _term, scheme
 from leukon.errors import CriteriaError
+from leukon.rules.criteria import PROFILES, RANGES, SCHEMES, _rules, _term, scheme
 
 
 def test_every_scheme_and_range_cites_a_source():

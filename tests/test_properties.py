@@ -4,10 +4,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from leukon import grade
-from leukon.analytes import ANALYTES
-from leukon.criteria import SCHEMES, Term
-from leukon.grading import evaluate
-from leukon.units import parse_unit
+from leukon.rules.analytes import ANALYTES
+from leukon.rules.criteria import SCHEMES, Term
+from leukon.rules.grading import evaluate
+from leukon.rules.units import parse_unit
 
 LOW_TERMS = [
     t

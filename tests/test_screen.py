@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leukon.cli import main
-from leukon.screen import screen
+from leukon.cli.app import main
+from leukon.pipelines.screen import screen
 
 DATA = Path(__file__).parent / "data" / "sources"
 
@@ -149,7 +149,7 @@ def test_screen_command_bad_files(tmp_path, capsys):
 
 
 def test_auto_chunks_bound_memory(tmp_path):
-    from leukon.screen import auto_chunks
+    from leukon.pipelines.screen import auto_chunks
 
     assert auto_chunks(str(DATA / "long.csv")) == 1
     big = tmp_path / "big.csv"

@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 
 from leukon import synth
+from leukon.cli.synth import register
 from leukon.sources import read
-from leukon.sources.command import register
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import pytest
 
 from leukon.errors import InputError, UnitError
-from leukon.units import check_value, parse_unit, to_canonical
+from leukon.rules.units import check_value, parse_unit, to_canonical
 
 # (spelling, factor to 10^9/L)
 COUNT_UNITS = [

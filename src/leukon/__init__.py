@@ -12,12 +12,13 @@ The public API is small; everything else is an implementation detail::
 Errors: see `leukon.errors` (LeukonError > InputError > UnitError; CriteriaError > Unknown*Error).
 """
 
-from .assessment import Assessment, assess, assess_mapping
+from leukon.pipelines.assess import Assessment, assess, assess_mapping
+from leukon.pipelines.screen import ScreenResult, screen
+from leukon.rules.grading import GradeResult, grade, grade_detail
+
 from .course import follow
 from .errors import CriteriaError, InputError, LeukonError, UnitError, UnknownSchemeError, UnknownTermError
-from .grading import GradeResult, grade, grade_detail
 from .knowledge import explain
-from .screen import ScreenResult, screen
 
 __version__ = "0.1.0"
 

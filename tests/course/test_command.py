@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from leukon.course.command import register
+from leukon.cli.follow import register
 
 DATA = Path(__file__).parents[1] / "data" / "course"
 

@@ -162,8 +162,8 @@ def test_interval_grading_matches_the_scalar_grader(values, scheme_id, lln):
     import numpy as np
 
     from leukon.course.episodes import _grades_of
-    from leukon.criteria import scheme
-    from leukon.grading import evaluate
+    from leukon.rules.criteria import scheme
+    from leukon.rules.grading import evaluate
 
     for name in ("Neutrophil count decreased", "White blood cell decreased"):
         try:

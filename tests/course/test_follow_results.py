@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from leukon.cli import main
+from leukon.cli.app import main
 
 DATA = Path(__file__).parents[1] / "data" / "sources"
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from leukon import assess
-from leukon.knowledge import command
+from leukon.cli import explain as command
 
 
 def _run(argv: list[str]) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from leukon import assess
-from leukon.criteria import scheme
 from leukon.knowledge import SECTION_IDS, explain, knowledge_base, match_context
+from leukon.rules.criteria import scheme
 
 CASES = {
     "neutropenia_without_leukopenia": dict(wbc=5.0, anc=1.0, age_years=40),

@@ -9,8 +9,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from leukon import assess
-from leukon.knowledge import explain, knowledge_base, to_html, to_html_page, to_text
+from leukon.knowledge import explain, knowledge_base
 from leukon.knowledge.lookup import explain_topic
+from leukon.outputs.explanation_html import to_html, to_html_page
+from leukon.outputs.explanation_text import to_text
 
 CASES = [
     dict(wbc=5.0, anc=1.0),

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from ..criteria import LLN, Term
-from ..criteria import scheme as get_scheme
+from leukon.rules.criteria import LLN, Term
+from leukon.rules.criteria import scheme as get_scheme
+from leukon.rules.grading import evaluate
+from leukon.rules.ranges import reference_range
+
 from ..errors import CriteriaError, InputError, did_you_mean
-from ..grading import evaluate
-from ..ranges import reference_range
 from .cyclic import CyclicParams
 
 DAY_US = 86_400_000_000  # microseconds in a day

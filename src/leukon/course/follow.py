@@ -11,10 +11,11 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from ..criteria import LLN
-from ..criteria import scheme as get_scheme
+from leukon.rules.criteria import LLN
+from leukon.rules.criteria import scheme as get_scheme
+from leukon.rules.ranges import reference_range
+
 from ..errors import CriteriaError, InputError, did_you_mean
-from ..ranges import reference_range
 from .classify import course_table
 from .cyclic import CyclicResult, Sampling, detect
 from .episodes import CourseParams, Line, analyse, below_column, prepare

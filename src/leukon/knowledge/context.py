@@ -17,7 +17,8 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..assessment import Assessment
+from leukon.pipelines.assess import Assessment
+
 from .kb import Entry, KnowledgeBase, knowledge_base
 from .names import NameIndex
 from .patterns import Lines, lines_of

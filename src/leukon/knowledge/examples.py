@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from ..assessment import assess_mapping
+from leukon.outputs.explanation_text import to_text
+from leukon.pipelines.assess import assess_mapping
+
 from .explain import explain
-from .terminal import to_text
 
 #: (title, values, options, medicines, conditions)
 EXAMPLES = [

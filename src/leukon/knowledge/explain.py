@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..assessment import Assessment
-from ..criteria import scheme
+from leukon.pipelines.assess import Assessment
+from leukon.rules.criteria import scheme
+
 from .context import Context, ContextMatch, match_context
 from .facts import SHOWN, UNITS_NOTE, grade_lines, value_lines
 from .kb import AUDIENCES, Entry, KnowledgeBase, Pattern, knowledge_base

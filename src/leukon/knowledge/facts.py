@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..assessment import Assessment, Value
-from ..criteria import LLN, scheme
-from ..grading import GradeResult
+from leukon.pipelines.assess import Assessment, Value
+from leukon.rules.criteria import LLN, scheme
+from leukon.rules.grading import GradeResult
 
 #: Analytes worth a line, in reading order, with plain and short names.
 SHOWN = {

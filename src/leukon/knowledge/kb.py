@@ -19,8 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
+from leukon.findings.classify import FINDING_LABELS
+
 from ..errors import LeukonError
-from ..findings import FINDING_LABELS
 from .names import NameIndex, tokens
 
 AUDIENCES = ("patient", "clinician")

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 
-from ..assessment import DISCLAIMER
+from leukon.pipelines.assess import DISCLAIMER
+
 from ..errors import LeukonError
 from .kb import Entry, KnowledgeBase, knowledge_base
 from .model import Explanation, Section

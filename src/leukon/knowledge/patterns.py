@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..assessment import Assessment
+from leukon.pipelines.assess import Assessment
 
 #: Pattern ids, most urgent first; `detect` returns the first that applies. patterns.toml has one story each.
 PATTERNS = (

@@ -17,9 +17,9 @@ from typing import Any
 
 import polars as pl
 
-from ..kernel.normalize import ANALYTE_ENUM, MEASUREMENT_SCHEMA, REJECT_SCHEMA
+from leukon.measurements.normalize import ANALYTE_ENUM, MEASUREMENT_SCHEMA, REJECT_SCHEMA
 
-#: The measurement contract the kernel consumes, defined once beside its consumer (leukon.kernel.normalize).
+#: The measurement contract the kernel consumes, defined once beside its consumer (leukon.measurements.normalize).
 MEASUREMENTS_SCHEMA = pl.Schema(MEASUREMENT_SCHEMA)
 REJECTS_SCHEMA = pl.Schema(REJECT_SCHEMA)
 PATIENTS_SCHEMA = pl.Schema({"patient_id": pl.String, "sex": pl.String, "birth_date": pl.Date, "ancestry": pl.String})
@@ -356,8 +356,8 @@ def birth_date(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 
 def ancestry(expr: pl.Expr) -> pl.Expr:
-    """'duffy-null' | null from the spellings `leukon.ranges.check_ancestry` accepts for the Duffy-null phenotype."""
-    from ..ranges import DUFFY_NULL_SPELLINGS
+    """'duffy-null' | null from the spellings `leukon.rules.ranges.check_ancestry` accepts for the Duffy-null phenotype."""
+    from leukon.rules.ranges import DUFFY_NULL_SPELLINGS
 
     key = text(expr).str.to_lowercase().str.replace_all(r"[_ ]", "-")
     return pl.when(key.is_in(list(DUFFY_NULL_SPELLINGS))).then(pl.lit("duffy-null"))

@@ -17,7 +17,8 @@ from functools import cache
 
 import polars as pl
 
-from ..analytes import ANALYTES
+from leukon.rules.analytes import ANALYTES
+
 from . import base, columns
 from .io import ROW, open_table
 from .tabular import _NULL, _check_options

@@ -17,12 +17,13 @@ from functools import cache
 
 import polars as pl
 
-from ..analytes import ANALYTES
+from leukon.rules.analytes import ANALYTES
+
 from . import base, columns
 from .io import ROW, open_table
 from .tabular import _NULL, _check_options, map_code
 
-#: OMOP unit concept ids -> unit text that leukon.units parses (codes.md section 3; 8554 onwards are [R]).
+#: OMOP unit concept ids -> unit text that leukon.rules.units parses (codes.md section 3; 8554 onwards are [R]).
 UNIT_CONCEPTS: dict[int, str] = {
     9444: "10*9/L",
     8848: "10*3/uL",

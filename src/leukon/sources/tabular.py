@@ -1,7 +1,7 @@
 """Long (one row per result) and wide (one row per CBC) tables.
 
 Analyte codes are LOINC codes, leukon ids, catalogue aliases or OMOP concept ids, matched without case
-(`leukon.analytes.code_table`). A bare name is read with its unit: "Neutrophils" in K/uL is the absolute
+(`leukon.rules.analytes.code_table`). A bare name is read with its unit: "Neutrophils" in K/uL is the absolute
 count, "Neutrophils" in % the percentage, because labs print both under one name.
 """
 
@@ -12,9 +12,10 @@ from functools import cache
 
 import polars as pl
 
-from ..analytes import ABSOLUTE, ANALYTES, PERCENT, by_name, code_table
+from leukon.measurements.normalize import ANALYTE_ENUM
+from leukon.rules.analytes import ABSOLUTE, ANALYTES, PERCENT, by_name, code_table
+
 from ..errors import InputError
-from ..kernel.normalize import ANALYTE_ENUM
 from . import base, columns
 from .io import ROW, Table, open_table
 

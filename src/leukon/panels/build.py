@@ -1,7 +1,7 @@
 """Canonical measurements to panels (one row a specimen): pivot, derive, ranges, findings, grades.
 
-Mirrors the scalar path rule by rule: `leukon.panel.derive` (derived counts), `leukon.ranges` (which range),
-`leukon.findings.classify` (findings) and `leukon.grading.evaluate` (grades). The agreement test holds the
+Mirrors the scalar path rule by rule: `leukon.panels.derive.derive` (derived counts), `leukon.rules.ranges` (which range),
+`leukon.findings.classify` (findings) and `leukon.rules.grading.evaluate` (grades). The agreement test holds the
 two together.
 """
 
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..analytes import ABSOLUTE, ANALYTES, PERCENT, WHITE_LINES
-from ..criteria import DEFAULT_PROFILE, RANGES, SCHEMES, scheme
-from ..findings import AGRANULOCYTOSIS_BELOW, LOW_FINDINGS
-from ..panel import ANC_MISMATCH, DIFF_SUM_TOLERANCE
-from ..ranges import ADULT_AGE_DAYS, _score
-from ..units import SIGNIFICANT_DIGITS
-from .grade import _cmp, _in_band, fever_expr, fever_possible, grade_expr, reason_expr
-from .normalize import REJECT_SCHEMA, resolve_duplicates
+from leukon.findings.classify import AGRANULOCYTOSIS_BELOW, LOW_FINDINGS
+from leukon.findings.grade_exprs import _cmp, _in_band, fever_expr, fever_possible, grade_expr, reason_expr
+from leukon.measurements.normalize import REJECT_SCHEMA, resolve_duplicates
+from leukon.panels.derive import ANC_MISMATCH, DIFF_SUM_TOLERANCE
+from leukon.rules.analytes import ABSOLUTE, ANALYTES, PERCENT, WHITE_LINES
+from leukon.rules.criteria import DEFAULT_PROFILE, RANGES, SCHEMES, scheme
+from leukon.rules.ranges import ADULT_AGE_DAYS, _score
+from leukon.rules.units import SIGNIFICANT_DIGITS
 
 ALL = list(ANALYTES)
 
@@ -118,7 +118,7 @@ def with_demographics(panels: pl.LazyFrame, patients: pl.LazyFrame | None) -> pl
 
 
 def derive_exprs() -> list[pl.Expr]:
-    """Derived absolute counts with their method, as `leukon.panel.derive` computes them."""
+    """Derived absolute counts with their method, as `leukon.panels.derive.derive` computes them."""
     wbc = pl.col("wbc")
     out = []
     for line in WHITE_LINES:
@@ -173,7 +173,7 @@ def _profile_side(analyte: str, side: str, profile: str, ancestry: pl.Expr | Non
 
 
 def _in_band_row(r, age: pl.Expr) -> pl.Expr:
-    from ..criteria import Band
+    from leukon.rules.criteria import Band
 
     return _in_band(Band(r.age, ()), age)
 

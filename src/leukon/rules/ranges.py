@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .criteria import DEFAULT_PROFILE, PROFILES, RANGES, RangeRow, age_years
-from .errors import InputError, did_you_mean
+from leukon.errors import InputError, did_you_mean
+from leukon.rules.criteria import DEFAULT_PROFILE, PROFILES, RANGES, RangeRow, age_years
 
 SEXES = ("female", "male")
 ANCESTRIES = ("duffy-null",)

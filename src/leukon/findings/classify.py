@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .analytes import ANALYTES
-from .criteria import scheme
-from .grading import GradeResult, evaluate
-from .panel import Note
-from .ranges import ReferenceRange
+from leukon.panels.derive import Note
+from leukon.rules.analytes import ANALYTES
+from leukon.rules.criteria import scheme
+from leukon.rules.grading import GradeResult, evaluate
+from leukon.rules.ranges import ReferenceRange
 
 #: Finding codes (the JSON contract) and their plain names.
 FINDING_LABELS = {

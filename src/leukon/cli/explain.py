@@ -14,12 +14,12 @@ import sys
 
 from rich.console import Console
 
-from ..assessment import Assessment
-from .explain import explain
-from .kb import AUDIENCES
-from .lookup import UnknownTopicError, explain_topic
-from .model import Explanation
-from .terminal import WIDTH, render
+from leukon.knowledge.explain import explain
+from leukon.knowledge.kb import AUDIENCES
+from leukon.knowledge.lookup import UnknownTopicError, explain_topic
+from leukon.knowledge.model import Explanation
+from leukon.outputs.explanation_text import WIDTH, render
+from leukon.pipelines.assess import Assessment
 
 EXIT_INPUT = 2
 

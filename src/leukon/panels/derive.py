@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .analytes import ABSOLUTE, PERCENT, WHITE_LINES
-from .units import tidy
+from leukon.rules.analytes import ABSOLUTE, PERCENT, WHITE_LINES
+from leukon.rules.units import tidy
 
 MEASURED = "measured"
 WITH_BANDS = "derived_with_bands"

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import polars as pl
 
-from ..errors import InputError, LeukonError
-from ..units import check_value
-from .episodes import DEFAULT_LINES
-from .follow import follow
-from .model import NOT_A_DIAGNOSIS, FollowResult
+from leukon.course.episodes import DEFAULT_LINES
+from leukon.course.follow import follow
+from leukon.course.model import NOT_A_DIAGNOSIS, FollowResult
+from leukon.errors import InputError, LeukonError
+from leukon.rules.units import check_value
 
 COUNT_COLUMNS = tuple(line.column for line in DEFAULT_LINES)
 
@@ -69,7 +69,7 @@ def read_table(path: str, *, results: bool = False) -> pl.DataFrame:
 
 def _panels_from_results(path: str) -> pl.DataFrame:
     """Panels from a long results table, through the same adapter and kernel as `leukon screen`."""
-    from ..screen import screen
+    from leukon.pipelines.screen import screen
 
     try:
         return screen(path, format="long", course=False).panels
@@ -156,7 +156,7 @@ def cmd_follow(args: argparse.Namespace) -> int:
     if args.chart:
         if len(result.patients) != 1:
             raise InputError("--chart", f"{len(result.patients)} patients in INPUT; choose one with --patient")
-        from ..outputs.chart import save
+        from leukon.outputs.chart import save
 
         save(result.patients[0], args.chart)
     if args.json:
@@ -172,8 +172,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if len(result.patients) != 1:
         ids = ", ".join(p.patient_id for p in result.patients[:10])
         raise InputError("--patient", f"{len(result.patients)} patients in INPUT ({ids}); choose one with --patient")
-    from ..outputs.chart import render
-    from ..outputs.report import render_report
+    from leukon.outputs.chart import render
+    from leukon.outputs.report import render_report
 
     patient = result.patients[0]
     html = render_report(
@@ -186,8 +186,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _latest_explanation(df: pl.DataFrame, patient: str | None) -> str | None:
     """The explanation (patient audience) of the latest count in the series, as an HTML fragment."""
-    from ..assessment import assess_mapping
-    from ..knowledge import explain, to_html
+    from leukon.knowledge import explain
+    from leukon.outputs.explanation_html import to_html
+    from leukon.pipelines.assess import assess_mapping
 
     if patient is not None:
         df = df.filter(pl.col("patient_id").cast(pl.String) == patient)

@@ -16,14 +16,14 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .analytes import ANALYTES
-from .criteria import DEFAULT_PROFILE, PROFILES, SCHEMES, scheme
-from .errors import InputError
-from .findings import Finding, classify
-from .grading import GradeResult, evaluate, evaluate_fever
-from .panel import Note, derive
-from .ranges import ReferenceRange, check_ancestry, check_profile, check_sex, reference_range
-from .units import check_value
+from leukon.errors import InputError
+from leukon.findings.classify import Finding, classify
+from leukon.panels.derive import Note, derive
+from leukon.rules.analytes import ANALYTES
+from leukon.rules.criteria import DEFAULT_PROFILE, PROFILES, SCHEMES, scheme
+from leukon.rules.grading import GradeResult, evaluate, evaluate_fever
+from leukon.rules.ranges import ReferenceRange, check_ancestry, check_profile, check_sex, reference_range
+from leukon.rules.units import check_value
 
 DISCLAIMER = (
     "leukon reads numbers against published criteria; it is not a diagnosis. "

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import polars as pl
 
-from .criteria import DEFAULT_PROFILE, scheme
-from .errors import InputError
-from .kernel import build_panels, classify_panels, grade_expr, grades_long, normalize
-from .kernel.normalize import REJECT_SCHEMA
-from .ranges import check_profile
+from leukon.errors import InputError
+from leukon.findings.grade_exprs import grade_expr
+from leukon.measurements.normalize import REJECT_SCHEMA, normalize
+from leukon.panels.build import build_panels, classify_panels, grades_long
+from leukon.rules.criteria import DEFAULT_PROFILE, scheme
+from leukon.rules.ranges import check_profile
 
 DEFAULT_SCREEN_SCHEMES = ("ctcae-v5", "clinical")
 OUTPUT_FORMATS = ("parquet", "csv")
@@ -55,7 +56,7 @@ class ScreenResult:
 
 def _panel_columns(panels: pl.DataFrame) -> list[str]:
     """The public panels contract: identity, demographics, counts with methods and ranges, findings."""
-    from .analytes import ANALYTES
+    from leukon.rules.analytes import ANALYTES
 
     cols = ["patient_id", "specimen_id", "taken_at", "age_days", "sex", "ancestry", "profile", "n_results"]
     for a in ANALYTES:
@@ -190,8 +191,8 @@ def screen_source(
 
 def _course(panels: pl.DataFrame, scheme_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per-patient course and episodes from the panels, graded with the kernel's per-count grades."""
-    from .course.episodes import grade_column
-    from .course.follow import screen_tables
+    from leukon.course.episodes import grade_column
+    from leukon.course.follow import screen_tables
 
     terms = {"anc": "Neutrophil count decreased", "wbc": "White blood cell decreased",
              "lymphocytes": "Lymphocyte count decreased"}  # fmt: skip
@@ -227,7 +228,7 @@ def screen(
     are written there (Parquet by default, CSV on request). `chunks=None` picks a number from the input's
     size and the machine's memory.
     """
-    from .sources import read
+    from leukon.sources import read
 
     source = read(str(input), format=format, **options)
     n = auto_chunks(str(input)) if chunks is None else chunks

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .criteria import PROFILES, SCHEMES
-from .screen import DEFAULT_SCREEN_SCHEMES, OUTPUT_FORMATS, ScreenResult, screen
-from .sources.command import add_source_arguments, source_options
+from leukon.cli.synth import add_source_arguments, source_options
+from leukon.pipelines.screen import DEFAULT_SCREEN_SCHEMES, OUTPUT_FORMATS, ScreenResult, screen
+from leukon.rules.criteria import PROFILES, SCHEMES
 
 
 def register(subparsers) -> None:

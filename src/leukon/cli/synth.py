@@ -39,7 +39,7 @@ def _fail(message: str) -> int:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from .. import synth
+    from leukon import synth
 
     if args.patients < 1:
         return _fail(f"--patients must be at least 1, not {args.patients}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from .errors import CriteriaError
+from leukon.errors import CriteriaError
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ DIMENSIONS = ("count", "fraction", "mass_concentration", "temperature")
 
 
 def _load() -> dict[str, Analyte]:
-    raw = tomllib.loads(resources.files("leukon").joinpath("criteria", "analytes.toml").read_text("utf-8"))
+    raw = tomllib.loads(resources.files("leukon.rules").joinpath("data", "analytes.toml").read_text("utf-8"))
     out: dict[str, Analyte] = {}
     for row in raw["analyte"]:
         if row["dimension"] not in DIMENSIONS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from .assessment import assess_mapping
+from leukon.pipelines.assess import assess_mapping
 
 #: (name, values, options). Values in the units a lab report would print them.
 EXAMPLES: list[tuple[str, dict, dict]] = [
@@ -36,9 +36,9 @@ def cohort(console: Console, *, patients: int, out: str | None) -> None:
     import tempfile
     from pathlib import Path
 
-    from . import synth
-    from .screen import screen
-    from .screen_command import print_summary
+    from leukon import synth
+    from leukon.cli.screen import print_summary
+    from leukon.pipelines.screen import screen
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(out or tmp)

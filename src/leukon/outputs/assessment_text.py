@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..assessment import Assessment
+from leukon.pipelines.assess import Assessment
 
 _METHOD = {
     "measured": "measured",

@@ -16,8 +16,8 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 
-from ..analytes import ANALYTES
-from ..errors import CriteriaError, UnknownSchemeError, UnknownTermError, did_you_mean
+from leukon.errors import CriteriaError, UnknownSchemeError, UnknownTermError, did_you_mean
+from leukon.rules.analytes import ANALYTES
 
 OPS = ("<", "<=", ">", ">=")
 LLN = "LLN"
@@ -272,7 +272,7 @@ def _term(scheme_id: str, raw: dict, needs_age: bool) -> Term:
 
 
 def _load_schemes() -> dict[str, Scheme]:
-    folder = resources.files("leukon.criteria").joinpath("schemes")
+    folder = resources.files("leukon.rules").joinpath("data", "schemes")
     raw_files = {}
     for f in folder.iterdir():
         if f.name.endswith(".toml"):
@@ -311,7 +311,7 @@ def _retag(t: Term, scheme_id: str) -> Term:
 
 
 def _load_profiles() -> tuple[dict[str, Profile], tuple[RangeRow, ...]]:
-    raw = tomllib.loads(resources.files("leukon.criteria").joinpath("profiles.toml").read_text("utf-8"))
+    raw = tomllib.loads(resources.files("leukon.rules").joinpath("data", "profiles.toml").read_text("utf-8"))
     profiles = {p["id"]: Profile(p["id"], p["name"], p["description"]) for p in raw["profile"]}
     rows = []
     for r in raw["range"]:

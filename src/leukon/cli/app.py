@@ -9,13 +9,13 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import __version__
-from .analytes import ANALYTES
-from .assessment import assess_mapping
-from .criteria import PROFILES, SCHEMES
-from .errors import InputError, LeukonError
-from .grading import grade_detail
-from .units import check_value
+from leukon import __version__
+from leukon.errors import InputError, LeukonError
+from leukon.pipelines.assess import assess_mapping
+from leukon.rules.analytes import ANALYTES
+from leukon.rules.criteria import PROFILES, SCHEMES
+from leukon.rules.grading import grade_detail
+from leukon.rules.units import check_value
 
 EXIT_INPUT = 2
 
@@ -93,7 +93,7 @@ def _add_assess(sub) -> None:
                    help="a temperature of 38.0 C or more lasted over an hour")  # fmt: skip
     p.add_argument("--json", nargs="?", const=True, default=None, metavar="FILE",
                    help="print JSON; with FILE (or - for stdin), read the CBC from a JSON object")  # fmt: skip
-    from .knowledge.command import add_explain_options
+    from leukon.cli.explain import add_explain_options
 
     add_explain_options(p)
     p.set_defaults(run=_run_assess)
@@ -144,7 +144,7 @@ def _run_assess(args) -> int:
             "age_days": None if args.age_days is None else _whole("age_days", args.age_days),
         }  # fmt: skip
     result = assess_mapping(values, **options)
-    from .knowledge.command import explanation_from_args, print_explanation
+    from leukon.cli.explain import explanation_from_args, print_explanation
 
     if args.json is not None:
         doc = result.to_dict()
@@ -152,7 +152,7 @@ def _run_assess(args) -> int:
             doc["explanation"] = explanation_from_args(result, args).to_dict()
         print(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
-        from .outputs.terminal import print_assessment
+        from leukon.outputs.assessment_text import print_assessment
 
         print_assessment(result)
         print_explanation(result, args)
@@ -183,7 +183,7 @@ def _add_grade(sub) -> None:
 
 
 def _run_grade(args) -> int:
-    from .criteria import scheme
+    from leukon.rules.criteria import scheme
 
     term = scheme(args.scheme).term(args.term)
     value = _number("value", args.value)
@@ -209,13 +209,13 @@ def _add_demo(sub) -> None:
 
 
 def _run_demo(args) -> int:
-    from .demo import run
+    from leukon.cli.demo import run
 
     return run(quiet=args.quiet, patients=args.patients, out=args.out)
 
 
 #: Sub-command modules: each has register(subparsers), whose parsers set_defaults(run=fn).
-_PLUGINS: tuple[str, ...] = (".screen_command", ".sources.command", ".course.command", ".knowledge.command")
+_PLUGINS: tuple[str, ...] = ("leukon.cli.screen", "leukon.cli.synth", "leukon.cli.follow", "leukon.cli.explain")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     for name in _PLUGINS:
-        importlib.import_module(name, __package__).register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .analytes import ANALYTES
-from .criteria import LLN, Rule, Term, scheme
-from .errors import InputError, UnitError
-from .units import check_value, tidy
+from leukon.errors import InputError, UnitError
+from leukon.rules.analytes import ANALYTES
+from leukon.rules.criteria import LLN, Rule, Term, scheme
+from leukon.rules.units import check_value, tidy
 
 
 @dataclass(frozen=True, slots=True)

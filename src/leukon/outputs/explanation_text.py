@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .model import Explanation, Section
+from leukon.knowledge.model import Explanation, Section
 
 WIDTH = 80
 

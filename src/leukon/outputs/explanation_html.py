@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .model import Explanation, Section
+from leukon.knowledge.model import Explanation, Section
 
 #: Scoped to the fragment's class so it can sit inside the report or the web page unchanged.
 CSS = """

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leukon import InputError, assess_mapping
-from leukon.analytes import ANALYTES
-from leukon.kernel.normalize import MEASUREMENT_SCHEMA, REJECT_SCHEMA
-from leukon.screen import screen_source
+from leukon.measurements.normalize import MEASUREMENT_SCHEMA, REJECT_SCHEMA
+from leukon.pipelines.screen import screen_source
+from leukon.rules.analytes import ANALYTES
 
 SCHEMES = ("ctcae-v4", "ctcae-v5", "ctcae-v6", "daids-v2.1", "clinical", "clozapine", "idsa-2011")
 UNITS = {

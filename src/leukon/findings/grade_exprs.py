@@ -1,7 +1,7 @@
 """Grading terms compiled to Polars expressions, from the same `Term` objects the scalar grader reads.
 
 >>> import polars as pl
->>> from leukon.criteria import scheme
+>>> from leukon.rules.criteria import scheme
 >>> t = scheme("ctcae-v5").term("Neutrophil count decreased")
 >>> df = pl.DataFrame({"anc": [0.49, 0.5, 1.6, 1.6, None], "lln": [2.0, 2.0, 2.0, None, 2.0]})
 >>> df.select(g=grade_expr(t, pl.col("anc"), pl.col("lln"), pl.lit(None)))["g"].to_list()
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..analytes import ANALYTES
-from ..criteria import LLN, Band, Term
-from ..grading import _short, holds
+from leukon.rules.analytes import ANALYTES
+from leukon.rules.criteria import LLN, Band, Term
+from leukon.rules.grading import _short, holds
 
 _YEAR = 365.25
 

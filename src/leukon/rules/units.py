@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .analytes import ANALYTES
-from .errors import InputError, UnitError
+from leukon.errors import InputError, UnitError
+from leukon.rules.analytes import ANALYTES
 
 #: Significant digits kept after a unit conversion (and a derived count), so float noise
 #: (1.09 x 1000 = 1090.0000000000002) never moves a value across a threshold. The same policy as admiral's

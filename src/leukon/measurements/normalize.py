@@ -1,6 +1,6 @@
 """Measurements in (one row a result, raw units), canonical measurements and rejects out.
 
-The unit of every distinct (analyte, unit) pair is parsed once by `leukon.units.parse_unit`, the same
+The unit of every distinct (analyte, unit) pair is parsed once by `leukon.rules.units.parse_unit`, the same
 function the single-report path uses, and joined back, so the two paths cannot disagree on a unit.
 Every input row leaves as a canonical measurement or as a reject with a reason; none is dropped.
 The hot path computes a small integer reason code; messages are written only for rejected rows.
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..analytes import ANALYTES
-from ..units import _DESCRIBE, SIGNIFICANT_DIGITS, parse_unit
+from leukon.rules.analytes import ANALYTES
+from leukon.rules.units import _DESCRIBE, SIGNIFICANT_DIGITS, parse_unit
 
 #: leukon's analyte ids as a Polars Enum: a byte per row instead of a string, compared as integers.
 ANALYTE_ENUM = pl.Enum(list(ANALYTES))
@@ -87,7 +87,7 @@ def _canonical(df: pl.DataFrame, column: str) -> pl.Series:
     """`column` in the canonical unit, with the float policy applied where a conversion was computed.
 
     Most results arrive in a unit with factor 1 (10^9/L, K/uL, %), and rounding to significant digits is
-    costly, so only the converted rows are rounded, as `leukon.units.to_canonical` does.
+    costly, so only the converted rows are rounded, as `leukon.rules.units.to_canonical` does.
     """
     raw = df[column] * df["factor"] + df["offset"]
     converted = ((df["factor"] != 1.0) | (df["offset"] != 0.0)).fill_null(False) & raw.is_not_null()
