@@ -50,8 +50,14 @@ def split_spec(spec: str | Path, table: str | None = None) -> tuple[Path, str | 
     return Path(s), table
 
 
-def open_table(spec: str | Path, *, table: str | None = None, field_name: str = "input") -> Table:
-    """Open `spec` (a path, or `path.duckdb:table`) as a lazy table; InputError when it cannot be read."""
+def open_table(spec: str | Path | Table, *, table: str | None = None, field_name: str = "input") -> Table:
+    """Open `spec` (a path, or `path.duckdb:table`) as a lazy table; InputError when it cannot be read.
+
+    An already opened `Table` passes through, so an adapter can read rows that are in memory (one Spark
+    partition's Arrow batches, `leukon.spark`) by the same rules as a file.
+    """
+    if isinstance(spec, Table):
+        return spec
     path, table = split_spec(spec, table)
     if not path.exists():
         raise InputError(field_name, f"{path} does not exist; give a CSV, CSV.gz, Parquet or database file")
