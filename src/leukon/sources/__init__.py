@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import InputError
 from .base import MEASUREMENTS_SCHEMA, PATIENTS_SCHEMA, REJECTS_SCHEMA, Source
+from .io import Table
 from .mimic import read_mimic
 from .omop import read_omop
 from .tabular import read_long, read_wide
@@ -46,9 +47,10 @@ __all__ = [
 FORMATS = {"long": read_long, "wide": read_wide, "omop": read_omop, "mimic-iv": read_mimic}
 
 
-def read(path: str | Path, format: str = "long", **options: Any) -> Source:
+def read(path: str | Path | Table, format: str = "long", **options: Any) -> Source:
     """Read a lab table in `format` (long, wide, omop, mimic-iv) from CSV, CSV.gz, Parquet, or a
-    DuckDB/SQLite table given as ``file.duckdb:table`` (or ``table=``).
+    DuckDB/SQLite table given as ``file.duckdb:table`` (or ``table=``), or rows already in memory as a
+    `Table` (how `leukon.spark` reads one partition).
 
     Options name columns (``patient_id="MRN"``), a `time_format` (only that format is then accepted),
     a `patients` file (PERSON for OMOP, patients.csv.gz for MIMIC-IV), and for wide tables `analytes`
@@ -60,4 +62,4 @@ def read(path: str | Path, format: str = "long", **options: Any) -> Source:
         from ..errors import did_you_mean
 
         raise InputError("format", f"unknown format {format!r}.{did_you_mean(format, list(FORMATS))}")
-    return FORMATS[fmt](str(path), **options)
+    return FORMATS[fmt](path if isinstance(path, Table) else str(path), **options)
