@@ -151,12 +151,13 @@ def test_demo_runs(capsys):
 
 
 def test_internal_errors_are_one_line(capsys, monkeypatch):
-    import leukon.cli.app as cli
+    import leukon.cli.grade as grade
+    from leukon.cli.app import main
 
-    def boom(args):
+    def boom(*args, **kwargs):
         raise RuntimeError("something broke\nsecond line")
 
-    monkeypatch.setattr(cli, "_run_grade", boom)
-    code = cli.main(["grade", "--scheme", "ctcae-v5", "--term", "Leukocytosis", "--value", "1"])
+    monkeypatch.setattr(grade, "grade_detail", boom)
+    code = main(["grade", "--scheme", "ctcae-v5", "--term", "Leukocytosis", "--value", "1"])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "internal error" in err and "Traceback" not in err

@@ -4,14 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from leukon.cli.follow import register
+from leukon.cli import follow, report
 
 DATA = Path(__file__).parents[1] / "data" / "course"
 
 
 def run(*argv: str) -> int:
     ap = argparse.ArgumentParser(prog="leukon")
-    register(ap.add_subparsers())
+    sub = ap.add_subparsers()
+    follow.register(sub)
+    report.register(sub)
     args = ap.parse_args(list(argv))
     return args.run(args)
 

@@ -48,7 +48,7 @@ def test_explain_term_clinician_text(capsys):
 def test_unknown_term_one_line_with_suggestions(capsys):
     assert _run(["explain", "xylophone"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and err.startswith("leukon: error:") and "?" in err
+    assert err.count("\n") == 0 and err.startswith("leukon explain: error:") and "?" in err
     assert _run(["explain", "lymphopeni"]) == 0  # near miss still answers
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+
 from rich.console import Console
 from rich.table import Table
 
+from leukon.cli.app import command
 from leukon.pipelines.assess import assess_mapping
 
 #: (name, values, options). Values in the units a lab report would print them.
@@ -23,7 +26,21 @@ EXAMPLES: list[tuple[str, dict, dict]] = [
 ]  # fmt: skip
 
 
-def run(*, quiet: bool = False, patients: int = 2000, out: str | None = None) -> int:
+def register(subparsers) -> None:
+    """Add `demo [--patients N] [--out DIR] [--quiet]`."""
+    p = subparsers.add_parser("demo", help="run leukon on its built-in example data")
+    p.add_argument("--patients", type=int, default=2000, help="size of the synthetic cohort (default 2000)")
+    p.add_argument("--out", default=None, help="folder for the screening outputs (default: a temporary folder)")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(run=command("demo", run))
+
+
+def run(args: argparse.Namespace) -> int:
+    """`leukon demo` from its parsed arguments."""
+    return show(quiet=args.quiet, patients=args.patients, out=args.out)
+
+
+def show(*, quiet: bool = False, patients: int = 2000, out: str | None = None) -> int:
     """The README's main job: example CBCs one by one, then a synthetic cohort screened end to end."""
     console = Console(width=120, quiet=quiet)
     examples(console)

@@ -1,27 +1,24 @@
-"""The `leukon explain TERM` sub-command, and the options `leukon assess --explain` needs.
+"""The `leukon explain TERM` sub-command, and the options `leukon assess --explain` uses.
 
-Wiring (in leukon/cli.py): add ``".knowledge.command"`` to ``_PLUGINS`` for ``leukon explain``; for
-``leukon assess ... --explain``, call `add_explain_options(p)` on the assess parser and, after printing the
-assessment, `print_explanation(result, args)` (or put `explanation_from_args(result, args).to_dict()`
-under "explanation" in the JSON).
+`leukon assess` calls `add_explain_options(p)` on its parser and, after the assessment,
+`print_explanation(result, args)` (or puts `explanation_from_args(result, args).to_dict()` under
+"explanation" in its JSON).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from rich.console import Console
 
+from leukon.cli.app import command
 from leukon.knowledge.explain import explain
 from leukon.knowledge.kb import AUDIENCES
-from leukon.knowledge.lookup import UnknownTopicError, explain_topic
+from leukon.knowledge.lookup import explain_topic
 from leukon.knowledge.model import Explanation
 from leukon.outputs.explanation_text import WIDTH, render
 from leukon.pipelines.assess import Assessment
-
-EXIT_INPUT = 2
 
 
 def register(subparsers) -> None:
@@ -34,16 +31,13 @@ def register(subparsers) -> None:
     p.add_argument("term", nargs="+", help="a term or a short question")
     p.add_argument("--audience", choices=AUDIENCES, default="patient")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=run_explain)
+    p.set_defaults(run=command("explain", run))
 
 
-def run_explain(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Print the answer to one term or question, or a one-line error with the closest topics."""
     term = " ".join(args.term)
-    try:
-        e = explain_topic(term, audience=args.audience)
-    except UnknownTopicError as err:
-        print(f"leukon: error: {err}", file=sys.stderr)
-        return EXIT_INPUT
+    e = explain_topic(term, audience=args.audience)  # UnknownTopicError: one line with the nearest topics
     _print(e, as_json=args.json)
     return 0
 

@@ -1,4 +1,4 @@
-"""The `leukon follow` and `leukon report` subcommands; cli.py calls `register(subparsers)`.
+"""`leukon follow`: episodes, nadirs, recovery, chronic and cyclic course of counts over time.
 
 INPUT is CSV or Parquet with the panels columns (patient_id, specimen_id, taken_at, anc, wbc,
 lymphocytes in 10^9/L), or a JSON list of {patient_id, taken_at, anc, wbc, ...} where an optional "unit"
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import polars as pl
 
+from leukon.cli.app import command
 from leukon.course.episodes import DEFAULT_LINES
 from leukon.course.follow import follow
 from leukon.course.model import NOT_A_DIAGNOSIS, FollowResult
@@ -99,7 +99,8 @@ def _check_dates(df: pl.DataFrame) -> None:
         raise InputError("taken_at", f"{df['taken_at'].null_count()} row(s) have no readable date and time")
 
 
-def _run_follow(args: argparse.Namespace, df: pl.DataFrame | None = None) -> FollowResult:
+def follow_args(args: argparse.Namespace, df: pl.DataFrame | None = None) -> FollowResult:
+    """The course of the counts in INPUT (or `df`, already read), for the options `add_follow_arguments` adds."""
     df = read_table(args.input, results=True) if df is None else df
     _check_dates(df)
     return follow(df, args.patient, treatments=_read_treatments(args.treatments), scheme=args.scheme)
@@ -129,30 +130,21 @@ def _text(result: FollowResult) -> str:
     return "\n".join(out)
 
 
-def _guard(name: str, fn):
-    """Run fn(args); turn expected failures into one stderr line and exit code 2."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except (LeukonError, OSError, ValueError, KeyError, pl.exceptions.PolarsError) as e:
-            msg = " ".join(str(e).split()) or type(e).__name__
-            print(f"leukon {name}: error: {msg}", file=sys.stderr)
-            return 2
-
-    return run
-
-
 def _chart_path(path: str) -> str:
     if not path.lower().endswith((".png", ".svg")):
         raise InputError("--chart", f"{path}: the chart file must end in .png or .svg")
     return path
 
 
+def run(args: argparse.Namespace) -> int:
+    """Print the course as text or JSON, and draw the chart when asked."""
+    return reading_errors(cmd_follow, args)
+
+
 def cmd_follow(args: argparse.Namespace) -> int:
     if args.chart:
         _chart_path(args.chart)
-    result = _run_follow(args)
+    result = follow_args(args)
     if args.chart:
         if len(result.patients) != 1:
             raise InputError("--chart", f"{len(result.patients)} patients in INPUT; choose one with --patient")
@@ -166,66 +158,33 @@ def cmd_follow(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    df = read_table(args.input, results=True)  # read (and, for raw results, screen) once for both parts
-    result = _run_follow(args, df)
-    if len(result.patients) != 1:
-        ids = ", ".join(p.patient_id for p in result.patients[:10])
-        raise InputError("--patient", f"{len(result.patients)} patients in INPUT ({ids}); choose one with --patient")
-    from leukon.outputs.chart import render
-    from leukon.outputs.report import render_report
-
-    patient = result.patients[0]
-    html = render_report(
-        patient, render(patient, "svg").decode("utf-8"), explanation_html=_latest_explanation(df, args.patient)
-    )
-    Path(args.html).write_text(html, "utf-8")
-    print(f"wrote {args.html}")
-    return 0
-
-
-def _latest_explanation(df: pl.DataFrame, patient: str | None) -> str | None:
-    """The explanation (patient audience) of the latest count in the series, as an HTML fragment."""
-    from leukon.knowledge import explain
-    from leukon.outputs.explanation_html import to_html
-    from leukon.pipelines.assess import assess_mapping
-
-    if patient is not None:
-        df = df.filter(pl.col("patient_id").cast(pl.String) == patient)
-    if df.is_empty():
-        return None
-    last = df.sort("taken_at").row(-1, named=True)
-    values = {a: last[a] for a in ("wbc", "anc", "lymphocytes", "hemoglobin", "platelets") if last.get(a) is not None}
-    if not values:
-        return None
-    age = last.get("age_days")
-    try:
-        a = assess_mapping(values, age_days=int(age) if age is not None else None, sex=last.get("sex"))
-    except InputError:
-        return None  # the chart and the course still stand; the explanation needs a clean latest count
-    return to_html(explain(a, audience="patient"))
-
-
-def _common(p: argparse.ArgumentParser) -> None:
+def add_follow_arguments(p: argparse.ArgumentParser) -> None:
+    """INPUT, --patient, --treatments and --scheme, shared by `follow` and `report`."""
     p.add_argument("input", metavar="INPUT", help="CSV, Parquet or JSON list of counts (10^9/L unless a unit is given)")
     p.add_argument("--patient", metavar="ID", help="follow only this patient")
     p.add_argument("--treatments", metavar="FILE", help="CSV or JSON with patient_id, date, label")
     p.add_argument("--scheme", default="ctcae-v5", help="grading scheme for worst grades (default ctcae-v5)")
 
 
+def reading_errors(fn, args: argparse.Namespace) -> int:
+    """Run `fn(args)`, reporting a file that cannot be read as the input error it is (exit 2, one line)."""
+    try:
+        return fn(args)
+    except (OSError, ValueError, KeyError, pl.exceptions.PolarsError) as e:
+        if isinstance(e, LeukonError):
+            raise
+        raise InputError("INPUT", " ".join(str(e).split()) or type(e).__name__) from None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `follow` and `report` subcommands to leukon's argument parser."""
+    """Add the `follow` subcommand."""
     f = subparsers.add_parser(
         "follow", help="episodes, recovery, chronic and cyclic patterns over time", description=__doc__
     )
-    _common(f)
+    add_follow_arguments(f)
     f.add_argument("--json", action="store_true", help="print JSON instead of text")
     f.add_argument("--chart", metavar="FILE", help="also draw the counts to FILE (.png or .svg)")
-    f.set_defaults(run=_guard("follow", cmd_follow))
-    r = subparsers.add_parser("report", help="a self-contained HTML report for one patient", description=__doc__)
-    _common(r)
-    r.add_argument("--html", metavar="FILE", required=True, help="write the report here")
-    r.set_defaults(run=_guard("report", cmd_report))
+    f.set_defaults(run=command("follow", run))
 
 
-__all__ = ["read_table", "register"]
+__all__ = ["add_follow_arguments", "follow_args", "read_table", "reading_errors", "register"]

@@ -6,12 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from leukon.cli.synth import add_source_arguments, source_options
+from leukon.cli.app import command
+from leukon.cli.arguments import add_source_arguments, source_options
 from leukon.pipelines.screen import DEFAULT_SCREEN_SCHEMES, OUTPUT_FORMATS, ScreenResult, screen
 from leukon.rules.criteria import PROFILES, SCHEMES
 
 
 def register(subparsers) -> None:
+    """Add `screen INPUT --out DIR` with the source options, schemes, profile and output format."""
     p = subparsers.add_parser(
         "screen",
         help="screen a lab table: panels, grades, rejects, course",
@@ -33,10 +35,11 @@ def register(subparsers) -> None:
     )
     p.add_argument("--no-course", action="store_true", help="skip the per-patient course and episodes outputs")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    p.set_defaults(run=run)
+    p.set_defaults(run=command("screen", run))
 
 
 def run(args: argparse.Namespace) -> int:
+    """Screen the input, write the outputs and print the run summary."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -1,0 +1,124 @@
+"""`leukon assess`: one CBC from flags or from a JSON object (or a JSON list of CBCs), read and explained."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from leukon.cli.app import command
+from leukon.cli.arguments import add_analyte_arguments, analyte_values, help_text, number, pairs, whole
+from leukon.errors import InputError
+from leukon.pipelines.assess import assess_mapping
+from leukon.rules.analytes import ANALYTES
+from leukon.rules.criteria import PROFILES, SCHEMES
+
+#: Keys a JSON CBC may hold beside the analyte ids: the keyword options of `assess_mapping`.
+JSON_KEYS = frozenset({"units", "lln", "uln", "age_days", "age_years", "sex", "ancestry", "profile",
+                       "fever_sustained", "anc_expected_fall", "schemes"})  # fmt: skip
+
+
+def register(subparsers) -> None:
+    """Add `assess` with one flag per analyte, the lab's limits, patient context and --json."""
+    p = subparsers.add_parser("assess", help="assess one CBC", description="Assess one complete blood count.")
+    add_analyte_arguments(p)
+    p.add_argument("--unit", action="append", metavar="ANALYTE=UNIT", help="unit of a value, e.g. wbc=/uL")
+    p.add_argument("--lln", action="append", metavar="ANALYTE=VALUE", help="the lab's lower limit, e.g. wbc=3.5")
+    p.add_argument("--uln", action="append", metavar="ANALYTE=VALUE", help="the lab's upper limit")
+    p.add_argument("--age-years", metavar="YEARS")
+    p.add_argument("--age-days", metavar="DAYS")
+    p.add_argument("--sex", choices=["female", "male", "unknown"])
+    p.add_argument("--ancestry", help="duffy-null for the Duffy-null (DANC) ranges")
+    p.add_argument("--profile", default="standard", help=f"reference profile: {', '.join(PROFILES)}")
+    p.add_argument("--scheme", action="append", help=f"grade only these schemes: {', '.join(SCHEMES)}")
+    p.add_argument("--fever-sustained", action=argparse.BooleanOptionalAction, default=None,
+                   help="a temperature of 38.0 C or more lasted over an hour")  # fmt: skip
+    p.add_argument("--json", nargs="?", const=True, default=None, metavar="FILE",
+                   help=help_text("print JSON; with FILE (or - for stdin), read the CBC from a JSON object, or "
+                                  "several CBCs from a JSON list"))  # fmt: skip
+    from leukon.cli.explain import add_explain_options
+
+    add_explain_options(p)
+    p.set_defaults(run=command("assess", run))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Assess the CBC(s) and print them as a table or JSON."""
+    if isinstance(args.json, str):
+        return _run_json(args)
+    units = pairs(args.unit, "unit")
+    values = analyte_values(args, units)
+    options = {
+        "units": units,
+        "lln": {k: number(f"lln {k}", v) for k, v in pairs(args.lln, "lln").items()},
+        "uln": {k: number(f"uln {k}", v) for k, v in pairs(args.uln, "uln").items()},
+        "sex": args.sex, "ancestry": args.ancestry, "profile": args.profile,
+        "fever_sustained": args.fever_sustained, "schemes": args.scheme,
+        "age_years": None if args.age_years is None else number("age_years", args.age_years),
+        "age_days": None if args.age_days is None else whole("age_days", args.age_days),
+    }  # fmt: skip
+    result = assess_mapping(values, **options)
+    from leukon.cli.explain import explanation_from_args, print_explanation
+
+    if args.json is not None:
+        doc = result.to_dict()
+        if args.explain:
+            doc["explanation"] = explanation_from_args(result, args).to_dict()
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        from leukon.outputs.assessment_text import print_assessment
+
+        print_assessment(result)
+        print_explanation(result, args)
+    return 0
+
+
+def _run_json(args: argparse.Namespace) -> int:
+    doc = read_json(args.json)
+    if isinstance(doc, dict):
+        print(json.dumps(_assess_doc(doc, args), ensure_ascii=False, indent=2))
+        return 0
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def read_json(source: str) -> dict | list:
+    """The JSON document in file `source` (or stdin for "-"): one CBC object or a list of them."""
+    try:
+        data = _stdin_bytes() if source == "-" else Path(source).read_bytes()
+    except OSError as e:
+        raise InputError("json", f"cannot read {source!r}: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("json", f"{source!r} is not text (binary content); give a JSON object or list") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError("json", f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    if not isinstance(doc, dict):
+        raise InputError("json", 'expected one JSON object with analyte keys, e.g. {"wbc": 3.1}')
+    return doc
+
+
+def _stdin_bytes() -> bytes:
+    """Standard input as bytes (a text stream, as tests and some shells give, is encoded back)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    return buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8")
+
+
+def _assess_doc(doc: dict, args: argparse.Namespace) -> dict:
+    for k in doc:
+        if k not in ANALYTES and k not in JSON_KEYS:
+            raise InputError(
+                k, f"unknown key; use analyte ids ({', '.join(ANALYTES)}) or {', '.join(sorted(JSON_KEYS))}"
+            )
+    values = {k: v for k, v in doc.items() if k in ANALYTES}
+    options = {k: v for k, v in doc.items() if k not in ANALYTES}
+    result = assess_mapping(values, **options)
+    out = result.to_dict()
+    if args.explain:
+        from leukon.cli.explain import explanation_from_args
+
+        out["explanation"] = explanation_from_args(result, args).to_dict()
+    return out
