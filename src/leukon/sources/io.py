@@ -91,13 +91,16 @@ def _csv(path: Path, field_name: str, *, gz: bool) -> Table:
     header = sample.splitlines()[0] if sample.strip() else ""
     if not header.strip():
         raise InputError(field_name, f"{path} has no header row; the first line must name the columns")
-    sep = max([",", "\t", ";", "|"], key=header.count)
-    if header.count(sep) == 0:
-        sep = ","
-    opts = dict(separator=sep, infer_schema=False, null_values=_NULLS, raise_if_empty=False)
+    opts = dict(separator=separator(header), infer_schema=False, null_values=_NULLS, raise_if_empty=False)
     lf = pl.scan_csv(path, row_index_name=ROW, **opts).with_columns(pl.col(ROW).cast(pl.UInt64))
     notes = [f"{path.name}: gzip CSV is decompressed in memory"] if gz else []
     return Table(lf, _count(pl.scan_csv(path, **opts)), str(path), notes)
+
+
+def separator(header: str) -> str:
+    """The CSV field separator a header line uses (comma, tab, semicolon or bar; comma when none)."""
+    sep = max([",", "\t", ";", "|"], key=header.count)
+    return sep if header.count(sep) else ","
 
 
 def _peek_text(path: Path, gz: bool, field_name: str) -> str:
