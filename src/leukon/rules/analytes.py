@@ -30,6 +30,9 @@ class Analyte:
     unit: str
     plausible_max: float
     plausible_min: float
+    bare_max: float  # largest number accepted without a unit (canonical unit); see analytes.toml
+    bare_hint: str  # the unit a larger bare number probably is in (cells/uL, g/L, [degF])
+    bare_why: str
     loinc: tuple[str, ...]
     unverified_loinc: tuple[str, ...]
     omop: tuple[int, ...]
@@ -54,6 +57,9 @@ def _load() -> dict[str, Analyte]:
             unit=row["unit"],
             plausible_max=float(row["plausible_max"]),
             plausible_min=float(row.get("plausible_min", 0.0)),
+            bare_max=float(row["bare_max"]),
+            bare_hint=row["bare_hint"],
+            bare_why=row["bare_why"],
             loinc=tuple(row["loinc"]),
             unverified_loinc=tuple(row.get("unverified_loinc", ())),
             omop=tuple(row["omop"]),

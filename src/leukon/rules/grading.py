@@ -11,6 +11,8 @@ Polars expressions, and a property test proves the two agree.
 True
 >>> grade_detail("ctcae-v5", "Neutrophil count decreased", 1.6, "10^9/L").reason
 'ANC 1.6 10^9/L is at or above the grade 2 threshold and no LLN was given; give the lower limit of normal to tell grade 0 from grade 1'
+>>> grade("ctcae-v5", "Neutrophil count decreased", 700, None) is None   # no unit: never assumed
+True
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from dataclasses import dataclass
 from leukon.errors import InputError, UnitError
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.criteria import LLN, Rule, Term, scheme
-from leukon.rules.units import check_value, tidy
+from leukon.rules.units import check_value, is_missing_unit, tidy
+
+#: The reason a value given without a unit is not graded.
+UNIT_MISSING = "unit missing: give the unit (e.g. 10^9/L or cells/uL); a number alone is never taken as 10^9/L"
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +194,9 @@ def grade_detail(
     t = scheme(scheme_id).term(term)
     if age_days is not None and (not isinstance(age_days, int) or age_days < 0):
         raise InputError("age_days", f"{age_days!r} is not a whole number of days from 0 up")
+    if is_missing_unit(unit) and not (value is None or (isinstance(value, float) and math.isnan(value))):
+        # As admiral does: a number without its unit is not gradable; it is never assumed to be 10^9/L.
+        return _result(t, None, None, None, "", UNIT_MISSING)
     v, why = _canonical_or_reason(t.analyte, value, unit)
     if why:
         return _result(t, None, None, None, "", why)
@@ -215,8 +223,9 @@ def grade(
 
     scheme: ``ctcae-v4``, ``ctcae-v5``, ``ctcae-v6``, ``daids-v2.1`` (also leukon's ``clinical`` and
     ``clozapine``). term: the scheme's official name, any case. value and lln are in `unit`, which may be
-    any count unit leukon knows (10^9/L, 10^3/uL, K/uL, /uL, cells/mm3, G/L, ...). A wrong unit, a missing
-    value, a missing LLN where grade 1 needs it, or a missing age under DAIDS give None; use
+    any count unit leukon knows (10^9/L, 10^3/uL, K/uL, /uL, cells/mm3, G/L, ...). A wrong or missing
+    unit (None: "unit missing"; never assumed to be 10^9/L), a missing value, a missing LLN where grade 1
+    needs it, or a missing age under DAIDS give None; use
     `grade_detail` for the reason. Unknown schemes or terms raise an error that lists the valid ones;
     negative, non-numeric or implausible values raise InputError.
     """

@@ -2,8 +2,12 @@
 
 Canonical units: counts in 10^9/L, fractions in %, haemoglobin in g/dL, temperature in degrees C.
 A count unit is parsed rather than listed: ``<multiplier>/<volume>``, so ``10^3/uL``, ``x10E9/L``,
-``K/µL``, ``thou/mcL``, ``cells/mm3``, ``/nL`` and ``10*8/L`` all resolve, and ``mg/dL``, ``10^9/M`` or
-``mm3`` do not. Matching ignores case, spaces and the µ/u/mc spellings of micro.
+``K/µL``, ``thou/mcL``, ``cells/mm3``, ``/nL``, ``10*8/L`` and the UCUM forms (``1/uL``, ``{cells}/uL``,
+``10*3/uL``) all resolve, and ``mg/dL``, ``10^9/M`` or ``mm3`` do not. Matching ignores case, spaces and
+the µ/u/mc spellings of micro; an exponent whose superscript was lost in an export (``x 10 9/L``) is read.
+
+A number without a unit is never assumed to be in the canonical unit beyond the analyte's ``bare_max``
+(``analytes.toml``): ``check_value("anc", 700)`` refuses, naming cells/uL as the probable unit.
 
 >>> to_canonical("wbc", 4600, "/uL")
 4.6
@@ -13,6 +17,8 @@ A count unit is parsed rather than listed: ``<multiplier>/<volume>``, so ``10^3/
 38.3333333333333
 >>> parse_unit("count", "mg/dL") is None
 True
+>>> parse_unit("count", "x 10 9/L").factor, parse_unit("count", "1/uL").factor
+(1.0, 0.001)
 """
 
 from __future__ import annotations
@@ -45,6 +51,10 @@ def canonical_spelling(unit: str) -> str:
     s = unit.strip().lower()
     for sup, digit in (("³", "3"), ("⁶", "6"), ("⁸", "8"), ("⁹", "9")):
         s = s.replace("10" + sup, "10^" + digit)
+    # Exports that drop the superscript: "x 10 9/L", "10 3/uL"; and "10+9/L", "1e9/L", "10exp9/L".
+    s = re.sub(r"(?<![\d.])10\s+(\d{1,2})(?=\s*(?:/|[a-z{]))", r"10^\1", s)
+    s = re.sub(r"(?<![\d.])(?:10\+|10exp|1e)(\d{1,2})(?!\d)", r"10^\1", s)
+    s = s.replace("℃", "°c").replace("℉", "°f")
     for words, short in _WORDS:
         s = s.replace(words, short)
     for micro in ("µ", "μ", "mc"):
@@ -53,7 +63,7 @@ def canonical_spelling(unit: str) -> str:
     s = s.replace("**", "^").replace("*", "^")
     s = re.sub(r"10e(\d)", r"10^\1", s)
     s = re.sub(r"10\((\d+)\)", r"10^\1", s)
-    s = s.replace("mm^3", "mm3").replace("cumm", "mm3").replace("cu.mm", "mm3")
+    s = s.replace("mm^3", "mm3").replace("cumm", "mm3").replace("cu.mm", "mm3").replace("/cmm", "/mm3")
     return s
 
 
@@ -76,6 +86,7 @@ _VOLUME_L = {"l": 1.0, "ml": 1e-3, "ul": 1e-6, "mm3": 1e-6, "nl": 1e-9}
 # Cells per numerator word (before any power of ten).
 _MULTIPLIER = {
     "": 1.0,
+    "1": 1.0,  # UCUM writes a bare count as 1: "1/uL"
     "cells": 1.0,
     "cell": 1.0,
     "#": 1.0,
@@ -83,6 +94,8 @@ _MULTIPLIER = {
     "thou": 1e3,
     "thousand": 1e3,
     "thousands": 1e3,
+    "tsd": 1e3,  # German "Tsd/µl" (Tausend)
+    "miles": 1e3,  # Spanish "miles/µL"
     "m": 1e6,
     "mil": 1e6,
     "million": 1e6,
@@ -91,12 +104,15 @@ _MULTIPLIER = {
     "gpt": 1e9,
     "billion": 1e9,
     "billioncells": 1e9,
+    "mrd": 1e9,  # German "Mrd/l" (Milliarden)
 }
-_COUNT = re.compile(r"^x?(?:(?P<power>10\^(?P<exp>\d{1,2}))|e(?P<eexp>\d{1,2}))?(?P<word>[a-z#]*)/(?P<vol>[a-z0-9]+)$")
+_COUNT = re.compile(
+    r"^x?(?:(?P<power>10\^(?P<exp>\d{1,2}))|e(?P<eexp>\d{1,2}))?(?P<word>[a-z#]*|1)/(?P<vol>[a-z0-9]+)$"
+)
 _PERCENT = {"%", "percent", "pct", "/100wbc", "/100leukocytes", "/100wbcs", "%ofwbc", "%wbc"}
-_MASS = {"g/dl": 1.0, "g%": 1.0, "gm/dl": 1.0, "g/l": 0.1, "mg/ml": 0.1, "mmol/l": 1.611344}
-_CELSIUS = {"c", "°c", "degc", "cel", "celsius", "degreescelsius", "degreec", "deg.c", "°celsius"}
-_FAHRENHEIT = {"f", "°f", "degf", "[degf]", "fahrenheit", "degreesfahrenheit", "degreef", "deg.f"}
+_MASS = {"g/dl": 1.0, "g%": 1.0, "gm/dl": 1.0, "g/100ml": 1.0, "g/l": 0.1, "mg/ml": 0.1, "mmol/l": 1.611344}
+_CELSIUS = {"c", "°c", "degc", "cel", "celsius", "degreescelsius", "degreec", "deg.c", "°celsius", "degreesc"}
+_FAHRENHEIT = {"f", "°f", "degf", "[degf]", "fahrenheit", "degreesfahrenheit", "degreef", "deg.f", "degreesf"}
 
 
 @lru_cache(maxsize=4096)
@@ -172,8 +188,9 @@ def to_canonical(analyte: str, value: float, unit: str | None = None) -> float:
 def check_value(analyte: str, value: object, unit: str | None = None) -> float:
     """Validate and convert one value; raise InputError naming the field when it cannot be used.
 
-    Rejected: non-numbers, NaN and infinities, negative values, percentages over 100, and values beyond
-    the analyte's plausible range (reported as a probable unit error, never graded).
+    Rejected: non-numbers, NaN and infinities, negative values, percentages over 100, values beyond
+    the analyte's plausible range (reported as a probable unit error, never graded), and numbers without
+    a unit that are not plausible in the canonical unit (`check_bare`).
 
     >>> check_value("wbc", 4600, "10^9/L")
     Traceback (most recent call last):
@@ -191,6 +208,9 @@ def check_value(analyte: str, value: object, unit: str | None = None) -> float:
         raise InputError(analyte, f"{value!r} is not a finite number; give a measured value")
     if v < 0:
         raise InputError(analyte, f"{value!r} is negative; counts and percentages cannot be below 0")
+    if is_missing_unit(unit):
+        check_bare(analyte, v)
+        unit = None
     out = to_canonical(analyte, v, unit)
     shown = f"{value:g} {unit or a.unit}"
     if a.dimension == "fraction" and out > 100:
@@ -206,3 +226,33 @@ def check_value(analyte: str, value: object, unit: str | None = None) -> float:
         )
         raise InputError(analyte, f"{shown} is not plausible ({bound}){hint or '.'}")
     return out
+
+
+def check_bare(analyte: str, value: float) -> None:
+    """Refuse a number given without a unit when it is not plausible in the analyte's canonical unit.
+
+    A bare "700" for an ANC is far more likely 700 cells/uL (grade 3 neutropenia) than 700 x 10^9/L, and
+    reading it in 10^9/L would call a dangerous count high. Limits and their reasons are data
+    (``bare_max``, ``bare_hint`` and ``bare_why`` in analytes.toml).
+
+    >>> check_bare("anc", 2.0)
+    >>> check_bare("anc", 700)
+    Traceback (most recent call last):
+    ...
+    leukon.errors.InputError: anc: 700 without a unit is not plausible in 10^9/L (above 50), a probable unit error: it looks like cells/uL (700 cells/uL = 0.7 10^9/L); give the unit, e.g. '700 cells/uL'
+    """
+    a = ANALYTES[analyte]
+    if value <= a.bare_max:
+        return
+    conv = parse_unit(a.dimension, a.bare_hint)
+    likely = f" ({value:g} {a.bare_hint} = {tidy(value * conv.factor + conv.offset):g} {a.unit})" if conv else ""
+    raise InputError(
+        analyte,
+        f"{value:g} without a unit is not plausible in {a.unit} (above {a.bare_max:g}), a probable unit error: "
+        f"it looks like {a.bare_hint}{likely}; give the unit, e.g. '{value:g} {a.bare_hint}'",
+    )
+
+
+def is_missing_unit(unit: str | None) -> bool:
+    """True when no unit was given (None or blank text)."""
+    return unit is None or not str(unit).strip()
