@@ -203,3 +203,15 @@ def test_same_count_in_any_unit_gets_the_same_grade(cents, unit, term, lln_cents
         return
     got = leukon.grade_detail(scheme, name, in_unit(cents), spelling, lln=in_unit(lln_cents), age_days=age_days)
     assert (got.grade, got.reason is None) == (ref.grade, ref.reason is None)
+
+
+def test_cli_grade_reads_a_plausible_bare_number_and_refuses_an_ambiguous_one(capsys):
+    from leukon.cli.app import main
+
+    term = ["grade", "--scheme", "ctcae-v5", "--term", "Neutrophil count decreased"]
+    assert main([*term, "--value", "0.7"]) == 0
+    assert "grade 3" in capsys.readouterr().out
+    assert main([*term, "--value", "700"]) == 2
+    assert "looks like cells/uL" in capsys.readouterr().err
+    assert main([*term, "--value", "700", "--unit", "1/uL"]) == 0
+    assert "grade 3" in capsys.readouterr().out

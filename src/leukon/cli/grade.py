@@ -7,6 +7,7 @@ import json
 
 from leukon.cli.app import command
 from leukon.cli.arguments import number, whole
+from leukon.rules.analytes import ANALYTES
 from leukon.rules.criteria import SCHEMES, scheme
 from leukon.rules.grading import grade_detail
 from leukon.rules.units import check_value
@@ -22,7 +23,8 @@ def register(subparsers) -> None:
     p.add_argument("--scheme", required=True, help=f"one of {', '.join(SCHEMES)}")
     p.add_argument("--term", required=True, help="the term as the scheme writes it, any case")
     p.add_argument("--value", required=True)
-    p.add_argument("--unit", default=None, help="default: the analyte's canonical unit (10^9/L)")
+    p.add_argument("--unit", default=None,
+                   help="default: 10^9/L, only for a number plausible there (700 is refused as probably cells/uL)")  # fmt: skip
     p.add_argument("--lln", default=None, help="the lab's lower limit of normal, in the same unit as the value")
     p.add_argument("--age-days", default=None, metavar="DAYS", help="age in days (DAIDS grades by age)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -33,10 +35,13 @@ def run(args: argparse.Namespace) -> int:
     """Grade the value and print the grade, or "not gradable" with the reason."""
     term = scheme(args.scheme).term(args.term)
     value = number("value", args.value)
-    check_value(term.analyte, value, args.unit)  # a wrong unit or impossible value is bad input here
+    check_value(term.analyte, value, args.unit)  # a wrong unit, an impossible or an ambiguous bare value: exit 2
+    # A bare number that passed check_value is plausible only in the canonical unit, so it is read there;
+    # leukon.grade itself never assumes a unit ("unit missing").
+    unit = args.unit or ANALYTES[term.analyte].unit
     lln = None if args.lln is None else number("lln", args.lln)
     age = None if args.age_days is None else whole("age_days", args.age_days)
-    r = grade_detail(args.scheme, args.term, value, args.unit, lln=lln, age_days=age)
+    r = grade_detail(args.scheme, args.term, value, unit, lln=lln, age_days=age)
     if args.json:
         print(json.dumps(r.to_dict(), ensure_ascii=False))
     elif r.grade is None:
