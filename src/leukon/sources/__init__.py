@@ -26,6 +26,9 @@ from typing import Any
 
 from ..errors import InputError
 from .base import MEASUREMENTS_SCHEMA, PATIENTS_SCHEMA, REJECTS_SCHEMA, Source
+from .detect import detect_format
+from .fhir import read_fhir
+from .hl7v2 import read_hl7v2
 from .io import Table
 from .mimic import read_mimic
 from .omop import read_omop
@@ -37,14 +40,18 @@ __all__ = [
     "PATIENTS_SCHEMA",
     "REJECTS_SCHEMA",
     "Source",
+    "detect_format",
     "read",
+    "read_fhir",
+    "read_hl7v2",
     "read_long",
     "read_mimic",
     "read_omop",
     "read_wide",
 ]
 
-FORMATS = {"long": read_long, "wide": read_wide, "omop": read_omop, "mimic-iv": read_mimic}
+FORMATS = {"long": read_long, "wide": read_wide, "omop": read_omop, "mimic-iv": read_mimic, "fhir": read_fhir,
+           "hl7v2": read_hl7v2}  # fmt: skip
 
 
 def read(path: str | Path | Table, format: str = "long", **options: Any) -> Source:
@@ -57,7 +64,11 @@ def read(path: str | Path | Table, format: str = "long", **options: Any) -> Sour
     ({column: analyte}) and `units` ({column: unit}). Raises InputError naming the field at fault.
     """
     fmt = format.lower().replace("_", "-")
-    fmt = {"mimic": "mimic-iv", "mimiciv": "mimic-iv", "omop-cdm": "omop"}.get(fmt, fmt)
+    fmt = {"mimic": "mimic-iv", "mimiciv": "mimic-iv", "omop-cdm": "omop", "hl7": "hl7v2", "hl7-v2": "hl7v2"}.get(
+        fmt, fmt
+    )
+    if fmt in ("auto", "long") and not isinstance(path, Table):
+        fmt = detect_format(path) or "long"  # a FHIR Bundle or an MSH segment is never a long table
     if fmt not in FORMATS:
         from ..errors import did_you_mean
 
