@@ -1,17 +1,23 @@
 """Course labels per patient and line: none, acute, chronic, severe chronic, recurrent (or indeterminate).
 
-Rules, most specific first (sources: clinical-criteria.md (g), seed-facts.md "Course"):
+"Low" means below that specimen's own lower limit of normal (the lab's, else the profile's for its age,
+sex and ancestry), so a Duffy-null adult at ANC 1.3 (inside 1.21-5.39, Hibbs et al., Blood 2025) or an
+infant at 1.1 (LLN 1.0 from 2 weeks to 1 year) is not low. Rules, most specific first:
 
-- severe chronic: within one episode, consecutive counts below the line's `severe_chronic` level
-  (ANC < 0.5) spanning more than 3 calendar months (SCNIR, Blood Adv 2022;6(13):3861).
+- not assessed: the line has counts, but none has a lower limit (no range applies, e.g. WBC under one
+  year): we cannot tell low from normal, and say so rather than call it "none".
+- severe chronic: within one episode, consecutive counts below the line's absolute `severe_chronic` level
+  (ANC < 0.5) spanning more than 3 calendar months (Severe Chronic Neutropenia International Registry,
+  SCNIR; Blood Adv 2022;6(13):3861).
 - chronic: within one episode, low on at least 3 occasions (distinct days) spanning at least 3 calendar
-  months (Medical News Today via seed-facts.md; Boxer, ASH Education 2012: "may last for 3 months or
-  longer"). We require one episode, not just any three low counts, so repeated short drops with recovery in
-  between (chemotherapy cycles) read as recurrent rather than chronic.
+  months (Medical News Today, "Leukopenia: causes, types, and treatment"; Boxer, "How to approach
+  neutropenia", ASH Education Program 2012: "may last for 3 months or longer"). We require one episode, not
+  just any three low counts, so repeated short drops with recovery in between (chemotherapy cycles) read as
+  recurrent rather than chronic.
 - recurrent: two or more episodes, none chronic.
 - acute: one episode shorter than 3 months (an ongoing one may still become chronic; the reason says so).
 - indeterminate: one episode spanning 3 months or more, but with fewer than 3 low occasions.
-- none: no count below the entry threshold.
+- none: no assessed count below its lower limit.
 
 The labels are computed for every patient at once with Polars; the evidence counts and the plain-language
 reason are attached per patient in `follow`.
@@ -67,11 +73,11 @@ def episode_facts(counts: pl.DataFrame, params: CourseParams) -> pl.DataFrame:
     return low.join(sev, on=EP_KEY, how="left").with_columns(pl.col("severe_ep").fill_null(False)).sort(EP_KEY)
 
 
-LABELS = ("no data", "none", "acute", "chronic", "severe chronic", "recurrent", "indeterminate")
+LABELS = ("no data", "not assessed", "none", "acute", "chronic", "severe chronic", "recurrent", "indeterminate")
 
 
 def course_table(counts: pl.DataFrame, episodes: pl.DataFrame, params: CourseParams) -> pl.DataFrame:
-    """One row per patient and line: label, n_counts, n_episodes, and which episode carries the label."""
+    """One row per patient and line: label, n_counts, n_assessed, n_episodes, and which episode carries the label."""
     facts = episode_facts(counts, params)
     per_ep = episodes.select(*KEY, pl.col("episode").alias("ep_no"), "start", "end", "last_low_at").join(
         facts, on=EP_KEY, how="left"
@@ -89,12 +95,15 @@ def course_table(counts: pl.DataFrame, episodes: pl.DataFrame, params: CoursePar
     )
     totals = counts.group_by(KEY).agg(
         pl.len().cast(pl.UInt32).alias("n_counts"),
+        pl.col("assessed").sum().cast(pl.UInt32).alias("n_assessed"),
         pl.col("taken_at").min().alias("first_count"),
         pl.col("taken_at").max().alias("last_count"),
     )
     t = totals.join(ep_summary, on=KEY, how="left").with_columns(pl.col("n_episodes").fill_null(0))
     label = (
-        pl.when(pl.col("n_episodes") == 0)
+        pl.when((pl.col("n_episodes") == 0) & (pl.col("n_assessed") == 0))
+        .then(pl.lit("not assessed"))
+        .when(pl.col("n_episodes") == 0)
         .then(pl.lit("none"))
         .when(pl.col("severe_episode").is_not_null())
         .then(pl.lit("severe chronic"))

@@ -3,7 +3,7 @@
 Method, and why:
 
 1. Sampling first. The Severe Chronic Neutropenia International Registry diagnoses cyclic neutropenia from
-   differential counts at least 3 times a week for 6 weeks (clinical-criteria.md (g), SCNIR). Without such
+   differential counts at least 3 times a week for 6 weeks (SCNIR, scnir-neutropenia.uw.edu). Without such
    a window (6 consecutive 7-day weeks, starting on any day, each with counts on >= 3 distinct days)
    the verdict is "insufficient data" and no period is reported: monthly counts cannot reveal a 21-day
    cycle, and a periodogram on them would only show aliases.
@@ -11,7 +11,7 @@ Method, and why:
    periodogram (scipy.signal.lombscargle, Zechmeister & Kürster 2009) in its standard normalisation: the
    power is the fraction of variance a sinusoid explains (0-1), which we report as the strength. It runs
    on log(ANC + 0.1): counts vary multiplicatively, and the log keeps one high count from dominating while
-   0.1 (the "profound" level, clinical-criteria.md (c)) keeps counts of zero finite.
+   0.1 (the "profound" level in IDSA febrile-neutropenia usage) keeps counts of zero finite.
    Periods searched: 12-36 days, and never longer than half the observed span (two cycles must be seen).
    Cycles are "typically 21 days, varying between patients" (SCNIR), "21 +/- 3" (doctorslounge, ibid.);
    the wider 12-36 day window is leukon's choice so atypical cycles are not missed [R].
@@ -21,8 +21,10 @@ Method, and why:
    permutations), and it is an upper bound on the FAP, so it errs towards "not cyclic". A peak counts as
    periodic when FAP < alpha = 0.001; a true cycle with nadirs near 0.2 gives FAPs many orders smaller.
 4. Cyclic neutropenia also needs the nadirs to be low: at least two observed cycles, and at least half of
-   them, with a minimum below the neutropenia threshold (ANC < 1.5). SCNIR: "almost all patients have
-   severe neutropenia, ANC < 0.2, about every three weeks"; we report each cycle's nadir depth.
+   them, with a minimum below that count's own lower limit of normal (`follow` passes each specimen's
+   LLN; called directly, a fixed ANC 1.5, the adult limit of UpToDate and Dale's chronic idiopathic
+   neutropenia review). A nadir without a lower limit is not counted as low. SCNIR: "almost all patients
+   have severe neutropenia, ANC < 0.2, about every three weeks"; we report each cycle's nadir depth.
 5. Treatment. When treatment dates are given and their median interval matches the period (within
    max(3 days, 15 %)), the verdict is "explained by treatment", not cyclic neutropenia: chemotherapy given
    every 21 days produces the same curve.
@@ -49,7 +51,7 @@ class CyclicParams:
     max_period_days: float = 36.0  # [R]
     alpha: float = 0.001  # FAP threshold (Baluev bound)
     oversample: int = 10  # frequency grid: 10 points per 1/span, so the peak is not missed
-    log_offset: float = 0.1  # log(ANC + 0.1); 0.1 = "profound" (clinical-criteria.md (c))
+    log_offset: float = 0.1  # log(ANC + 0.1); 0.1 = "profound" (IDSA febrile-neutropenia usage)
     treatment_tolerance_days: float = 3.0
     treatment_tolerance_fraction: float = 0.15
 
@@ -73,13 +75,18 @@ class Sampling:
 
 @dataclass(frozen=True, slots=True)
 class CycleNadir:
-    """The lowest count in one cycle window."""
+    """The lowest count in one cycle window, and the lower limit it was judged against (None: no range)."""
 
     at: dt.datetime
     value: float
+    lln: float | None = None
+
+    @property
+    def low(self) -> bool:
+        return self.lln is not None and self.value < self.lln
 
     def to_dict(self) -> dict:
-        return {"at": self.at.isoformat(), "value": self.value}
+        return {"at": self.at.isoformat(), "value": self.value, "lln": self.lln}
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +181,13 @@ def _phase_of_minimum(t: np.ndarray, y: np.ndarray, period: float) -> float:
     return float(((math.atan2(b, a) + math.pi) / w) % period)
 
 
-def cycle_nadirs(t: np.ndarray, anc: np.ndarray, y: np.ndarray, period: float, t0: dt.datetime) -> list[CycleNadir]:
-    """The lowest count in each window of one period centred on a fitted minimum inside the observed span."""
+def cycle_nadirs(
+    t: np.ndarray, anc: np.ndarray, y: np.ndarray, period: float, t0: dt.datetime, lln: np.ndarray | None = None
+) -> list[CycleNadir]:
+    """The lowest count in each window of one period centred on a fitted minimum inside the observed span.
+
+    lln: each count's lower limit (NaN where none applies), carried onto the nadir.
+    """
     tmin = _phase_of_minimum(t, y, period)
     k = np.floor((t - tmin + period / 2.0) / period).astype(int)
     out = []
@@ -184,13 +196,24 @@ def cycle_nadirs(t: np.ndarray, anc: np.ndarray, y: np.ndarray, period: float, t
             continue  # a part-cycle at either end whose expected nadir was not observed
         idx = np.flatnonzero(k == cycle)
         j = idx[np.lexsort((t[idx], anc[idx]))[0]]
-        out.append(CycleNadir(t0 + dt.timedelta(days=float(t[j])), float(anc[j])))
+        limit = None if lln is None or np.isnan(lln[j]) else float(lln[j])
+        out.append(CycleNadir(t0 + dt.timedelta(days=float(t[j])), float(anc[j]), limit))
     return out
 
 
 def _treatment_interval(treatment_days: np.ndarray) -> float | None:
     d = np.unique(np.floor(treatment_days))
     return float(np.median(np.diff(d))) if len(d) >= 2 else None
+
+
+def _limit_text(nadirs: list[CycleNadir]) -> str:
+    """The lower limit the nadirs were judged against, in words: one number, a span, or none."""
+    limits = sorted({n.lln for n in nadirs if n.lln is not None})
+    missing = sum(n.lln is None for n in nadirs)
+    if not limits:
+        return "a lower limit (none applies to these counts, so none is counted as low)"
+    text = f"{limits[0]:g} x 10^9/L" if len(limits) == 1 else f"their own lower limit ({limits[0]:g}-{limits[-1]:g})"
+    return text + (f" ({missing} without a range, not counted as low)" if missing else "")
 
 
 def _fap_text(fap: float) -> str:
@@ -202,17 +225,20 @@ def detect(
     taken_at: np.ndarray,
     anc: np.ndarray,
     *,
-    entry: float = 1.5,
+    entry: float | np.ndarray = 1.5,
     treatment_dates: np.ndarray | None = None,
     params: CyclicParams | None = None,
 ) -> CyclicResult:
     """Test one patient's ANC series (datetime64 times, 10^9/L values) for a regular cycle.
 
-    entry: the neutropenia threshold the cycle nadirs must cross (ANC < 1.5, clinical-criteria.md (c)).
+    entry: the lower limit each cycle nadir must be below: one number for every count, or one per count
+    (NaN where no range applies: that nadir is not counted as low). `follow` passes each specimen's LLN;
+    the default 1.5 is the adult ANC limit (UpToDate; Dale's chronic idiopathic neutropenia review).
     treatment_dates: datetime64 dates of treatments (e.g. chemotherapy) for this patient, if known.
     """
     p = params or CyclicParams()
     order = np.lexsort((anc, taken_at))
+    lln = np.broadcast_to(np.asarray(entry, float), np.shape(anc))[order]
     taken_at, anc = np.asarray(taken_at, "datetime64[us]")[order], np.asarray(anc, float)[order]
     if len(anc) == 0:
         return CyclicResult("no data", "no ANC values", Sampling(0, 0, 0.0, 0, False))
@@ -236,7 +262,7 @@ def detect(
     i = int(np.argmax(power))
     period, z = float(periods[i]), float(power[i])
     fap = baluev_fap(z, len(t), 1.0 / p.min_period_days, t)
-    nadirs = cycle_nadirs(t, anc, y, period, t0)
+    nadirs = cycle_nadirs(t, anc, y, period, t0, lln)
     base = dict(sampling=s, period_days=round(period, 2), strength=round(z, 4), false_alarm_probability=fap)
     if fap >= p.alpha:
         return CyclicResult(
@@ -245,17 +271,18 @@ def detect(
             f" probability of {fap:.2g} (needs < {p.alpha:g}).",
             **base,
         )
-    low = [n for n in nadirs if n.value < entry]
+    low = [n for n in nadirs if n.low]
     full = dict(base, nadirs=tuple(nadirs))
+    limit = _limit_text(nadirs)
     if len(low) < 2 or 2 * len(low) < len(nadirs):
         return CyclicResult(
             "not cyclic",
             f"the counts rise and fall every {period:.1f} days, but only {len(low)} of {len(nadirs)} cycle"
-            f" nadirs are below {entry:g} x 10^9/L; cyclic neutropenia needs a neutropenic nadir in each cycle.",
+            f" nadirs are below {limit}; cyclic neutropenia needs a neutropenic nadir in each cycle.",
             **full,
         )
     severe = sum(n.value < 0.2 for n in nadirs)  # SCNIR: nadirs typically < 0.2 x 10^9/L
-    depth = f"{len(low)} of {len(nadirs)} cycle nadirs below {entry:g}, {severe} below 0.2 x 10^9/L"
+    depth = f"{len(low)} of {len(nadirs)} cycle nadirs below {limit}, {severe} below 0.2 x 10^9/L"
     interval = None
     if treatment_dates is not None and len(treatment_dates):
         td = (np.asarray(treatment_dates, "datetime64[us]") - taken_at[0]) / np.timedelta64(1, "D")

@@ -1,7 +1,10 @@
 """Episodes of low counts per patient and cell line, computed with Polars window expressions.
 
-An episode starts at the first count below the line's entry threshold and ends at the first count at or
-above its recovery threshold (hysteresis: counts in between keep the current state). A stretch without
+An episode starts at the first count below that specimen's lower limit of normal and ends at the first
+count at or above its lower limit (see `limits` for where each limit comes from; `Line.entry`/`Line.exit`
+set fixed cut-offs instead, and entry < exit gives hysteresis: counts in between keep the current state).
+A count with no lower limit (no range applies, e.g. WBC under one year) is "not assessed": it neither
+starts nor ends an episode. A stretch without
 counts longer than ``max_gap_days`` ends the episode without a recovery (we cannot tell what happened in
 the gap). Everything is vectorised over all patients at once; the only Python loop is over the distinct
 nadir values when the grade must be computed from the nadir with leukon's scalar grader.
@@ -26,45 +29,63 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from leukon.rules.criteria import LLN, Term
+from leukon.rules.criteria import DEFAULT_PROFILE, LLN, Term
 from leukon.rules.criteria import scheme as get_scheme
 from leukon.rules.grading import evaluate
-from leukon.rules.ranges import reference_range
+from leukon.rules.ranges import check_profile
 
 from ..errors import CriteriaError, InputError, did_you_mean
 from .cyclic import CyclicParams
+from .limits import TABLE_SCHEMA, attach_limits, limit_column, lln_column, uln_column
 
 DAY_US = 86_400_000_000  # microseconds in a day
 
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One cell line followed over time: its column in `panels`, its grading term and its thresholds."""
+    """One cell line followed over time: its column in `panels`, its grading term and its thresholds.
+
+    By default an episode starts at a count below that specimen's own lower limit of normal (the lab's, else
+    the profile's for its age, sex and ancestry; see `limits`) and ends at the first count at or above its
+    lower limit. `entry` and `exit` override that with fixed cut-offs in 10^9/L (entry <= exit gives
+    hysteresis); a count without a lower limit is then still judged against the fixed cut-off.
+    """
 
     name: str
     column: str
     term: str
-    entry: float  # an episode starts at a count < entry (10^9/L)
-    exit: float  # and ends at the first count >= exit (10^9/L)
+    entry: float | None = None  # fixed cut-off: an episode starts at a count < entry (None: the specimen's LLN)
+    exit: float | None = None  # fixed cut-off: it ends at the first count >= exit (None: the entry level)
     recovery_level: float | None = None  # the ASTCT recovery day is computed only where this is set
     severe_chronic: float | None = None  # "severe chronic" needs counts below this for > 3 months
 
+    def describe_entry(self) -> str:
+        """The entry rule in words, for outputs."""
+        if self.entry is not None:
+            return f"below the fixed cut-off {self.entry:g} x 10^9/L"
+        return "below the specimen's lower limit of normal"
 
-# Entry thresholds (10^9/L):
-# - neutrophils < 1.5: adult neutropenia (clinical-criteria.md (c): UpToDate, Dale PMC5380401; seed-facts.md
-#   [PD] < 1,500/uL); the CTCAE v5 grade 2 bound (clinical-criteria.md (a)).
-# - white cells < 4.0: leukopenia below 4,000/uL (seed-facts.md [PD]); leukon's standard adult LLN.
-# - lymphocytes < 1.0: LLN 1,000/uL as used with CTCAE lymphocyte grading (clinical-criteria.md (a),
-#   bio-protocol 9044322).
-# Recovery ends an episode at the same level by default (no hysteresis band); raise `exit` to demand more.
-# Neutrophil recovery day: ANC >= 0.5 (ASTCT consensus, clinical-criteria.md (f)).
-# Severe chronic neutropenia: ANC < 0.5 for > 3 months (SCNIR, Blood Adv 2022;6(13):3861, ibid. (g)).
-NEUTROPHILS = Line("neutrophils", "anc", "Neutrophil count decreased", 1.5, 1.5, recovery_level=0.5, severe_chronic=0.5)
-WHITE_CELLS = Line("white cells", "wbc", "White blood cell decreased", 4.0, 4.0)
-LYMPHOCYTES = Line("lymphocytes", "lymphocytes", "Lymphocyte count decreased", 1.0, 1.0)
+    def describe_exit(self) -> str:
+        if self.exit is not None:
+            return f"at or above the fixed cut-off {self.exit:g} x 10^9/L"
+        if self.entry is not None:
+            return f"at or above the fixed cut-off {self.entry:g} x 10^9/L"
+        return "at or above the specimen's lower limit of normal"
+
+
+# Entry and exit read each specimen's own lower limit; the levels below are absolute because the
+# definitions they come from are absolute (10^9/L):
+# - Neutrophil recovery day: the first of 3 successive days with ANC >= 0.5 after the nadir (ASTCT
+#   consensus, Kharfan-Dabaja et al., as tabulated in Bone Marrow Transplant 2024;59:832).
+# - Severe chronic neutropenia: ANC < 0.5 for more than 3 months (Severe Chronic Neutropenia International
+#   Registry, SCNIR; Blood Adv 2022;6(13):3861).
+NEUTROPHILS = Line("neutrophils", "anc", "Neutrophil count decreased", recovery_level=0.5, severe_chronic=0.5)
+WHITE_CELLS = Line("white cells", "wbc", "White blood cell decreased")
+LYMPHOCYTES = Line("lymphocytes", "lymphocytes", "Lymphocyte count decreased")
 DEFAULT_LINES = (NEUTROPHILS, WHITE_CELLS, LYMPHOCYTES)
 
-#: ANC < 0.5: severe neutropenia (clinical-criteria.md (c)); < 0.1: profound (IDSA usage, ibid.).
+#: Time below these absolute ANC levels: < 0.5 severe neutropenia (Medscape; ASCO/IDSA, Taplitz et al.,
+#: JCO 2018), < 0.1 profound (IDSA febrile-neutropenia usage).
 DEFAULT_BELOW = (0.5, 0.1)
 
 
@@ -74,34 +95,35 @@ class CourseParams:
 
     lines: tuple[Line, ...] = DEFAULT_LINES
     #: Bridge gaps without counts up to this many days. 45 days lets monthly monitoring (clozapine after
-    #: 12 months, clinical-criteria.md (b)) continue an episode; a longer gap ends it ("gap"). leukon's choice.
+    #: 12 months, clozapine label REMS tables 2015) continue an episode; a longer gap ends it ("gap").
+    #: leukon's choice.
     max_gap_days: float = 45.0
-    #: Consecutive counts at or above `exit` needed to end an episode; 1 = the first such count.
+    #: Consecutive counts at or above the exit level needed to end an episode; 1 = the first such count.
     confirm_recovery: int = 1
     #: Recovery day: the first of `recovery_run_days` consecutive calendar days with every count >= the
-    #: line's recovery_level (ASTCT, Kharfan-Dabaja et al., clinical-criteria.md (f)); 1 gives the
-    #: single-day variant (BMT 2002;30:749, ibid.).
+    #: line's recovery_level (ASTCT consensus, Kharfan-Dabaja et al.); 1 gives the single-day variant
+    #: (Bone Marrow Transplant 2002;30:749).
     recovery_run_days: int = 3
     below: tuple[float, ...] = DEFAULT_BELOW
-    #: Lower limits of normal used for grade 1 when the grade comes from the nadir; None: leukon's standard
-    #: adult profile (ranges.py).
+    #: Fixed lower limits of normal {column: 10^9/L} used for every count of that column, for entry, exit
+    #: and grade 1, instead of each specimen's own. Empty: each specimen's (lab, else profile) limit.
     lln: dict[str, float] = field(default_factory=dict)
+    #: The reference profile for counts without a `profile` column (see leukon.rules.ranges).
+    profile: str = DEFAULT_PROFILE
     cyclic: CyclicParams = field(default_factory=CyclicParams)
 
     def __post_init__(self) -> None:
         for line in self.lines:
-            if not line.entry <= line.exit:
+            if line.entry is not None and line.exit is not None and not line.entry <= line.exit:
                 raise InputError("lines", f"{line.name}: entry {line.entry} must not exceed exit {line.exit}")
         if self.max_gap_days <= 0:
             raise InputError("max_gap_days", "must be a positive number of days")
         if self.confirm_recovery < 1 or self.recovery_run_days < 1:
             raise InputError("confirm_recovery", "confirm_recovery and recovery_run_days must be 1 or more")
-
-    def lln_for(self, column: str) -> float | None:
-        if column in self.lln:
-            return self.lln[column]
-        r = reference_range(column)
-        return r.lln if r else None
+        for column, value in self.lln.items():
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise InputError("lln", f"{column}: the lower limit must be a number >= 0, got {value!r}")
+        check_profile(self.profile)
 
 
 REQUIRED = ("patient_id", "taken_at")
@@ -149,7 +171,12 @@ def prepare(panels: pl.DataFrame | pl.LazyFrame, params: CourseParams) -> pl.Laz
 
 
 def long_counts(panels: pl.LazyFrame, params: CourseParams, scheme_id: str) -> pl.LazyFrame:
-    """One row per (patient, line, count) with a usable value, sorted deterministically."""
+    """One row per (patient, line, count) with a usable value, sorted deterministically.
+
+    `panels` carry the limit columns of `limits.attach_limits`. Each count gets its lln, uln and limit_id,
+    its entry level (a fixed `Line.entry`, else its LLN; null = not assessed) and its exit level (a fixed
+    `Line.exit`, else the entry level; never below the entry level).
+    """
     schema = panels.collect_schema()
     parts = []
     for line in params.lines:
@@ -157,6 +184,9 @@ def long_counts(panels: pl.LazyFrame, params: CourseParams, scheme_id: str) -> p
             continue
         gcol = grade_column(scheme_id, line.column)
         grade = pl.col(gcol).cast(pl.Int8) if gcol in schema else pl.lit(None, pl.Int8)
+        lln = pl.col(lln_column(line.column))
+        entry = lln if line.entry is None else pl.lit(float(line.entry), pl.Float64)
+        exit_ = entry if line.exit is None else pl.max_horizontal(pl.lit(float(line.exit), pl.Float64), entry)
         parts.append(
             panels.select(
                 "patient_id",
@@ -165,6 +195,12 @@ def long_counts(panels: pl.LazyFrame, params: CourseParams, scheme_id: str) -> p
                 pl.lit(line.name).alias("line"),
                 pl.col(line.column).alias("value"),
                 grade.alias("grade"),
+                lln.alias("lln"),
+                pl.col(uln_column(line.column)).alias("uln"),
+                pl.col(limit_column(line.column)).alias("limit_id"),
+                entry.alias("entry"),
+                exit_.alias("exit"),
+                pl.col("_age_days").alias("age_days"),
             ).filter(
                 pl.col("value").is_not_null() & pl.col("taken_at").is_not_null() & pl.col("patient_id").is_not_null()
             )
@@ -195,15 +231,11 @@ def mark_episodes(long: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
     group boundaries are found by comparing each row with its neighbour: whole-column shifts instead of
     per-group windows, which keeps the cost close to that of the sort.
     """
-    entry = _by_line({line.name: line.entry for line in params.lines})
-    exit_ = _by_line({line.name: line.exit for line in params.lines})
     new_group = (
         (pl.col("patient_id") != pl.col("patient_id").shift(1)) | (pl.col("line") != pl.col("line").shift(1))
     ).fill_null(True)
     gap = (pl.col("taken_at") - pl.col("taken_at").shift(1)).dt.total_microseconds() / DAY_US
     lf = long.with_columns(
-        entry.alias("entry"),
-        exit_.alias("exit"),
         new_group.alias("new_group"),
         (new_group | (gap > params.max_gap_days).fill_null(True)).alias("new_seg"),
     ).with_columns(pl.col("new_seg").cum_sum().alias("seg"))
@@ -211,15 +243,17 @@ def mark_episodes(long: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
     def ahead(col: str, j: int) -> pl.Expr:  # the value j rows ahead within the same segment, else null
         return pl.when(pl.col("seg").shift(-j) == pl.col("seg")).then(pl.col(col).shift(-j))
 
-    # Recovery is confirmed when this count and the next confirm_recovery - 1 counts of the segment are >= exit.
-    ok = pl.min_horizontal([(ahead("value", j) >= pl.col("exit")) for j in range(params.confirm_recovery)]).fill_null(
+    # Recovery is confirmed when this count and the next confirm_recovery - 1 counts of the segment are each at
+    # or above their own exit level. A count without a level (not assessed) neither enters nor confirms.
+    ok = pl.min_horizontal([(ahead("value", j) >= ahead("exit", j)) for j in range(params.confirm_recovery)]).fill_null(
         False
     )
     signal = pl.when(pl.col("value") < pl.col("entry")).then(1).when(ok).then(0)
     # A segment starts outside an episode unless its first count is low, so the fill never crosses segments.
     signal = pl.when(pl.col("new_seg")).then(signal.fill_null(0)).otherwise(signal)
     lf = lf.with_columns(
-        (pl.col("value") < pl.col("entry")).alias("low"),
+        (pl.col("value") < pl.col("entry")).fill_null(False).alias("low"),
+        pl.col("entry").is_not_null().alias("assessed"),
         (signal.forward_fill() == 1).alias("in_ep"),
     )
     prev_in = (pl.col("in_ep").shift(1) & ~pl.col("new_seg")).fill_null(False)
@@ -270,6 +304,10 @@ def _aggregate(marked: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
             pl.col("value").filter(ine).min().alias("nadir"),
             pl.col("taken_at").sort_by("nadir_key", "taken_at").first().alias("nadir_at"),
             pl.col("specimen_id").sort_by("nadir_key", "taken_at").first().alias("nadir_specimen_id"),
+            pl.col("lln").sort_by("nadir_key", "taken_at").first().alias("nadir_lln"),
+            pl.col("age_days").sort_by("nadir_key", "taken_at").first().alias("nadir_age_days"),
+            pl.col("lln").filter(ine).first().alias("lln"),
+            pl.col("limit_id").filter(ine).first().alias("limit_id"),
             pl.col("grade").filter(ine).max().alias("column_grade"),
             pl.col("grade").filter(ine).is_not_null().any().alias("has_grade"),
             *below,
@@ -316,44 +354,60 @@ def _recovery_days(long: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
     )
 
 
-def _grades_of(term: Term, values: np.ndarray, lln: float | None) -> list[tuple[int | None, str | None]]:
+def _grades_of(
+    term: Term, values: np.ndarray, lln: float | None, age_days: int | None = None
+) -> list[tuple[int | None, str | None]]:
     """The scalar grader's answer for each value, calling it once per threshold interval, not per value.
 
     A grade is a chain of comparisons against the rule bounds, so it is constant between consecutive bounds:
     we grade each bound itself and one point inside each interval, then look every value up. Values whose
     interval is not gradable are graded one by one, because their reason names the value.
     """
-    band = term.band_for(None)
+    band = term.band_for(age_days)
     if band is None or band.not_gradable:  # depends on an age we do not have: the same answer for all
-        g = evaluate(term, float(values[0]), lln=lln)
+        g = evaluate(term, float(values[0]), lln=lln, age_days=age_days)
         return [(g.grade, g.reason)] * len(values)
     bounds = sorted({lln if r.bound == LLN else float(r.bound) for r in band.rules} - {None})
     b = np.asarray(bounds, float)
     inner = np.concatenate([[b[0] / 2 if b[0] > 0 else b[0] - 1], (b[:-1] + b[1:]) / 2, [b[-1] + 1]])
-    at_bound = [evaluate(term, float(x), lln=lln).grade for x in b]
-    in_interval = [evaluate(term, float(x), lln=lln).grade for x in inner]
+    at_bound = [evaluate(term, float(x), lln=lln, age_days=age_days).grade for x in b]
+    in_interval = [evaluate(term, float(x), lln=lln, age_days=age_days).grade for x in inner]
     idx = np.searchsorted(b, values, side="left")
     out: list[tuple[int | None, str | None]] = []
     for v, i in zip(values.tolist(), idx.tolist(), strict=True):
         g = at_bound[i] if i < len(b) and b[i] == v else in_interval[i]
         if g is None:
-            r = evaluate(term, v, lln=lln)
+            r = evaluate(term, v, lln=lln, age_days=age_days)
             out.append((r.grade, r.reason))
         else:
             out.append((g, None))
     return out
 
 
+_GRADED_SCHEMA = {
+    "line": pl.String,
+    "nadir": pl.Float64,
+    "nadir_lln": pl.Float64,
+    "nadir_age_days": pl.Int64,
+    "nadir_grade": pl.Int8,
+    "grade_reason": pl.String,
+}
+
+
 def _grade_from_nadir(ep: pl.DataFrame, params: CourseParams, scheme_id: str) -> pl.DataFrame:
-    """Worst grade: the max of the per-count grade column when given, else the scalar grade of the nadir."""
+    """Worst grade: the max of the per-count grade column when given, else the scalar grade of the nadir.
+
+    The nadir is graded against its own specimen's LLN (and age, for schemes graded by age), once per
+    distinct (nadir, LLN, age) rather than once per episode.
+    """
     parts = []
     try:
         sch, why_scheme = get_scheme(scheme_id), None
     except CriteriaError as e:
         sch, why_scheme = None, str(e)
     for line in params.lines:
-        values = ep.filter((pl.col("line") == line.name) & ~pl.col("has_grade"))["nadir"].unique().to_numpy()
-        if len(values) == 0:
+        todo = ep.filter((pl.col("line") == line.name) & ~pl.col("has_grade"))
+        if todo.is_empty():
             continue
         term, why = None, why_scheme
         if sch is not None:
@@ -361,20 +415,31 @@ def _grade_from_nadir(ep: pl.DataFrame, params: CourseParams, scheme_id: str) ->
                 term = sch.term(line.term)
             except CriteriaError as e:
                 why = str(e)
-        graded = [(None, why)] * len(values) if term is None else _grades_of(term, values, params.lln_for(line.column))
-        parts.append(
-            pl.DataFrame(
-                {
-                    "line": line.name,
-                    "nadir": values,
-                    "nadir_grade": pl.Series([g for g, _ in graded], dtype=pl.Int8),
-                    "grade_reason": pl.Series([r for _, r in graded], dtype=pl.String),
-                }
+        by_age = term is not None and term.needs_age
+        keys = todo.select(
+            "nadir", "nadir_lln", (pl.col("nadir_age_days") if by_age else pl.lit(None, pl.Int64)).alias("age")
+        ).unique()
+        for lln, age, g in keys.group_by("nadir_lln", "age").agg(pl.col("nadir")).iter_rows():
+            values = np.asarray(sorted(g), float)
+            graded = [(None, why)] * len(values) if term is None else _grades_of(term, values, lln, age)
+            frame = {
+                "line": line.name,
+                "nadir": values,
+                "nadir_lln": pl.Series([lln] * len(values), dtype=pl.Float64),
+                "nadir_age_days": pl.Series([age] * len(values), dtype=pl.Int64),
+                "nadir_grade": pl.Series([x for x, _ in graded], dtype=pl.Int8),
+                "grade_reason": pl.Series([r for _, r in graded], dtype=pl.String),
+            }
+            parts.append(pl.DataFrame(frame, schema=_GRADED_SCHEMA))
+        if not by_age:
+            ep = ep.with_columns(
+                pl.when(pl.col("line") == line.name)
+                .then(None)
+                .otherwise(pl.col("nadir_age_days"))
+                .alias("nadir_age_days")
             )
-        )
-    schema = {"line": pl.String, "nadir": pl.Float64, "nadir_grade": pl.Int8, "grade_reason": pl.String}
-    table = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
-    out = ep.join(table, on=["line", "nadir"], how="left", nulls_equal=True)
+    table = pl.concat(parts) if parts else pl.DataFrame(schema=_GRADED_SCHEMA)
+    out = ep.join(table, on=["line", "nadir", "nadir_lln", "nadir_age_days"], how="left", nulls_equal=True)
     return out.with_columns(
         pl.when(pl.col("has_grade"))
         .then(pl.col("column_grade"))
@@ -383,7 +448,7 @@ def _grade_from_nadir(ep: pl.DataFrame, params: CourseParams, scheme_id: str) ->
         .alias("worst_grade"),
         pl.when(pl.col("has_grade")).then(pl.lit("column")).otherwise(pl.lit("nadir")).alias("grade_source"),
         pl.when(pl.col("has_grade")).then(None).otherwise(pl.col("grade_reason")).alias("grade_reason"),
-    ).drop("column_grade", "nadir_grade", "has_grade")
+    ).drop("column_grade", "nadir_grade", "has_grade", "nadir_lln", "nadir_age_days")
 
 
 EPISODE_COLUMNS = (
@@ -405,10 +470,15 @@ EPISODE_COLUMNS = (
     "grade_reason",
     "recovery_day",
 )
+#: What each episode was judged against: the lower limit of its first count, where that limit came from
+#: (lab, profile, given, fixed) and its source (the lab, or the profile row's citation).
+LIMIT_COLUMNS = ("lln", "lln_origin", "lln_source")
 
 
-def episodes_from_marked(marked: pl.LazyFrame, params: CourseParams, scheme_id: str) -> pl.DataFrame:
-    """The episodes table from the marked long counts (see `mark_episodes`)."""
+def episodes_from_marked(
+    marked: pl.LazyFrame, params: CourseParams, scheme_id: str, limits: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The episodes table from the marked long counts (see `mark_episodes`) and the limit descriptions."""
     ep = _aggregate(marked, params).sort(["patient_id", "line", "ep_no"])
     # The recovery day must come after the nadir and before the next episode of the same line starts.
     ep = ep.with_columns(
@@ -441,8 +511,14 @@ def episodes_from_marked(marked: pl.LazyFrame, params: CourseParams, scheme_id: 
         .collect()
     )
     ep = _grade_from_nadir(ep, params, scheme_id)
+    table = limits if limits is not None else pl.DataFrame(schema=TABLE_SCHEMA)
+    ep = ep.join(
+        table.select("limit_id", pl.col("origin").alias("lln_origin"), pl.col("source").alias("lln_source")),
+        on="limit_id",
+        how="left",
+    ).sort(["patient_id", "line", "ep_no"])
     ep = ep.with_columns(pl.col("ep_no").cast(pl.UInt32).alias("episode"))
-    cols = [*EPISODE_COLUMNS[:-1], *(below_column(lvl) for lvl in params.below), EPISODE_COLUMNS[-1]]
+    cols = [*EPISODE_COLUMNS[:-1], *(below_column(lvl) for lvl in params.below), EPISODE_COLUMNS[-1], *LIMIT_COLUMNS]
     return ep.select(cols)
 
 
@@ -458,7 +534,9 @@ def episodes(
     ongoing or cut by a gap), last_low_at, ongoing, end_reason (recovery | end of series | gap),
     duration_days (to end, else to the last count in the episode), n_counts, nadir, nadir_at,
     nadir_specimen_id, days_below_0_5, days_below_0_1 (linear interpolation between counts; a lone count
-    adds nothing), worst_grade, grade_source, grade_reason, recovery_day.
+    adds nothing), worst_grade, grade_source, grade_reason, recovery_day, and what the episode was judged
+    against: lln (the lower limit of its first count), lln_origin (lab | profile | given | fixed) and
+    lln_source.
     """
     p = params or CourseParams()
     return analyse(panels, scheme=scheme, params=p).episodes
@@ -466,16 +544,24 @@ def episodes(
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    """The marked long counts (one row per patient, line and count) and the episodes built from them."""
+    """The marked long counts (one row per patient, line and count), the episodes built from them, and the
+    limit descriptions their limit_id columns point to (limit_id, origin, source, reason)."""
 
     counts: pl.DataFrame
     episodes: pl.DataFrame
+    limits: pl.DataFrame
+
+
+def with_limits(panels: pl.LazyFrame, params: CourseParams) -> tuple[pl.LazyFrame, pl.DataFrame]:
+    """The prepared panels with each count's lower limit (see `limits.attach_limits`)."""
+    return attach_limits(panels, [line.column for line in params.lines], profile=params.profile, fixed=dict(params.lln))
 
 
 def analyse(panels: pl.DataFrame | pl.LazyFrame, *, scheme: str, params: CourseParams) -> Analysis:
     """Prepare, mark and aggregate once, so the course and cyclic stages reuse the same counts."""
-    marked = mark_episodes(long_counts(prepare(panels, params), params, scheme), params).collect()
-    return Analysis(marked, episodes_from_marked(marked.lazy(), params, scheme))
+    lf, limits = with_limits(prepare(panels, params), params)
+    marked = mark_episodes(long_counts(lf, params, scheme), params).collect()
+    return Analysis(marked, episodes_from_marked(marked.lazy(), params, scheme, limits), limits)
 
 
 __all__ = [

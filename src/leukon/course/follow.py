@@ -1,7 +1,8 @@
 """`follow`: one call from a panels table to each patient's episodes, course labels and cyclic verdict.
 
-The tables (episodes, course labels) are computed for all patients at once in Polars; this module only
-turns their rows into the typed results and writes the plain-language reasons.
+The tables (episodes, course labels, the lower limits used) are computed for all patients at once in
+Polars; this module only turns their rows into the typed results and writes the plain-language reasons,
+which name the lower limit each count was judged against and where it came from.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ import polars as pl
 
 from leukon.rules.criteria import LLN
 from leukon.rules.criteria import scheme as get_scheme
-from leukon.rules.ranges import reference_range
 
 from ..errors import CriteriaError, InputError, did_you_mean
 from .classify import course_table
 from .cyclic import CyclicResult, Sampling, detect
 from .episodes import CourseParams, Line, analyse, below_column, prepare
-from .model import Count, Course, Episode, FollowResult, LineInfo, PatientCourse, Treatment
+from .model import Count, Course, Episode, FollowResult, Limit, LineInfo, PatientCourse, Treatment
 
 Frame = pl.DataFrame | pl.LazyFrame
 
@@ -72,8 +72,18 @@ def attach_treatments(episodes: pl.DataFrame, treatments: pl.DataFrame | None) -
     return out.sort("patient_id", "line", "episode")
 
 
-def line_info(line: Line, scheme_id: str, params: CourseParams) -> LineInfo:
-    """Thresholds for charts and reports, read from the scheme's own rules (never re-typed here)."""
+def line_info(
+    line: Line,
+    scheme_id: str,
+    params: CourseParams,
+    counts: pl.DataFrame | None = None,
+    limits: pl.DataFrame | None = None,
+) -> LineInfo:
+    """Thresholds for charts and reports, read from the scheme's own rules (never re-typed here).
+
+    counts: this patient's marked counts of the line; the range shown is that of the latest count with a
+    lower limit. limits: the limit-description table of the analysis (for the range's origin and source).
+    """
     bounds: tuple[tuple[int, float], ...] = ()
     try:
         term = get_scheme(scheme_id).term(line.term)
@@ -81,18 +91,48 @@ def line_info(line: Line, scheme_id: str, params: CourseParams) -> LineInfo:
             bounds = tuple((r.grade, float(r.bound)) for r in term.rules if r.bound != LLN and r.op == "<")
     except CriteriaError:
         pass
-    rr = reference_range(line.column)
-    return LineInfo(line.name, line.column, line.entry, params.lln_for(line.column), rr.uln if rr else None, bounds)
+    lln = uln = origin = source = None
+    known = None if counts is None else counts.filter(pl.col("lln").is_not_null())
+    if known is not None and known.height:
+        last = known.row(known.height - 1, named=True)
+        lln, uln = last["lln"], last["uln"]
+        if limits is not None:
+            d = limits.filter(pl.col("limit_id") == last["limit_id"])
+            if d.height:
+                origin, source = d["origin"][0], d["source"][0]
+    entry = line.entry if line.entry is not None else lln
+    return LineInfo(line.name, line.column, entry, lln, uln, bounds, origin, source)
 
 
 def _d(x: dt.datetime | dt.date | None) -> str:
     return "?" if x is None else (x.date() if isinstance(x, dt.datetime) else x).isoformat()
 
 
-def _reason(line: Line, row: dict, eps: list[Episode]) -> str:
+_ORIGIN_WORDS = {"lab": "the lab's range", "given": "given with the counts", "fixed": "fixed by the caller"}
+
+
+def _origin_words(limit: Limit) -> str:
+    return limit.source if limit.origin == "profile" else _ORIGIN_WORDS.get(limit.origin, limit.origin)
+
+
+def _against(line: Line, limits: tuple[Limit, ...]) -> str:
+    """What the counts were compared with, in words: a fixed cut-off, one lower limit, or each count's own."""
+    if line.entry is not None:
+        return f"the fixed cut-off {line.entry:g} x 10^9/L"
+    if not limits:
+        return "their lower limit of normal"
+    origins = "; ".join(dict.fromkeys(_origin_words(x) for x in limits))
+    lo, hi = min(x.lln for x in limits), max(x.lln for x in limits)
+    if lo == hi:
+        return f"the lower limit {lo:g} x 10^9/L ({origins})"
+    return f"each count's own lower limit ({lo:g}-{hi:g} x 10^9/L; {origins})"
+
+
+def _reason(line: Line, row: dict, eps: list[Episode], limits: tuple[Limit, ...] = ()) -> str:
     label, n = row["label"], row["n_counts"]
+    against = _against(line, limits)
     if label == "none":
-        return f"all {n} count(s) were at or above {line.entry:g} x 10^9/L"
+        return f"all {n} count(s) were at or above {against}"
     if label == "severe chronic":
         return (
             f"every count from {_d(row['sev_first'])} to {_d(row['sev_last'])} was below {line.severe_chronic:g}"
@@ -100,12 +140,12 @@ def _reason(line: Line, row: dict, eps: list[Episode]) -> str:
         )
     if label == "chronic":
         return (
-            f"low (below {line.entry:g}) on {row['low_days']} days from {_d(row['first_low'])} to"
+            f"low (below {against}) on {row['low_days']} days from {_d(row['first_low'])} to"
             f" {_d(row['last_low'])} without recovery: at least 3 occasions over at least 3 months"
         )
     if label == "recurrent":
         return (
-            f"{len(eps)} separate episodes below {line.entry:g} x 10^9/L with recovery or a gap between them;"
+            f"{len(eps)} separate episodes below {against} with recovery or a gap between them;"
             " none lasted 3 months with 3 low counts"
         )
     e = eps[0]
@@ -123,6 +163,12 @@ def _reason(line: Line, row: dict, eps: list[Episode]) -> str:
     return f"{what}, recovered on {_d(e.end)} after {e.duration_days:.0f} days (shorter than 3 months)"
 
 
+def _counts(c: pl.DataFrame) -> tuple[Count, ...]:
+    return tuple(
+        Count(t, v, sid, lln) for t, v, sid, lln in c.select("taken_at", "value", "specimen_id", "lln").iter_rows()
+    )
+
+
 def _evidence(counts: pl.DataFrame, row: dict, line: Line) -> tuple[Count, ...]:
     c = counts.filter(pl.col("low"))
     if row["label"] == "severe chronic":
@@ -131,9 +177,46 @@ def _evidence(counts: pl.DataFrame, row: dict, line: Line) -> tuple[Count, ...]:
         )
     elif row["label"] in ("chronic", "indeterminate"):
         c = c.filter(pl.col("ep_no") == row["label_episode"])
-    elif row["label"] == "none":
+    elif row["label"] in ("none", "not assessed"):
         return ()
-    return tuple(Count(r["taken_at"], r["value"], r["specimen_id"]) for r in c.iter_rows(named=True))
+    return _counts(c)
+
+
+def limits_table(counts: pl.DataFrame, limits: pl.DataFrame) -> pl.DataFrame:
+    """Per patient and line: each distinct lower limit used (lln, origin, source, n_counts), for all at once."""
+    return (
+        counts.filter(pl.col("lln").is_not_null())
+        .group_by("patient_id", "line", "lln", "limit_id")
+        .agg(pl.len().alias("n_counts"))
+        .join(limits, on="limit_id", how="left")
+        .sort("patient_id", "line", "lln", "origin", "source", nulls_last=True)
+    )
+
+
+def not_assessed_table(counts: pl.DataFrame, limits: pl.DataFrame) -> pl.DataFrame:
+    """Per patient and line: how many counts had no lower limit, and why (distinct reasons, joined)."""
+    return (
+        counts.filter(~pl.col("assessed"))
+        .join(limits.select("limit_id", "reason"), on="limit_id", how="left")
+        .group_by("patient_id", "line")
+        .agg(
+            pl.len().alias("n_not_assessed"),
+            pl.col("reason").drop_nulls().unique().sort().str.join("; ").alias("reason"),
+            pl.col("age_days").min().alias("min_age_days"),
+            pl.col("age_days").max().alias("max_age_days"),
+        )
+        .with_columns(  # the reasons say "at this age": name the ages of these counts instead
+            pl.col("reason").str.replace_all(
+                "at this age",
+                pl.when(pl.col("min_age_days") == pl.col("max_age_days"))
+                .then(pl.format("at age {} days", "min_age_days"))
+                .otherwise(pl.format("at ages {}-{} days", "min_age_days", "max_age_days"))
+                .fill_null("at this age"),
+                literal=True,
+            )
+        )
+        .drop("min_age_days", "max_age_days")
+    )
 
 
 def _episode(r: dict, params: CourseParams) -> Episode:
@@ -158,6 +241,9 @@ def _episode(r: dict, params: CourseParams) -> Episode:
         recovery_day=r["recovery_day"],
         treatment=tr,
         nadir_day_after_treatment=r.get("nadir_day_after_treatment"),
+        lln=r.get("lln"),
+        lln_origin=r.get("lln_origin"),
+        lln_source=r.get("lln_source"),
     )
 
 
@@ -169,10 +255,11 @@ def _cyclic(
     tdates = (
         None if treatments is None or treatments.is_empty() else treatments["date"].cast(pl.Datetime("us")).to_numpy()
     )
+    # Each count's own entry level (its LLN, or the line's fixed cut-off); NaN where none applies.
     return detect(
         counts["taken_at"].to_numpy(),
         counts["value"].to_numpy(),
-        entry=line.entry,
+        entry=counts["entry"].fill_null(float("nan")).to_numpy(),
         treatment_dates=tdates,
         params=params.cyclic,
     )
@@ -193,9 +280,12 @@ def follow(
     """Episodes, course labels and the cyclic verdict for one patient (patient_id) or every patient.
 
     panels: patient_id, specimen_id, taken_at and counts in 10^9/L (anc, wbc, lymphocytes); optional
-    per-count grade columns such as grade_ctcae_v5_anc. treatments: patient_id, date, label. Unknown
-    patients, missing columns or bad dates raise InputError; a series too thin to judge gives "insufficient
-    data" or "no data" rather than a guess.
+    per-count grade columns such as grade_ctcae_v5_anc; optional ranges per count (`<count>_lln`,
+    `<count>_uln`, `<count>_range`, as `screen` writes them) and specimen context (age_days, sex, ancestry,
+    profile) from which each count's range is chosen when no lower limit is given (see `limits`).
+    treatments: patient_id, date, label. Unknown patients, missing columns, bad dates or an unknown sex,
+    ancestry or profile raise InputError; a series too thin to judge gives "insufficient data" or "no data",
+    and counts without a range are "not assessed", rather than a guess.
     """
     p = params or CourseParams()
     sch = get_scheme(scheme).id
@@ -214,7 +304,8 @@ def follow(
         tr = tr.filter(pl.col("patient_id").is_in(ids))
     eps = attach_treatments(a.episodes, tr)
     courses = course_table(a.counts, a.episodes, p)
-    infos = tuple(line_info(line, sch, p) for line in p.lines)
+    used = _by_patient_line(limits_table(a.counts, a.limits))
+    unknown = _by_patient_line(not_assessed_table(a.counts, a.limits))
     by_pid = {k[0]: v for k, v in a.counts.partition_by("patient_id", as_dict=True).items()}
     eps_by = {k[0]: v for k, v in eps.partition_by("patient_id", as_dict=True).items()}
     course_by = {k[0]: v for k, v in courses.partition_by("patient_id", as_dict=True).items()}
@@ -228,23 +319,37 @@ def follow(
         rows = {r["line"]: r for r in course_by.get(pid, courses.clear()).iter_rows(named=True)}
         result: dict[str, Course] = {}
         series: dict[str, tuple[Count, ...]] = {}
+        infos = []
         for line in p.lines:
             lc = counts.filter(pl.col("line") == line.name)
-            series[line.name] = tuple(
-                Count(r["taken_at"], r["value"], r["specimen_id"]) for r in lc.iter_rows(named=True)
-            )
+            series[line.name] = _counts(lc)
+            infos.append(line_info(line, sch, p, lc, a.limits))
             row = rows.get(line.name)
             if row is None:
                 result[line.name] = Course(line.name, "no data", f"no {line.column} values")
                 continue
             le = [e for e in episodes if e.line == line.name]
+            limits = tuple(
+                Limit(r["lln"], r["origin"], r["source"], r["n_counts"]) for r in used.get((pid, line.name), ())
+            )
+            gap = unknown.get((pid, line.name), ({"n_not_assessed": 0, "reason": None},))[0]
+            n_gap, why = gap["n_not_assessed"], gap["reason"]
+            if row["label"] == "not assessed":
+                reason = f"none of the {n_gap} count(s) could be judged low or normal: {why}"
+            else:
+                reason = _reason(line, row, le, limits)
+                if n_gap:
+                    reason += f"; {n_gap} count(s) not assessed: {why}"
             result[line.name] = Course(
                 line.name,
                 row["label"],
-                _reason(line, row, le),
+                reason,
                 row["n_counts"],
                 row["n_episodes"],
                 _evidence(lc, row, line),
+                limits,
+                n_gap,
+                why,
             )
         ptr = tr_by.get(pid)
         anc_counts = counts.filter(pl.col("line") == anc_line.name) if anc_line else empty
@@ -258,18 +363,37 @@ def follow(
                 treatments=()
                 if ptr is None
                 else tuple(Treatment(d, lab) for d, lab in ptr.select("date", "label").iter_rows()),
-                lines=infos,
+                lines=tuple(infos),
                 series=series,
             )
         )
     return FollowResult(tuple(out), sch, _params_dict(p))
 
 
+def _by_patient_line(table: pl.DataFrame) -> dict[tuple[str, str], list[dict]]:
+    out: dict[tuple[str, str], list[dict]] = {}
+    for r in table.iter_rows(named=True):
+        out.setdefault((r["patient_id"], r["line"]), []).append(r)
+    return out
+
+
 def _params_dict(p: CourseParams) -> dict:
+    """The parameters in the JSON output: entry/exit are the fixed cut-offs (null: each specimen's LLN)."""
     return {
         "lines": [
-            {"name": x.name, "column": x.column, "term": x.term, "entry": x.entry, "exit": x.exit} for x in p.lines
+            {
+                "name": x.name,
+                "column": x.column,
+                "term": x.term,
+                "entry": x.entry,
+                "exit": x.exit,
+                "entry_rule": x.describe_entry(),
+                "exit_rule": x.describe_exit(),
+                "lln": p.lln.get(x.column),
+            }
+            for x in p.lines
         ],
+        "profile": p.profile,
         "max_gap_days": p.max_gap_days,
         "confirm_recovery": p.confirm_recovery,
         "recovery_run_days": p.recovery_run_days,
@@ -364,4 +488,13 @@ def _could_meet_protocol(counts: pl.DataFrame, c) -> pl.Series:
     return days.filter(pl.Series(enough))["patient_id"].unique()
 
 
-__all__ = ["attach_treatments", "follow", "line_info", "patients_table", "prepare_treatments", "screen_tables"]
+__all__ = [
+    "attach_treatments",
+    "follow",
+    "limits_table",
+    "line_info",
+    "not_assessed_table",
+    "patients_table",
+    "prepare_treatments",
+    "screen_tables",
+]

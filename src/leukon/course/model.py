@@ -14,14 +14,28 @@ def _iso(x: dt.date | dt.datetime | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Count:
-    """One count of one line: the evidence behind a label."""
+    """One count of one line: the evidence behind a label, with the lower limit it was judged against."""
 
     at: dt.datetime
     value: float
     specimen_id: str | None = None
+    lln: float | None = None  # None: no range applies, the count was not assessed
 
     def to_dict(self) -> dict:
-        return {"at": _iso(self.at), "value": self.value, "specimen_id": self.specimen_id}
+        return {"at": _iso(self.at), "value": self.value, "specimen_id": self.specimen_id, "lln": self.lln}
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A lower limit of normal the counts of one line were judged against, where it came from, how often."""
+
+    lln: float
+    origin: str  # lab | profile | given | fixed
+    source: str  # the lab, or the profile row's citation (e.g. "standard profile: Hibbs et al., Blood 2025 ...")
+    n_counts: int
+
+    def to_dict(self) -> dict:
+        return {"lln": self.lln, "origin": self.origin, "source": self.source, "n_counts": self.n_counts}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +70,9 @@ class Episode:
     recovery_day: dt.date | None
     treatment: Treatment | None = None  # the latest treatment on or before the nadir
     nadir_day_after_treatment: int | None = None
+    lln: float | None = None  # the lower limit of the count that opened the episode
+    lln_origin: str | None = None  # lab | profile | given | fixed
+    lln_source: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -78,12 +95,19 @@ class Episode:
             "recovery_day": _iso(self.recovery_day),
             "treatment": None if self.treatment is None else self.treatment.to_dict(),
             "nadir_day_after_treatment": self.nadir_day_after_treatment,
+            "lln": self.lln,
+            "lln_origin": self.lln_origin,
+            "lln_source": self.lln_source,
         }
 
 
 @dataclass(frozen=True, slots=True)
 class Course:
-    """The course label of one line for one patient, the reason in plain words, and the counts behind it."""
+    """The course label of one line for one patient, the reason in plain words, and the counts behind it.
+
+    limits: the lower limits the counts were judged against (one per distinct limit and origin);
+    n_not_assessed counts had none (no range applies), and not_assessed_reason says why.
+    """
 
     line: str
     label: str  # see classify.LABELS
@@ -91,6 +115,9 @@ class Course:
     n_counts: int = 0
     n_episodes: int = 0
     evidence: tuple[Count, ...] = ()
+    limits: tuple[Limit, ...] = ()
+    n_not_assessed: int = 0
+    not_assessed_reason: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -100,19 +127,28 @@ class Course:
             "n_counts": self.n_counts,
             "n_episodes": self.n_episodes,
             "evidence": [c.to_dict() for c in self.evidence],
+            "limits": [x.to_dict() for x in self.limits],
+            "n_not_assessed": self.n_not_assessed,
+            "not_assessed_reason": self.not_assessed_reason,
         }
 
 
 @dataclass(frozen=True, slots=True)
 class LineInfo:
-    """What a chart or report needs to know about a line: its column, thresholds and normal range."""
+    """What a chart or report needs to know about a line: its column, thresholds and normal range.
+
+    lln/uln: the range of the patient's latest assessed count (the one a reader compares the latest
+    value with); entry: the fixed cut-off when one was set, else that lln.
+    """
 
     name: str
     column: str
-    entry: float
+    entry: float | None
     lln: float | None
     uln: float | None
     grade_bounds: tuple[tuple[int, float], ...]  # (grade, "below this") from the scheme, most severe first
+    lln_origin: str | None = None
+    lln_source: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -122,6 +158,8 @@ class LineInfo:
             "lln": self.lln,
             "uln": self.uln,
             "grade_bounds": [list(b) for b in self.grade_bounds],
+            "lln_origin": self.lln_origin,
+            "lln_source": self.lln_source,
         }
 
 
@@ -183,4 +221,14 @@ NOT_A_DIAGNOSIS = (
     " person must interpret it."
 )
 
-__all__ = ["NOT_A_DIAGNOSIS", "Count", "Course", "Episode", "FollowResult", "LineInfo", "PatientCourse", "Treatment"]
+__all__ = [
+    "NOT_A_DIAGNOSIS",
+    "Count",
+    "Course",
+    "Episode",
+    "FollowResult",
+    "Limit",
+    "LineInfo",
+    "PatientCourse",
+    "Treatment",
+]
