@@ -118,7 +118,8 @@ SOURCE_FLAGS = (
 
 def add_source_arguments(p: argparse.ArgumentParser) -> None:
     """Add --format, --table, --patients, --time-format and one --<field> COLUMN flag per field."""
-    p.add_argument("--format", default="long", choices=("long", "wide", "omop", "mimic-iv"), help="table layout")
+    p.add_argument("--format", default="long", choices=("long", "wide", "omop", "mimic-iv", "fhir", "hl7v2"),
+                   help="table layout, or a message format (a FHIR Bundle or HL7 v2 file is recognised by itself)")  # fmt: skip
     p.add_argument("--table", help="table name in a DuckDB/SQLite file (or write FILE.duckdb:TABLE)")
     p.add_argument("--patients", "--patients-file", dest="patients_file", metavar="FILE",
                    help="patients table: PERSON (omop), patients.csv.gz (mimic-iv), or any with patient_id, sex, "

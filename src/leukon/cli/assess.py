@@ -38,8 +38,10 @@ def register(subparsers) -> None:
                    help=help_text("print JSON; with FILE (or - for stdin), read the CBC from a JSON object, or "
                                   "several CBCs from a JSON list"))  # fmt: skip
     from leukon.cli.explain import add_explain_options
+    from leukon.cli.messages import add_message_arguments
 
     add_explain_options(p)
+    add_message_arguments(p)  # --fhir FILE, --hl7 FILE, --output text|json|fhir
     p.set_defaults(run=command("assess", run))
 
 
@@ -47,21 +49,30 @@ def run(args: argparse.Namespace) -> int:
     """Assess the CBC(s) and print them as a table or JSON."""
     if isinstance(args.json, str):
         return _run_json(args)
-    units = pairs(args.unit, "unit")
-    values = analyte_values(args, units)
-    options = {
-        "units": units,
-        "lln": {k: number(f"lln {k}", v) for k, v in pairs(args.lln, "lln").items()},
-        "uln": {k: number(f"uln {k}", v) for k, v in pairs(args.uln, "uln").items()},
-        "sex": args.sex, "ancestry": args.ancestry, "profile": args.profile,
-        "fever_sustained": args.fever_sustained, "schemes": args.scheme,
-        "age_years": None if args.age_years is None else number("age_years", args.age_years),
-        "age_days": None if args.age_days is None else whole("age_days", args.age_days),
-    }  # fmt: skip
-    result = assess_mapping(values, **options)
+    from leukon.cli import messages
+
+    cbc = None
+    if messages.wants_message(args):  # --fhir FILE / --hl7 FILE: the CBC comes from a lab message
+        result, cbc = messages.assess_message(args)
+    else:
+        units = pairs(args.unit, "unit")
+        values = analyte_values(args, units)
+        options = {
+            "units": units,
+            "lln": {k: number(f"lln {k}", v) for k, v in pairs(args.lln, "lln").items()},
+            "uln": {k: number(f"uln {k}", v) for k, v in pairs(args.uln, "uln").items()},
+            "sex": args.sex, "ancestry": args.ancestry, "profile": args.profile,
+            "fever_sustained": args.fever_sustained, "schemes": args.scheme,
+            "age_years": None if args.age_years is None else number("age_years", args.age_years),
+            "age_days": None if args.age_days is None else whole("age_days", args.age_days),
+        }  # fmt: skip
+        result = assess_mapping(values, **options)
+    if args.output == "fhir":
+        messages.print_fhir(result, cbc)
+        return 0
     from leukon.cli.explain import explanation_from_args, print_explanation
 
-    if args.json is not None:
+    if args.json is not None or args.output == "json":
         doc = result.to_dict()
         if args.explain:
             doc["explanation"] = explanation_from_args(result, args).to_dict()
