@@ -87,13 +87,24 @@ def _read_file(doc: Document, path: Path) -> None:
     try:
         whole = json.loads(stripped)
     except json.JSONDecodeError as e:
-        if e.msg != "Extra data":  # one object per line (bulk export) raises "Extra data" after the first
+        if not _is_ndjson(stripped):
             raise InputError(
                 "input", f"{path.name}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}"
             ) from None
-        _read_ndjson(doc, path, text)
+        _read_ndjson(doc, path, text)  # one resource a line (bulk export): a bad line is one reject, not fatal
         return
     _add(doc, whole, path.name)
+
+
+def _is_ndjson(text: str) -> bool:
+    """More than one line, the first a whole JSON object: NDJSON, as the FHIR bulk data export writes it."""
+    lines = [x for x in text.splitlines() if x.strip()]
+    if len(lines) < 2:
+        return False
+    try:
+        return isinstance(json.loads(lines[0]), dict)
+    except json.JSONDecodeError:
+        return False
 
 
 def _read_ndjson(doc: Document, path: Path, text: str) -> None:
