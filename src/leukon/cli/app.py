@@ -34,6 +34,7 @@ COMMANDS: tuple[str, ...] = (
     "leukon.cli.report",
     "leukon.cli.explain",
     "leukon.cli.synth",
+    "leukon.cli.serve",
 )
 
 

@@ -1,0 +1,169 @@
+"""The JSON API: each route calls the same pipeline function as the CLI command of the same name.
+
+    POST /assess   one CBC -> the assessment (as `leukon assess --json`) with its explanation
+    POST /grade    one value under one scheme's term (as `leukon grade --json`)
+    POST /follow   a series -> episodes, course labels, cyclic verdict (as `leukon follow --json`) and the chart
+    POST /screen   a small lab table upload -> summary, panels, grades, rejects (as `leukon screen`)
+
+/assess and /grade run on the event loop (a tenth of a millisecond of work); /follow and /screen run in a
+worker thread so the time limit can answer for them.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from leukon.cli.follow import _check_dates, read_table  # the CLI's own reader, so a series is read one way
+from leukon.course.follow import follow
+from leukon.errors import InputError
+from leukon.knowledge.explain import explain
+from leukon.outputs.explanation_html import to_html
+from leukon.pipelines.assess import assess_mapping
+from leukon.pipelines.screen import screen
+from leukon.rules.criteria import SCHEMES, scheme
+from leukon.rules.grading import grade_detail
+from leukon.rules.units import check_value
+
+from .auth import require_token
+from .problems import PROBLEM_RESPONSES
+from .schemas import AssessRequest, FollowRequest, GradeRequest, assess_arguments
+
+router = APIRouter(dependencies=[Depends(require_token)], responses=PROBLEM_RESPONSES)
+
+#: matplotlib's rc_context is process-global: one chart at a time.
+_CHART_LOCK = threading.Lock()
+#: Rows per output table returned by /screen; the counts say when a table was cut.
+SCREEN_ROWS = 10_000
+SCREEN_FORMATS = ("long", "wide", "omop", "mimic-iv")
+UPLOAD_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq")
+
+
+def json_response(doc: dict) -> Response:
+    return Response(json.dumps(doc, ensure_ascii=False, allow_nan=False), media_type="application/json")
+
+
+def assessment_document(body: AssessRequest) -> dict:
+    """The `leukon assess --json --explain` document for one request (shared with the web page)."""
+    values, options = assess_arguments(body)
+    result = assess_mapping(values, **options)
+    doc = result.to_dict()
+    opts = body.explanation
+    if opts is not None:
+        e = explain(result, audience=opts.audience, medicines=opts.medicines, conditions=opts.conditions)
+        doc["explanation"] = e.to_dict()
+        if opts.html:
+            doc["explanation_html"] = to_html(e, css=False)
+    return doc
+
+
+@router.post("/assess", summary="Assess one CBC", response_description="the assessment and its explanation")
+async def assess_route(body: AssessRequest) -> Response:
+    """Findings, grades under every scheme (or `schemes`), derived counts, ranges with their sources,
+    warnings and what could not be assessed; with the explanation unless `explanation` is null."""
+    return json_response(assessment_document(body))
+
+
+@router.post("/grade", summary="Grade one value under a scheme's term")
+async def grade_route(body: GradeRequest) -> Response:
+    """`grade` is null when the value cannot be graded (no LLN, age or a usable unit); `reason` says why."""
+    term = scheme(body.scheme).term(body.term)
+    check_value(term.analyte, body.value, body.unit)  # an impossible value or a wrong unit is bad input here
+    r = grade_detail(body.scheme, body.term, float(body.value), body.unit, lln=body.lln, age_days=body.age_days)
+    return json_response(r.to_dict())
+
+
+def _follow(body: FollowRequest) -> dict:
+    if (body.series is None) == (body.csv is None):
+        raise InputError("series", "give the counts either as `series` (a list of records) or as `csv` text")
+    with tempfile.TemporaryDirectory(prefix="leukon-follow-") as tmp:
+        if body.series is not None:
+            path = Path(tmp, "series.json")
+            path.write_text(json.dumps([c.model_dump(exclude_unset=True) for c in body.series]), "utf-8")
+        else:
+            path = Path(tmp, "series.csv")
+            path.write_text(body.csv or "", "utf-8")
+        df = read_table(str(path), results=True)
+    _check_dates(df)
+    treatments = None
+    if body.treatments:
+        treatments = pl.DataFrame([t.model_dump() for t in body.treatments], schema_overrides={"patient_id": pl.String})
+    result = follow(df, body.patient_id, treatments=treatments, scheme=body.scheme)
+    doc = result.to_dict()
+    if body.chart:
+        if len(result.patients) != 1:
+            raise InputError("patient_id", f"{len(result.patients)} patients in the series; choose one for the chart")
+        from leukon.outputs.chart import render
+
+        with _CHART_LOCK:
+            doc["chart_svg"] = render(result.patients[0], "svg").decode("utf-8")
+    return doc
+
+
+@router.post("/follow", summary="Follow a series of counts over time")
+async def follow_route(body: FollowRequest) -> Response:
+    """Episodes (nadir, worst grade, recovery day), course labels and the cyclic verdict; `chart_svg` is
+    the chart of ANC and WBC with the normal range, grade thresholds and episodes."""
+    return json_response(await run_in_threadpool(_follow, body))
+
+
+def _records(df: pl.DataFrame | None, limit: int) -> dict:
+    if df is None:
+        return {"rows": 0, "returned": 0, "records": []}
+    part = df.head(limit)
+    return {"rows": df.height, "returned": part.height, "records": json.loads(part.write_json())}
+
+
+def _suffix(name: str, field: str) -> str:
+    low = name.lower()
+    for s in UPLOAD_SUFFIXES:
+        if low.endswith(s):
+            return s
+    raise InputError(field, f"{name!r}: upload a {', '.join(UPLOAD_SUFFIXES)} file")
+
+
+def _screen(data: bytes, name: str, format: str, patients: tuple[bytes, str] | None, schemes: tuple[str, ...]) -> dict:
+    if format not in SCREEN_FORMATS:
+        raise InputError("format", f"{format!r} is not a format; use one of {', '.join(SCREEN_FORMATS)}")
+    for s in schemes:
+        scheme(s)  # an unknown scheme is named before any work
+    with tempfile.TemporaryDirectory(prefix="leukon-screen-") as tmp:
+        path = Path(tmp, "input" + _suffix(name, "file"))
+        path.write_bytes(data)
+        options = {}
+        if patients is not None:
+            ppath = Path(tmp, "patients" + _suffix(patients[1], "patients"))
+            ppath.write_bytes(patients[0])
+            options["patients"] = str(ppath)
+        kw = {"schemes": schemes} if schemes else {}
+        result = screen(path, format=format, chunks=1, **kw, **options)
+    return {
+        "summary": result.summary,
+        **{
+            name: _records(getattr(result, name), SCREEN_ROWS)
+            for name in ("panels", "grades", "rejects", "patients", "episodes")
+        },
+    }
+
+
+@router.post("/screen", summary="Screen a small lab table")
+async def screen_route(
+    file: Annotated[UploadFile, File(description="CSV, CSV.gz or Parquet lab table")],
+    format: Annotated[str, Form(description=f"one of {', '.join(SCREEN_FORMATS)}")] = "long",
+    scheme_ids: Annotated[list[str] | None, Form(alias="scheme", description=f"of {', '.join(SCHEMES)}")] = None,
+    patients: Annotated[UploadFile | None, File(description="patients table (OMOP PERSON, MIMIC patients)")] = None,
+) -> Response:
+    """The same outputs as `leukon screen` (panels, grades, rejects, patients, episodes, summary); each
+    table gives its row count and at most 10,000 records."""
+    data = await file.read()
+    extra = None if patients is None else (await patients.read(), patients.filename or "")
+    doc = await run_in_threadpool(_screen, data, file.filename or "", format, extra, tuple(scheme_ids or ()))
+    return json_response(doc)
