@@ -17,6 +17,9 @@ from leukon.errors import InputError
 #: Resource types the adapter reads; everything else in a Bundle (Encounter, Practitioner, ...) is counted
 #: in the run notes and otherwise skipped, since it carries no result.
 READ_TYPES = ("Observation", "DiagnosticReport", "Patient")
+#: Bundle.type codes of FHIR R4 (BundleType, a required binding).
+BUNDLE_TYPES = ("document", "message", "transaction", "transaction-response", "batch", "batch-response", "history",
+                "searchset", "collection")  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -139,6 +142,8 @@ def _add(doc: Document, obj: dict, where: str, full_url: str | None = None) -> N
 def _add_bundle(doc: Document, bundle: dict, where: str) -> None:
     shell = {k: v for k, v in bundle.items() if k != "entry"}
     problem = validation_error(shell)
+    if problem is None and shell.get("type") not in BUNDLE_TYPES:  # a required binding the models leave open
+        problem = f"type {shell.get('type')!r} is not one of {', '.join(BUNDLE_TYPES)}"
     if problem:
         raise InputError("Bundle", f"{where}: not a valid FHIR R4 Bundle ({problem})")
     entries = bundle.get("entry") or []
