@@ -175,5 +175,12 @@ def test_wide_units_and_analytes_options(tmp_path: Path) -> None:
                units={"leuko": "/uL", "Neutro": "cells/uL"})  # fmt: skip
     m, _ = accounted(src)
     assert m.select("analyte", "value", "unit").rows() == [("wbc", 3100.0, "/uL"), ("anc", 1200.0, "cells/uL")]
+    # German short names are known now (Leuko, Neutro); columns named by no lab are still refused.
+    assert accounted(read(f, format="wide", patient_id="id", taken_at="drawn"))[0]["analyte"].to_list() == [
+        "wbc",
+        "neutrophils_pct",  # no unit: a name that does not say count or % is read as the percentage
+    ]
+    g = tmp_path / "odd.csv"
+    g.write_text("id,drawn,Q1,Q2\nA,2024-01-01 08:00,3100,1200\n")
     with pytest.raises(InputError, match=r"^analytes: no analyte columns recognised"):
-        read(f, format="wide", patient_id="id", taken_at="drawn")
+        read(g, format="wide", patient_id="id", taken_at="drawn")

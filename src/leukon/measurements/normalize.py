@@ -37,7 +37,12 @@ MEASUREMENT_SCHEMA = {
     "unit": pl.String,
     "lln": pl.Float64,
     "uln": pl.Float64,
+    # A censored result ("<0.5", ">100"): the operator, with `value` holding the bound; null when exact.
+    # Kept, never dropped: findings and grades use it only where the bound decides (leukon.rules.censored).
+    "censor": pl.String,
 }
+#: The operators `censor` may hold.
+CENSOR_OPERATORS = ("<", "<=", ">", ">=")
 REJECT_SCHEMA = {"source_row": pl.UInt64, "raw": pl.String, "reason": pl.String}
 #: Canonical measurements carry `time_key`: the time that groups results into a specimen when the source
 #: gave no specimen id (null when it did), so no per-row key string is built on the hot path.
@@ -100,7 +105,15 @@ def _canonical(df: pl.DataFrame, column: str) -> pl.Series:
 def _raw_json() -> pl.Expr:
     """The raw fields of a measurement row as JSON, for the rejects table."""
     return pl.struct(
-        "patient_id", "specimen_id", pl.col("taken_at").cast(pl.String), "analyte", "value", "unit", "lln", "uln"
+        "patient_id",
+        "specimen_id",
+        pl.col("taken_at").cast(pl.String),
+        "analyte",
+        "value",
+        "unit",
+        "lln",
+        "uln",
+        "censor",
     ).struct.json_encode()
 
 
@@ -145,6 +158,8 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
     The input is read once and materialised (for inputs larger than memory, `screen` calls this once per
     chunk of patients). Repeated results of one analyte in one specimen are resolved in `pivot`.
     """
+    if "censor" not in measurements.collect_schema().names():  # a source that cannot censor (OMOP, MIMIC-IV)
+        measurements = measurements.with_columns(censor=pl.lit(None, pl.String))
     casts = [pl.col(c).cast(t) for c, t in MEASUREMENT_SCHEMA.items() if c not in ("analyte", "unit")]
     # A percentage of white cells has one unit: a missing unit there is not ambiguous (a count's is).
     fractions = [a.id for a in ANALYTES.values() if a.dimension == "fraction"]
@@ -224,6 +239,7 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
         lln=pl.when(pl.col("lln") >= 0).then(pl.col("_lln_c")) if has_limits else pl.lit(None, pl.Float64),
         uln=pl.when(pl.col("uln") >= 0).then(pl.col("_uln_c")) if has_limits else pl.lit(None, pl.Float64),
         time_key=pl.when(pl.col("specimen_id").is_null()).then(pl.col("taken_at")),
+        censor="censor",
     )  # fmt: skip
     if bad.height:
         bad = bad.with_columns(pl.col("analyte").cast(pl.String), pl.col("unit").cast(pl.String)).join(

@@ -269,6 +269,7 @@ def checked(staged: pl.LazyFrame, *, time_format: str | None = None, time_only: 
         *(pl.col(c).alias(f"_{c}_text") for c in ("value", "lln", "uln")),  # as given; text in describe
         pl.col("raw"),
         *(pl.col(c) for c in schema.names() if c not in STAGED),  # an adapter's extra columns ride along
+        *(() if "censor" in schema.names() else (pl.lit(None, pl.String).alias("censor"),)),  # "<0.5": operator
     )
 
 

@@ -1,87 +1,44 @@
 """Long (one row per result) and wide (one row per CBC) tables.
 
-Analyte codes are LOINC codes, leukon ids, catalogue aliases or OMOP concept ids, matched without case
-(`leukon.rules.analytes.code_table`). A bare name is read with its unit: "Neutrophils" in K/uL is the absolute
-count, "Neutrophils" in % the percentage, because labs print both under one name.
+Analyte codes are LOINC codes, OMOP concept ids, leukon ids or the names laboratories print, in English,
+German, French or Spanish, and a lab's own codes from a mapping file (`map=`); see `leukon.sources.mapping`.
+A bare name is read with its unit: "Neutrophils" in K/uL is the absolute count, "Neutrophils" in % the
+percentage, because labs print both under one name.
+
+Result cells may be censored ("<0.5", kept with the operator in `censor`), flagged ("0.45 L") or written
+with a decimal comma (`decimal=","`, or detected); reference ranges may come as one string ("3.4-10.8",
+"<5", ">=1.5", "3.4 - 10.8 x10^9/L") in a range column. See `leukon.sources.values`.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
 
 import polars as pl
 
-from leukon.measurements.normalize import ANALYTE_ENUM
-from leukon.rules.analytes import ABSOLUTE, ANALYTES, PERCENT, by_name, code_table
+from leukon.rules.analytes import by_name
+from leukon.rules.units import parse_unit, tidy
 
 from ..errors import InputError
-from . import base, columns
+from . import base, columns, mapping, values
 from .io import ROW, Table, open_table
 
 ROW_FIELDS = ("patient_id", "taken_at", "specimen_id", "sex", "birth_date")
-LONG_FIELDS = ("patient_id", "taken_at", "analyte", "value", "unit", "lln", "uln", "specimen_id", "sex",
+LONG_FIELDS = ("patient_id", "taken_at", "analyte", "value", "unit", "lln", "uln", "range", "specimen_id", "sex",
                "birth_date", "ancestry")  # fmt: skip
+#: Rows read to detect a decimal comma in a text value column.
+DECIMAL_SAMPLE = 2000
 _NULL = pl.lit(None, pl.String)
 
 
-@cache
-def _codes() -> dict[str, str]:
-    return {k.lower(): v for k, v in code_table().items()}
-
-
-@cache
-def _bare_names() -> list[str]:
-    """Aliases that name a white-cell line without saying count or percentage (LOINC codes are explicit)."""
-    lines = set(ABSOLUTE.values()) | set(PERCENT.values())
-    return [a for a in (alias for i in lines for alias in (i, *ANALYTES[i].aliases)) if "%" not in a]
-
-
-@cache
-def _switch_maps() -> tuple[dict[str, str], dict[str, str]]:
-    """(bare name -> absolute-count id, bare name -> percentage id) for names whose unit decides."""
-    codes = _codes()
-    to_abs = {k: ABSOLUTE[line] for k in _bare_names() for line in PERCENT if codes.get(k) == PERCENT[line]}
-    to_pct = {k: PERCENT[line] for k in _bare_names() for line in ABSOLUTE if codes.get(k) == ABSOLUTE[line]}
-    return to_abs, to_pct
-
-
-def with_analyte(lf: pl.LazyFrame, key: str, unit: str, out: str = "analyte") -> pl.LazyFrame:
-    """Add `out`: the analyte id for code column `key` (as written), a bare name switched by `unit`
-    (a count unit has a '/', a percentage is '%').
-
-    Codes and units are few while rows are many, so the mapping runs once per distinct (code, unit)
-    pair and is spread back by integer pair codes, not by string work on every row.
-    """
-    pair = pl.struct(pl.col(key).alias("k"), pl.col(unit).alias("u"))
-    return lf.with_columns(pair.map_batches(_map_pairs, return_dtype=ANALYTE_ENUM).alias(out))
-
-
-def _map_pairs(pairs: pl.Series) -> pl.Series:
-    df = pairs.struct.unnest()
-    if df.is_empty():
-        return pl.Series([], dtype=ANALYTE_ENUM)
-    k = df["k"].cast(pl.String).cast(pl.Categorical).to_physical().cast(pl.UInt64).fill_null(0xFFFFFFFF)
-    u = df["u"].cast(pl.String).cast(pl.Categorical).to_physical().cast(pl.UInt64).fill_null(0xFFFFFFFF)
-    code = k * (1 << 32) + u
-    first = pl.DataFrame({"code": code}).with_row_index("i").group_by("code").agg(pl.col("i").first())
-    small = df[first["i"]].with_columns(code=first["code"])
-    mapped = small.select(
-        "code",
-        map_code(base.text(pl.col("k").cast(pl.String)).str.to_lowercase(), pl.col("u").cast(pl.String)).alias("a"),
-    )
-    return code.replace_strict(mapped["code"], mapped["a"].cast(ANALYTE_ENUM), default=None, return_dtype=ANALYTE_ENUM)
-
-
 def map_code(key: pl.Expr, unit: pl.Expr) -> pl.Expr:
-    """`with_analyte` as one expression (for small frames and for the OMOP source-value fallback)."""
-    to_abs, to_pct = _switch_maps()
-    unit = base.text(unit)
-    return pl.coalesce(
-        pl.when(unit.str.contains("/", literal=True)).then(key.replace_strict(to_abs, default=None)),
-        pl.when(unit == "%").then(key.replace_strict(to_pct, default=None)),
-        key.replace_strict(_codes(), default=None, return_dtype=pl.String),
-    )
+    """The analyte id a code or name column means (with the unit deciding count vs %), as one expression.
+
+    The same resolution as `read_long` (`leukon.sources.mapping.resolve`), without a local mapping file;
+    the OMOP adapter uses it for source values whose concept id is 0.
+    """
+    pair = pl.struct(key.cast(pl.String).alias("k"), base.text(unit).alias("u"))
+    return pair.map_batches(mapping.resolver(), return_dtype=mapping.RESOLVED).struct.field("analyte")
 
 
 def _col(name: str | None) -> pl.Expr:
@@ -133,29 +90,48 @@ def read_long(
     table: str | None = None,
     time_format: str | None = None,
     patients: str | None = None,
+    map: str | mapping.LocalMap | None = None,
+    decimal: str | None = None,
     **names: str | None,
 ) -> base.Source:
-    """One row per result. `names` maps fields (LONG_FIELDS) to headers when they differ from the usual."""
+    """One row per result. `names` maps fields (LONG_FIELDS) to headers when they differ from the usual.
+
+    `map`: a mapping file of local codes and units (`leukon.sources.mapping`). `decimal`: the decimal mark
+    of the number cells ('.' or ','); by default it is detected, and an ambiguous column is noted.
+    """
     _check_options(names, LONG_FIELDS, "long")
+    local = mapping.load_map(map)
+    decimal = values.check_decimal(decimal)
     t = open_table(spec, table=table)
     fields = {k: columns.CANDIDATES[k] for k in LONG_FIELDS}
     cols = columns.resolve(
         t.columns, fields, required=("patient_id", "taken_at", "analyte", "value"), given=names, label=t.label
     )
+    schema = t.frame.collect_schema()
+    notes = list(t.notes)
+    taken_at = pl.col(cols["taken_at"])
+    split = None if names.get("taken_at") else columns.date_and_time(t.columns)
+    if split:
+        taken_at = base.text(pl.col(split[0])) + pl.lit(" ") + base.text(pl.col(split[1]))
+    decimal = _decimal_of(t.frame, cols["value"], schema, decimal, notes)
+    value, censor = _value_and_censor(cols["value"], schema, decimal)
     staged = t.frame.select(
         pl.col(ROW),
         pl.col(cols["patient_id"]).alias("patient_id"),
         _col(cols["specimen_id"]).alias("specimen_id"),
-        pl.col(cols["taken_at"]).alias("taken_at"),
+        taken_at.alias("taken_at"),
         base.text(pl.col(cols["analyte"])).alias("code"),
-        pl.col(cols["value"]).alias("value"),
+        value.alias("value"),
         _col(cols["unit"]).alias("unit"),
-        _col(cols["lln"]).alias("lln"),
-        _col(cols["uln"]).alias("uln"),
+        _limit(cols["lln"], schema, decimal).alias("lln"),
+        _limit(cols["uln"], schema, decimal).alias("uln"),
         _NULL.alias("reason"),
         pl.struct(t.columns).alias("raw"),
+        censor.alias("censor"),
+        _col(cols["range"]).cast(pl.String).alias("_range"),
     )
-    staged = with_analyte(staged, "code", "unit")
+    staged = mapping.with_resolved(staged, "code", "unit", local)
+    staged = (with_range(staged, decimal) if cols["range"] else staged).drop("_range")
     pats = read_patients(patients) if patients else patients_from(t.frame, cols)
     return base.finish(
         staged,
@@ -165,8 +141,93 @@ def read_long(
         patients=pats,
         time_format=time_format,
         time_only=time_format is not None,
-        notes=t.notes,
+        notes=notes,
         keepalive=t.keepalive,
+    )
+
+
+def _decimal_of(frame: pl.LazyFrame, column: str, schema: pl.Schema, decimal: str | None, notes: list[str]) -> str:
+    """The decimal mark of a value column: the caller's, else detected from its first text cells."""
+    if decimal is not None or schema[column] != pl.String:
+        return decimal or "."
+    sample = frame.select(base.text(pl.col(column)).alias("v")).filter(pl.col("v").is_not_null()).head(DECIMAL_SAMPLE)
+    found, note = values.detect_decimal(sample.collect()["v"].to_list())
+    if note:
+        notes.append(f"{column}: {note}")
+    elif found == ",":
+        notes.append(f"{column}: decimal commas detected (3,1 read as 3.1); pass decimal='.' if that is wrong")
+    return found
+
+
+def _value_and_censor(column: str, schema: pl.Schema, decimal: str) -> tuple[pl.Expr, pl.Expr]:
+    """The value as cleaned text (or the numeric column as is) and its censoring operator."""
+    if schema[column] != pl.String:
+        return pl.col(column), _NULL
+    parts = pl.col(column).map_batches(values.value_parts(decimal), return_dtype=VALUE_PARTS)
+    return parts.struct.field("text"), parts.struct.field("censor")
+
+
+def _limit(column: str | None, schema: pl.Schema, decimal: str) -> pl.Expr:
+    """A reference-limit column as cleaned text (decimal commas and thousands separators read)."""
+    if column is None:
+        return _NULL
+    if schema[column] != pl.String:
+        return pl.col(column)
+    return pl.col(column).map_batches(values.value_parts(decimal), return_dtype=VALUE_PARTS).struct.field("text")
+
+
+VALUE_PARTS = pl.Struct({"text": pl.String, "censor": pl.String})
+RANGE_PARTS = pl.Struct({"lln": pl.String, "uln": pl.String, "unit": pl.String, "reason": pl.String})
+
+
+def with_range(staged: pl.LazyFrame, decimal: str) -> pl.LazyFrame:
+    """Fill `lln`/`uln` (where the table gave none) from the `_range` string, in the result's unit."""
+
+    def run(s: pl.Series) -> pl.Series:
+        df = s.struct.unnest()
+        df.columns = ["a", "u", "r"]
+        distinct = df.unique(maintain_order=True)
+        rows = [_range_parts(a, u, r, decimal) for a, u, r in distinct.iter_rows()]
+        table = distinct.with_columns(
+            *(pl.Series(n, [r[i] for r in rows], dtype=pl.String) for i, n in enumerate(("lln", "uln", "uo", "why")))
+        )
+        out = df.join(table, on=["a", "u", "r"], how="left", nulls_equal=True, maintain_order="left")
+        return out.select(lln="lln", uln="uln", unit="uo", reason="why").to_struct(s.name)
+
+    given = pl.struct(pl.col("analyte").cast(pl.String), pl.col("unit").cast(pl.String), pl.col("_range"))
+    parts = pl.when(pl.col("_range").is_not_null()).then(given).map_batches(run, return_dtype=RANGE_PARTS)
+    staged = staged.with_columns(parts.alias("_rp"))
+    field = pl.col("_rp").struct.field
+    return staged.with_columns(
+        pl.coalesce(pl.col("lln").cast(pl.String), field("lln")).alias("lln"),
+        pl.coalesce(pl.col("uln").cast(pl.String), field("uln")).alias("uln"),
+        pl.coalesce(base.text(pl.col("unit")), field("unit")).alias("unit"),
+        pl.coalesce(pl.col("reason"), field("reason")).alias("reason"),
+    ).drop("_rp")
+
+
+def _range_parts(analyte: str | None, unit: str | None, text: str | None, decimal: str) -> tuple:
+    """(lln, uln, unit, reason) as text for one (analyte, unit, range string)."""
+    if text is None or not text.strip() or analyte is None:
+        return None, None, None, None
+    parsed = values.parse_range(text, decimal)
+    if parsed is None:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        return None, None, None, f"reference range not understood {shown!r}; write it as LOW-HIGH, <HIGH or >=LOW"
+    lo, hi, range_unit = parsed
+    if range_unit and unit and range_unit.strip() != unit.strip():
+        from leukon.rules.analytes import ANALYTES
+
+        dim = ANALYTES[analyte].dimension
+        f_range, f_row = parse_unit(dim, range_unit), parse_unit(dim, unit)
+        if f_range is None or f_row is None or f_range.offset or f_row.offset:
+            return None, None, None, f"reference range unit {range_unit!r} cannot be compared with the unit {unit!r}"
+        lo, hi = (None if x is None else tidy(x * f_range.factor / f_row.factor) for x in (lo, hi))
+    return (
+        None if lo is None else repr(lo),
+        None if hi is None else repr(hi),
+        None if unit else range_unit,
+        None,
     )
 
 
@@ -177,9 +238,13 @@ _SUFFIXES = ("_unit", "_units", "_lln", "_uln")
 
 
 def wide_columns(
-    header: list[str], taken: set[str], analytes: dict[str, str] | None
+    header: list[str], taken: set[str], analytes: dict[str, str] | None, local: mapping.LocalMap = mapping.EMPTY
 ) -> dict[str, tuple[str, str | None]]:
-    """Analyte columns of a wide table: {column: (analyte id, unit written in the header or None)}."""
+    """Analyte columns of a wide table: {column: (analyte id, unit written in the header or None)}.
+
+    A header is read like a code in a long table (`leukon.sources.mapping.resolve`), with the unit written
+    in it ("NEUT#(10^3/uL)", "Lymphozyten [G/l]") deciding a name that does not say count or percentage.
+    """
     out: dict[str, tuple[str, str | None]] = {}
     if analytes:
         by_lower = {c.lower(): c for c in header}
@@ -197,24 +262,11 @@ def wide_columns(
             continue
         m = _HEADER_UNIT.match(col)
         name, unit = (m["name"], m["unit"]) if m else (col, None)
-        key = name.strip().lower()
-        hit = by_name(key)
-        if hit is None:
+        hit = mapping.resolve(name.strip(), unit, local)
+        if hit.analyte is None:
             continue
-        out[col] = (_by_unit(key, hit.id, unit), unit)
+        out[col] = (hit.analyte, hit.unit)
     return out
-
-
-def _by_unit(key: str, analyte: str, unit: str | None) -> str:
-    """The same line switch as `map_code`, for one header."""
-    if unit is None or key not in _bare_names():
-        return analyte
-    for line, pct in PERCENT.items():
-        if analyte == pct and "/" in unit:
-            return ABSOLUTE[line]
-        if analyte == ABSOLUTE[line] and unit.strip() == "%":
-            return pct
-    return analyte
 
 
 def _companion(header: list[str], col: str, suffix: str) -> str | None:
@@ -236,9 +288,15 @@ def read_wide(
     patients: str | None = None,
     analytes: dict[str, str] | None = None,
     units: dict[str, str] | None = None,
+    map: str | mapping.LocalMap | None = None,
+    decimal: str | None = None,
     **names: str | None,
 ) -> base.Source:
     """One row per CBC, one column per analyte.
+
+    Headers are read like codes in a long table (`map=` adds a lab's own); cells may be censored ("<0.1")
+    or use a decimal comma (`decimal`, else detected). An analyser export's separate date and time columns
+    are joined into the time of the specimen.
 
     A column's unit comes from a `<column>_unit` column, else `units[column]`, else the header
     ("WBC (10^9/L)"), else none (the kernel then reports the unit as missing). `<column>_lln` and
@@ -246,11 +304,18 @@ def read_wide(
     usable result is used (its bad cells are listed in `Source.dropped`), a row with none is a reject.
     """
     _check_options(names, ROW_FIELDS, "wide")
+    local = mapping.load_map(map)
+    decimal = values.check_decimal(decimal)
     t = open_table(spec, table=table)
     fields = {k: columns.CANDIDATES[k] for k in ROW_FIELDS}
     cols = columns.resolve(t.columns, fields, required=("patient_id", "taken_at"), given=names, label=t.label)
     header = t.columns
-    found = wide_columns(header, {c for c in cols.values() if c}, analytes)
+    taken_at, time_cols = pl.col(cols["taken_at"]), {cols["taken_at"]}
+    split = None if names.get("taken_at") else columns.date_and_time(header)
+    if split:
+        taken_at = base.text(pl.col(split[0])) + pl.lit(" ") + base.text(pl.col(split[1]))
+        time_cols = set(split)
+    found = wide_columns(header, {c for c in cols.values() if c} | time_cols, analytes, local)
     if not found:
         raise InputError(
             "analytes",
@@ -260,37 +325,47 @@ def read_wide(
     units = {k.lower(): v for k, v in (units or {}).items()}
     schema = t.frame.collect_schema()
     as_text = not all(schema[c].is_numeric() for c in found)
+    notes = list(t.notes)
+    if as_text and decimal is None:
+        sample = t.frame.select(pl.concat_list([base.text(pl.col(c).cast(pl.String)) for c in found]).alias("v"))
+        sample = sample.head(DECIMAL_SAMPLE).explode("v").drop_nulls().collect()["v"].to_list()
+        decimal, note = values.detect_decimal(sample)
+        if note or decimal == ",":
+            notes.append(note or "decimal commas detected (3,1 read as 3.1); pass decimal='.' if that is wrong")
+    decimal = decimal or "."
     # One staged frame per analyte column, stacked: the wide table's cells in the long layout.
-    used = set(found) | {c for c in cols.values() if c}
+    used = set(found) | {c for c in cols.values() if c} | time_cols
     cells = []
     for col, (analyte, header_unit) in found.items():
         unit_col = _companion(header, col, "_unit")
         lln, uln = _companion(header, col, "_lln"), _companion(header, col, "_uln")
         used |= {c for c in (unit_col, lln, uln) if c}
         default = units.get(col.lower()) or header_unit
-        value = pl.col(col).cast(pl.String) if as_text else pl.col(col).cast(pl.Float64)
+        given = pl.col(col).cast(pl.String) if as_text else pl.col(col).cast(pl.Float64)
+        value, censor = _value_and_censor(col, pl.Schema({col: pl.String}), decimal) if as_text else (given, _NULL)
         cells.append(
             t.frame.select(
                 pl.col(ROW),
                 pl.col(cols["patient_id"]).cast(pl.String).alias("patient_id"),
                 _col(cols["specimen_id"]).cast(pl.String).alias("specimen_id"),
-                pl.col(cols["taken_at"]).alias("taken_at"),
+                taken_at.alias("taken_at"),
                 pl.lit(col).alias("code"),
                 pl.lit(analyte).alias("analyte"),
-                value.alias("value"),
+                (value.cast(pl.String) if as_text else value).alias("value"),
                 (pl.col(unit_col).cast(pl.String) if unit_col else pl.lit(default, pl.String)).alias("unit"),
                 (pl.col(lln).cast(pl.String) if lln else _NULL).alias("lln"),
                 (pl.col(uln).cast(pl.String) if uln else _NULL).alias("uln"),
                 _NULL.alias("reason"),
                 pl.lit(None, pl.Null).alias("raw"),
-                base.text(value.cast(pl.String)).alias("value_text"),
-                base.text(value.cast(pl.String)).is_null().alias("empty"),
+                base.text(given.cast(pl.String)).alias("value_text"),
+                base.text(given.cast(pl.String)).is_null().alias("empty"),
+                censor.alias("censor"),
             )
         )
     staged = pl.concat(cells, how="vertical")
     checked = base.checked(staged, time_format=time_format, time_only=time_format is not None)
     ignored = [c for c in header if c not in used]
-    notes = [*t.notes, *([f"ignored columns: {', '.join(ignored)}"] if ignored else [])]
+    notes += [f"ignored columns: {', '.join(ignored)}"] if ignored else []
     pats = read_patients(patients) if patients else patients_from(t.frame, cols)
     return _wide_source(t, checked, pats, notes)
 

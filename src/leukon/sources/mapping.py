@@ -1,0 +1,190 @@
+"""Which analyte a lab's own test code or name means: the caller's mapping file, then leukon's catalogue.
+
+A laboratory export names tests its own way ("Neutrophils (Absolute)", "NEUT ABS", "Lymphozyten", a local
+code such as "LAB1234"). Resolution, for each distinct (code, unit) pair:
+
+1. the mapping file passed with ``map=`` (CLI ``--map FILE``), exact after folding case and spacing;
+2. a LOINC code, OMOP concept id or MIMIC-IV itemid from the catalogue (``analytes.toml``);
+3. a known test name in English, German, French or Spanish (``names.toml``), folded so spelling variants
+   meet; a name that does not say count or percentage ("Neutrophils") is decided by the result's unit;
+4. one of leukon's analyte ids ("anc", "neutrophils_pct").
+
+An unknown name is rejected with the closest known names. A mapping file (TOML)::
+
+    # Our LIS's local codes
+    [names]
+    "NEUT ABS" = "anc"                                   # an analyte id ...
+    "WBC" = { analyte = "wbc", unit = "10^3/uL" }          # ... with the unit when the export leaves it out
+    "LAB1234" = "lymphocytes_pct"
+
+    [units]
+    "THOU/CMM" = "10^3/uL"                                 # a local unit spelling -> one leukon reads
+
+Every entry is checked on load: an unknown analyte, a unit that does not fit the analyte, or an unknown
+key is one error naming the file, the entry and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+
+from leukon.errors import InputError, did_you_mean
+from leukon.rules.analytes import ANALYTES, by_local_name, closest_names, code_table
+from leukon.rules.units import _DESCRIBE, parse_unit
+
+
+@dataclass(frozen=True)
+class LocalMap:
+    """A laboratory's own names and unit spellings; see the module docstring for the file format."""
+
+    names: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # folded name -> (analyte, unit)
+    units: dict[str, str] = field(default_factory=dict)  # folded unit -> unit leukon reads
+    label: str = "mapping"
+
+    def __hash__(self) -> int:
+        return hash((tuple(sorted(self.names.items())), tuple(sorted(self.units.items())), self.label))
+
+
+EMPTY = LocalMap()
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().lower())
+
+
+def load_map(spec: str | Path | dict | LocalMap | None) -> LocalMap:
+    """A LocalMap from a TOML file path, an already parsed dict, or None (no local names)."""
+    if spec is None:
+        return EMPTY
+    if isinstance(spec, LocalMap):
+        return spec
+    label = "map"
+    if isinstance(spec, dict):
+        raw = spec
+    else:
+        path = Path(spec)
+        label = path.name
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise InputError("map", f"cannot read mapping file {str(spec)!r}: {e.strerror}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise InputError("map", f"{label} is not valid TOML: {e}") from None
+    extra = sorted(set(raw) - {"names", "units"})
+    if extra:
+        raise InputError("map", f"{label}: unknown table [{extra[0]}]; a mapping file has [names] and [units]")
+    names: dict[str, tuple[str, str | None]] = {}
+    for local, target in raw.get("names", {}).items():
+        where = f"{label} [names] {local!r}"
+        if isinstance(target, str):
+            analyte, unit = target, None
+        elif isinstance(target, dict) and set(target) <= {"analyte", "unit"} and "analyte" in target:
+            analyte, unit = target["analyte"], target.get("unit")
+        else:
+            raise InputError("map", f'{where}: give an analyte id or {{ analyte = "anc", unit = "10^3/uL" }}')
+        analyte = str(analyte).strip().lower()
+        if analyte not in ANALYTES:
+            raise InputError("map", f"{where}: unknown analyte {analyte!r}.{did_you_mean(analyte, list(ANALYTES))}")
+        dim = ANALYTES[analyte].dimension
+        if unit is not None and parse_unit(dim, str(unit)) is None:
+            raise InputError("map", f"{where}: unit {unit!r} is not a {_DESCRIBE[dim]} for {analyte}")
+        names[_key(local)] = (analyte, None if unit is None else str(unit))
+    units: dict[str, str] = {}
+    for local, unit in raw.get("units", {}).items():
+        if not isinstance(unit, str) or not any(parse_unit(d, unit) for d in _DESCRIBE):
+            raise InputError("map", f"{label} [units] {local!r}: {unit!r} is not a unit leukon reads (e.g. 10^3/uL)")
+        units[_key(local)] = unit
+    return LocalMap(names, units, label)
+
+
+@cache
+def _catalogue_codes() -> dict[str, str]:
+    """LOINC codes, OMOP ids and mimic:itemids (lower case) to analyte ids; names are matched apart."""
+    names = {a for an in ANALYTES.values() for a in (an.id, *an.aliases)}
+    return {k.lower(): v for k, v in code_table().items() if k not in names}
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    analyte: str | None
+    unit: str | None  # the unit to use (the row's, a mapped spelling, or the map's default)
+    reason: str | None = None  # why the row is rejected, when analyte is None
+
+
+@cache
+def resolve(code: str | None, unit: str | None, local: LocalMap = EMPTY) -> Resolved:
+    """The analyte a (code, unit) pair means, the unit to read it in, or the reason it is unknown.
+
+    >>> resolve("Neutrophils (Absolute)", "K/uL").analyte
+    'anc'
+    >>> resolve("Lymphs", "%").analyte
+    'lymphocytes_pct'
+    >>> resolve("Neutrofils Abs", "K/uL").reason
+    "unknown analyte code 'Neutrofils Abs'; closest known names: 'Neutrófilos absolutos', 'Neutrófilos %', 'Absolute Neutrophil Count'"
+    """
+    if code is None or not str(code).strip():
+        return Resolved(None, unit, None)  # "missing analyte code" is the shared check's reason
+    code = str(code).strip()
+    has_unit = unit is not None and bool(str(unit).strip())
+    if has_unit and local.units:
+        unit = local.units.get(_key(str(unit)), unit)
+    hit = local.names.get(_key(code))
+    if hit:
+        return Resolved(hit[0], unit if has_unit else hit[1])
+    catalogue = _catalogue_codes().get(code.lower())
+    if catalogue:
+        return Resolved(catalogue, unit)
+    named = by_local_name(code)
+    if named:
+        return Resolved(named.resolve(unit if has_unit else None), unit)
+    if code.lower() in ANALYTES:  # leukon's own ids ("anc", "neutrophils_pct")
+        return Resolved(code.lower(), unit)
+    near = closest_names(code) if re.search(r"[A-Za-z]", code) else []
+    hint = f"; closest known names: {', '.join(repr(n) for n in near)}" if near else ""
+    shown = code if len(code) <= 40 else code[:40] + "..."
+    return Resolved(None, unit, f"unknown analyte code {shown!r}{hint}")
+
+
+RESOLVED = pl.Struct({"analyte": pl.String, "unit": pl.String, "reason": pl.String})
+
+
+def resolver(local: LocalMap = EMPTY):
+    """A map_batches function: a struct of (code, unit) text to RESOLVED, one `resolve` per distinct pair."""
+
+    def run(pairs: pl.Series) -> pl.Series:
+        df = pairs.struct.unnest()
+        if df.is_empty():
+            return pl.DataFrame(schema=dict(RESOLVED)).to_struct(pairs.name)
+        # Codes and units are few while rows are many: key each row by the integer codes of its two
+        # strings, resolve each distinct pair once, and spread the answers back by that key.
+        k = df[df.columns[0]].cast(pl.String).cast(pl.Categorical).to_physical().cast(pl.UInt64).fill_null(0xFFFFFFFF)
+        u = df[df.columns[1]].cast(pl.String).cast(pl.Categorical).to_physical().cast(pl.UInt64).fill_null(0xFFFFFFFF)
+        key = k * (1 << 32) + u
+        first = pl.DataFrame({"key": key}).with_row_index("i").group_by("key").agg(pl.col("i").first())
+        small = df[first["i"]]
+        rows = [resolve(a, b, local) for a, b in small.iter_rows()]
+        out = {}
+        for name in ("analyte", "unit", "reason"):
+            vals = pl.Series([getattr(r, name) for r in rows], dtype=pl.String)
+            out[name] = key.replace_strict(first["key"], vals, default=None, return_dtype=pl.String)
+        return pl.DataFrame(out).to_struct(pairs.name)
+
+    return run
+
+
+def with_resolved(lf: pl.LazyFrame, code: str, unit: str, local: LocalMap = EMPTY) -> pl.LazyFrame:
+    """Set `analyte`, `unit` and (for unknown codes) `reason` from columns `code` and `unit`."""
+    pair = pl.struct(pl.col(code).cast(pl.String).alias("k"), pl.col(unit).cast(pl.String).alias("u"))
+    m = pair.map_batches(resolver(local), return_dtype=RESOLVED).alias("_resolved")
+    lf = lf.with_columns(m)
+    return lf.with_columns(
+        pl.col("_resolved").struct.field("analyte").alias("analyte"),
+        pl.col("_resolved").struct.field("unit").alias(unit),
+        pl.coalesce(pl.col("reason"), pl.col("_resolved").struct.field("reason")).alias("reason"),
+    ).drop("_resolved")
