@@ -13,6 +13,8 @@ True
 'ANC 1.6 10^9/L is at or above the grade 2 threshold and no LLN was given; give the lower limit of normal to tell grade 0 from grade 1'
 >>> grade("ctcae-v5", "Neutrophil count decreased", 700, None) is None   # no unit: never assumed
 True
+>>> grade("ctcae-v5", "Neutrophil count decreased", "<0.1", "10^9/L")      # censored: the bound decides
+4
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 
 from leukon.errors import InputError, UnitError
 from leukon.rules.analytes import ANALYTES
+from leukon.rules.censored import grade_censored, split_censored
 from leukon.rules.criteria import LLN, Rule, Term, scheme
 from leukon.rules.units import check_value, is_missing_unit, tidy
 
@@ -183,20 +186,24 @@ def _canonical_or_reason(analyte: str, value, unit: str | None) -> tuple[float |
 def grade_detail(
     scheme_id: str,
     term: str,
-    value: float | None,
+    value: float | str | None,
     unit: str | None,
     *,
     lln: float | None = None,
     uln: float | None = None,
     age_days: int | None = None,
 ) -> GradeResult:
-    """Like `grade`, with the label, the reason when not gradable, and the age band used."""
+    """Like `grade`, with the label, the reason when not gradable, and the age band used.
+
+    A censored value ("<0.1", ">=100") is graded only when every value it stands for has the same grade.
+    """
     t = scheme(scheme_id).term(term)
     if age_days is not None and (not isinstance(age_days, int) or age_days < 0):
         raise InputError("age_days", f"{age_days!r} is not a whole number of days from 0 up")
     if is_missing_unit(unit) and not (value is None or (isinstance(value, float) and math.isnan(value))):
         # As admiral does: a number without its unit is not gradable; it is never assumed to be 10^9/L.
         return _result(t, None, None, None, "", UNIT_MISSING)
+    op, value = split_censored(value)  # "<0.1": graded only where the bound decides (leukon.rules.censored)
     v, why = _canonical_or_reason(t.analyte, value, unit)
     if why:
         return _result(t, None, None, None, "", why)
@@ -206,6 +213,8 @@ def grade_detail(
         if why:
             return _result(t, None, v, None, "", why)
     del uln  # no white-cell term here reads the ULN (high-side terms use fixed thresholds)
+    if op is not None and v is not None:
+        return grade_censored(t, op, tidy(v), lln=lo, age_days=age_days)
     return evaluate(t, None if v is None else tidy(v), lln=lo, age_days=age_days)
 
 
