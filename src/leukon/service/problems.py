@@ -18,6 +18,8 @@ from starlette.responses import Response
 
 from leukon.errors import LeukonError, UnknownSchemeError, UnknownTermError
 
+from .access_log import route_of
+
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("leukon.service")
 
@@ -123,7 +125,7 @@ def install(app: FastAPI) -> None:
     async def _internal(request: Request, e: Exception) -> Response:
         rid = uuid.uuid4().hex[:12]
         # The exception's message may quote a value from the request: log its type only (see access_log).
-        log.error("internal error %s on %s %s: %s", rid, request.method, request.url.path, type(e).__name__)
+        log.error("internal error %s on %s %s: %s", rid, request.method, route_of(request.scope), type(e).__name__)
         return problem(500, f"leukon failed on this request (id {rid}); the error was logged without its data")
 
 

@@ -95,6 +95,10 @@ def assess_arguments(body: BaseModel) -> tuple[dict, dict]:
     for k in body.model_extra or {}:
         raise InputError(k, f"unknown key; use analyte ids ({', '.join(ANALYTES)}) or {', '.join(sorted(OPTION_KEYS))}")
     values = {k: v for k, v in doc.items() if k in ANALYTES}
+    for k, v in values.items():
+        unit = v.get("unit") if isinstance(v, dict) else None
+        if unit is not None and not isinstance(unit, str):  # leukon's reader expects text here
+            raise InputError(f"{k}.unit", f"{unit!r} is not a unit; give text such as '/uL' or '10^9/L'")
     options = {k: v for k, v in doc.items() if k in OPTION_KEYS}
     return values, options
 
