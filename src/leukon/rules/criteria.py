@@ -15,8 +15,9 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 
-from leukon.errors import CriteriaError, UnknownSchemeError, UnknownTermError, did_you_mean
+from leukon.errors import CriteriaError, LeukonError, UnknownSchemeError, UnknownTermError, did_you_mean
 from leukon.rules.analytes import ANALYTES
 
 OPS = ("<", "<=", ">", ">=")
@@ -340,7 +341,11 @@ def _load_profiles() -> tuple[dict[str, Profile], tuple[RangeRow, ...]]:
 
 
 SCHEMES: dict[str, Scheme] = _load_schemes()
-PROFILES, RANGES = _load_profiles()
+PROFILES, _BUILT_IN_RANGES = _load_profiles()
+#: Every range row, built-in first, then those of profiles registered at run time (`register_profiles`). A
+#: list extended in place, so modules that imported it and the compiled range selectors see the new rows.
+RANGES: list[RangeRow] = list(_BUILT_IN_RANGES)
+BUILT_IN_PROFILES = frozenset(PROFILES)
 DEFAULT_PROFILE = "standard"
 #: Schemes whose ids the public `grade()` contract names; the others are leukon's own named criteria.
 GRADING_SCHEMES = ("ctcae-v4", "ctcae-v5", "ctcae-v6", "daids-v2.1")
@@ -352,3 +357,144 @@ def scheme(scheme_id: str) -> Scheme:
     if s is None:
         raise UnknownSchemeError(f"unknown scheme {scheme_id!r}.{did_you_mean(scheme_id, sorted(SCHEMES))}")
     return s
+
+
+# --- your own reference ranges (issue 11): profiles from a TOML file, added beside the built-in ones ----------
+
+#: Keys a row of a profiles file may hold; anything else is a typo and is refused.
+_PROFILE_KEYS = {"id", "name", "description"}
+_RANGE_KEYS = {"profile", "analyte", "lln", "uln", "unit", "source", "sex", "ancestry", "min_age_days",
+               "max_age_days", "min_age_years", "max_age_years", "note"}  # fmt: skip
+_ANCESTRIES = ("any", "duffy-null")
+#: Profiles registered so far: id -> the rows it brought, so loading the same file twice is harmless.
+_REGISTERED: dict[str, tuple[Profile, tuple[RangeRow, ...]]] = {}
+
+
+def register_profiles(spec: str | Path | dict) -> list[str]:
+    """Add reference-range profiles from a TOML file (or its parsed dict); return their ids.
+
+    The file has the layout of the built-in ``profiles.toml``: ``[[profile]]`` tables (id, name,
+    description) and ``[[range]]`` rows (profile, analyte, lln and/or uln, source; optional unit, sex,
+    ancestry, min/max_age_days, min/max_age_years, note). Limits may be given in any unit of the analyte
+    (``unit = "/uL"``) and are stored in the canonical unit. The new profiles are chosen by id
+    (``profile="mylab"``) in assess, screen and follow alike; for an analyte or age the profile does not
+    cover, the standard profile's rows apply, as for the built-in profiles.
+
+    Validated on load; InputError (field ``profiles``) names the file, the row and the fix. Built-in ids
+    cannot be redefined, and an id already registered with other rows is refused rather than replaced.
+    """
+    from leukon.errors import InputError
+
+    label, raw = _read_profiles(spec)
+
+    def fail(where: str, msg: str) -> None:
+        raise InputError("profiles", f"{label}: {where}: {msg}")
+
+    for key in sorted(set(raw) - {"profile", "range"}):
+        fail(f"[{key}]", "unknown table; a profiles file has [[profile]] and [[range]] tables")
+    profiles: dict[str, Profile] = {}
+    for i, p in enumerate(raw.get("profile", ()), 1):
+        where = f"[[profile]] #{i}"
+        extra = sorted(set(p) - _PROFILE_KEYS)
+        if extra:
+            fail(where, f"unknown key {extra[0]!r}; use {', '.join(sorted(_PROFILE_KEYS))}")
+        pid = str(p.get("id", "")).strip().lower()
+        if not pid:
+            fail(where, "give the profile an id")
+        if pid in BUILT_IN_PROFILES:
+            fail(where, f"{pid!r} is a built-in profile; give yours another id")
+        if pid in profiles:
+            fail(where, f"profile {pid!r} is defined twice")
+        profiles[pid] = Profile(pid, str(p.get("name") or pid), str(p.get("description") or ""))
+    if not profiles:
+        fail("[[profile]]", "no profile defined; add [[profile]] with id, name and description")
+    rows: dict[str, list[RangeRow]] = {pid: [] for pid in profiles}
+    for i, r in enumerate(raw.get("range", ()), 1):
+        row = _user_range(r, f"[[range]] #{i} ({r.get('profile', '?')} / {r.get('analyte', '?')})", profiles, fail)
+        rows[row.profile].append(row)
+    for pid, got in rows.items():
+        if not got:
+            fail(f"profile {pid!r}", "has no [[range]] rows")
+    for pid, prof in profiles.items():
+        new = (prof, tuple(rows[pid]))
+        old = _REGISTERED.get(pid)
+        if old is not None and old != new:
+            fail(f"profile {pid!r}", "is already loaded with other ranges; give the changed profile another id")
+    for pid, prof in profiles.items():
+        if pid in _REGISTERED:
+            continue
+        _REGISTERED[pid] = (prof, tuple(rows[pid]))
+        PROFILES[pid] = prof
+        RANGES.extend(rows[pid])
+    return list(profiles)
+
+
+def _read_profiles(spec: str | Path | dict) -> tuple[str, dict]:
+    from leukon.errors import InputError
+
+    if isinstance(spec, dict):
+        return "profiles table", spec
+    path = Path(spec)
+    try:
+        return path.name, tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError("profiles", f"cannot read profiles file {str(spec)!r}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError("profiles", f"{path.name} is not valid TOML: {e}") from None
+
+
+def _user_range(r: dict, where: str, profiles: dict[str, Profile], fail) -> RangeRow:
+    """One validated [[range]] row of a user's profiles file, limits in the canonical unit."""
+    from leukon.rules.units import conversion_for
+
+    extra = sorted(set(r) - _RANGE_KEYS)
+    if extra:
+        fail(where, f"unknown key {extra[0]!r}; use {', '.join(sorted(_RANGE_KEYS))}")
+    if str(r.get("profile", "")).strip().lower() not in profiles:
+        fail(where, f"profile {r.get('profile')!r} is not defined in this file; add it as [[profile]]")
+    analyte = r.get("analyte")
+    if analyte not in ANALYTES:
+        fail(where, f"unknown analyte {analyte!r}.{did_you_mean(str(analyte), list(ANALYTES))}")
+    if not str(r.get("source", "")).strip():
+        fail(where, 'every range cites its source (source = "...")')
+    sex = r.get("sex", "any")
+    if sex not in ("any", "female", "male"):
+        fail(where, f"sex {sex!r} must be any, female or male")
+    ancestry = r.get("ancestry", "any")
+    if ancestry not in _ANCESTRIES:
+        fail(where, f"ancestry {ancestry!r} must be one of {', '.join(_ANCESTRIES)}")
+    limits = {}
+    for side in ("lln", "uln"):
+        v = r.get(side)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0):
+            fail(where, f"{side} must be a number from 0 up, not {v!r}")
+        limits[side] = v
+    if limits["lln"] is None and limits["uln"] is None:
+        fail(where, "give lln, uln or both")
+    try:
+        conv = conversion_for(analyte, r.get("unit"))
+    except LeukonError as e:
+        fail(where, str(e))
+    lln, uln = (None if v is None else float(v) * conv.factor + conv.offset for v in (limits["lln"], limits["uln"]))
+    if lln is not None and uln is not None and lln >= uln:
+        fail(where, f"lln {limits['lln']} must be below uln {limits['uln']}")
+    for key in ("min_age_days", "max_age_days", "min_age_years", "max_age_years"):
+        v = r.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            fail(where, f"{key} must be a whole number from 0 up, not {v!r}")
+    age = AgeBand.from_row(r)
+    for lo, hi in (("min_age_days", "max_age_days"), ("min_age_years", "max_age_years")):
+        if r.get(lo) is not None and r.get(hi) is not None and r[lo] > r[hi]:
+            fail(where, f"{lo} {r[lo]} is above {hi} {r[hi]}")
+    return RangeRow(
+        str(r["profile"]).strip().lower(),
+        analyte,
+        None if lln is None else round(lln, 12),
+        None if uln is None else round(uln, 12),
+        str(r["source"]),
+        sex,
+        ancestry,
+        age,
+        "V",
+        str(r.get("note", "")),
+    )
