@@ -90,13 +90,13 @@ def test_bulk_ndjson_folder_and_urine_leukocytes(tmp_path: Path) -> None:
 def test_malformed_entries_each_get_a_reason() -> None:
     src = read_fhir(FHIR / "malformed.json")
     m, r = accounted(src)
-    assert m["analyte"].to_list() == ["wbc"]
+    assert m["analyte"].to_list() == ["wbc", "eosinophils"]
+    assert m["censor"].to_list() == [None, "<"] and m["value"].to_list() == [2.9, 0.05]  # "<0.05" kept as a bound
     assert reasons(r) == {
         0: "invalid FHIR R4 Observation (status: Value for the field 'status' is required.)",
         2: "no value: dataAbsentReason 'not-performed'",
         3: "status 'preliminary': only final, amended or corrected results are read",
         4: "valueString is not a quantity; a count needs valueQuantity",
-        5: "censored value '<0.05': a bound is not a measured count",
         6: "DiagnosticReport/bad-cbc: reference 'Observation/not-there' is not in the input",
         7: "DiagnosticReport/no-white has no usable white-cell result (WBC, ANC or differential); hemoglobin, "
         "platelets not assessed alone",
@@ -114,7 +114,7 @@ def test_malformed_entries_each_get_a_reason() -> None:
 
 def test_local_code_map() -> None:
     m, _ = accounted(read_fhir(FHIR / "malformed.json", codes={"http://lab.example.org/codes|WBC": "wbc"}))
-    assert sorted(m["value"].to_list()) == [2.9, 6.0]
+    assert sorted(m["value"].to_list()) == [0.05, 2.9, 6.0]
     with pytest.raises(InputError, match=r"^codes: 'wbc' maps to unknown analyte 'leukocytes'"):
         read_fhir(FHIR / "malformed.json", codes={"WBC": "leukocytes"})
 

@@ -15,7 +15,7 @@ from leukon.errors import InputError
 from leukon.pipelines.assess import assess_mapping
 from leukon.pipelines.screen import screen
 from leukon.sources import MEASUREMENTS_SCHEMA, detect_format, read
-from leukon.sources.hl7v2 import parse_range, read_hl7v2, read_hl7v2_cbc, split_messages
+from leukon.sources.hl7v2 import read_hl7v2, read_hl7v2_cbc, split_messages
 
 from .conftest import accounted
 
@@ -49,7 +49,6 @@ def test_mllp_file_with_repeated_obr_groups_and_statuses() -> None:
     assert src.rows_read == 12
     assert reasons(r) == {
         3: "OBX-11 status P (preliminary): only final (F) or corrected (C) results are read",
-        5: "censored value '<0.1': a bound is not a measured count",
         6: "OBX-11 status I (pending): only final (F) or corrected (C) results are read",
         9: "value not numeric 'see smear'",
         10: "LOINC 30405-5 is leukocytes in urine, not a blood count",
@@ -58,7 +57,7 @@ def test_mllp_file_with_repeated_obr_groups_and_statuses() -> None:
     by_specimen = m.group_by("specimen_id").agg(pl.col("analyte").cast(pl.String).sort()).sort("specimen_id").rows()
     assert by_specimen == [
         ("FL60001", ["bands_pct", "neutrophils_pct", "wbc"]),  # the local code WBC through the map
-        ("FL60101", ["wbc"]),
+        ("FL60101", ["anc", "wbc"]),  # SN "<^0.1": the ANC is kept as a bound, with its operator
         ("FL60102", ["anc", "wbc"]),  # SN "=^0.3" is a plain number; C (corrected) is read
     ]
     wbc = m.filter(pl.col("specimen_id") == "FL60001", pl.col("analyte") == "wbc").row(0, named=True)
@@ -113,10 +112,14 @@ def test_line_endings_and_framing_do_not_matter() -> None:
     assert a.equals(b)
 
 
-def test_parse_range() -> None:
-    assert parse_range("3.5 - 10.5") == (3.5, 10.5)
-    assert parse_range("<=11") == (None, 11.0)
-    assert parse_range("") == (None, None)
+def test_censored_anc_is_kept_as_a_bound_and_left_out_of_the_single_report() -> None:
+    src = read_hl7v2(HL7 / "oru-mllp.hl7")
+    m, _ = accounted(src)
+    anc = m.filter(pl.col("specimen_id") == "FL60101", pl.col("analyte") == "anc").row(0, named=True)
+    assert (anc["value"], anc["censor"]) == (0.1, "<")
+    text = (HL7 / "oru-mllp.hl7").read_text(encoding="latin-1").split("OBR|2")[0]  # up to the first draw of June 3
+    cbc = read_hl7v2_cbc("x", text=text)
+    assert "anc" not in cbc.values and any("anc <0.1" in n and "censored" in n for n in cbc.notes)
 
 
 @settings(max_examples=40, deadline=None)
@@ -132,6 +135,6 @@ def test_every_obx_is_accounted_for(obx) -> None:
     src = read_hl7v2("generated", text="\r".join(segs))
     m, r = accounted(src)
     assert src.rows_read == len(obx)
-    ok = [c for c, s, v in obx if s in ("F", "C") and c in ("6690-2", "751-8") and v in ("4.2", "0.9")]
+    ok = [c for c, s, v in obx if s in ("F", "C") and c in ("6690-2", "751-8") and v in ("4.2", "0.9", "<^0.1")]
     assert m.height == len(ok)
     assert r["reason"].is_not_null().all() and (r["reason"].str.len_chars() > 0).all()

@@ -1,9 +1,12 @@
 """FHIR R4 out: an `Assessment` as a Bundle (type collection) that an EHR can file and a FHIR reader can re-read.
 
 >>> import leukon
->>> b = to_fhir(leukon.assess(wbc=4.6, anc=0.9, lln={"anc": 1.8}), effective="2024-05-02T08:30:00Z")
->>> [e["resource"]["resourceType"] for e in b["entry"]]
-['Patient', 'Observation', 'Observation', 'Observation', 'Observation', 'DiagnosticReport']
+>>> a = leukon.assess(wbc=4.6, anc=0.9, lln={"anc": 1.8}, schemes=["ctcae-v5"])
+>>> b = to_fhir(a, effective="2024-05-02T08:30:00Z")
+>>> [e["resource"]["resourceType"] for e in b["entry"]][:3], len(b["entry"]) == 1 + 2 + len(a.grades) + 1
+(['Patient', 'Observation', 'Observation'], True)
+>>> [c["code"] for c in b["entry"][2]["resource"]["interpretation"][0]["coding"]]
+['L']
 
 What the Bundle holds:
 

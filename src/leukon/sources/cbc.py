@@ -81,6 +81,9 @@ def latest_cbc(source: Source, *, patient_id: str | None = None) -> Cbc:
     values: dict[str, dict] = {}
     for row in rows.iter_rows(named=True):
         a = str(row["analyte"])
+        if row.get("censor"):  # a bound ("<0.1"): assess_mapping reads exact values, so say what was left out
+            notes.append(f"{a} {row['censor']}{row['value']:g} {row['unit'] or ''} is censored (a bound); not assessed")
+            continue
         given = {"value": row["value"], "unit": row["unit"], "lln": row["lln"], "uln": row["uln"]}
         given = {k: v for k, v in given.items() if v is not None}
         if a in values and values[a] != given:

@@ -15,7 +15,7 @@ reason, so rows read = rows used + rows rejected as for every other format.
   URLs) or NDJSON-neighbour Observations. The report (or panel) groups the results into one specimen and
   lends them its effective time and subject when an Observation has none.
 - valueQuantity: the UCUM code when the system is UCUM, else the unit text; a comparator (`<0.1`) is a
-  censored value and is refused. referenceRange (normal, or untyped) gives the lab's LLN and ULN.
+  censored value, kept with its operator in `censor` as the other formats keep it. referenceRange (normal, or untyped) gives the lab's LLN and ULN.
 - status final, amended or corrected is read; preliminary, registered, cancelled, entered-in-error and
   unknown are refused with the status. A dataAbsentReason is refused with its code.
 - Patient.gender and Patient.birthDate fill the patients table (age is computed per specimen).
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leukon.errors import InputError
+from leukon.measurements.normalize import CENSOR_OPERATORS
 from leukon.rules.analytes import ANALYTES, by_loinc
 from leukon.rules.units import parse_unit
 
@@ -222,6 +223,7 @@ class _Reader:
         if rec.reason is None:
             q = obs["valueQuantity"]
             rec.value = float(q["value"]) if q.get("value") is not None else None
+            rec.censor = q.get("comparator")  # "<0.1" is kept as a bound, never read as 0.1
             rec.unit = _unit(q)
             rec.lln, rec.uln, problem = _limits(obs, rec.analyte, rec.unit)
             if problem:
@@ -283,8 +285,8 @@ def _refusal(obs: dict) -> str | None:
         if other:
             return f"{other} is not a quantity; a count needs valueQuantity"
         return "no value and no dataAbsentReason"
-    if q.get("comparator"):
-        return f"censored value '{q['comparator']}{q.get('value')}': a bound is not a measured count"
+    if q.get("comparator") and q["comparator"] not in CENSOR_OPERATORS:  # "ad": "sufficient to achieve"
+        return f"comparator {q['comparator']!r} on the value is not a bound leukon reads"
     return None
 
 

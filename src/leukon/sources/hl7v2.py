@@ -11,8 +11,9 @@ escape sequences undone); the fields read are those of HL7 v2.5.1 chapter 7:
   specimen id, OBR-7 the observation time that OBX-14 may refine.
 - OBX-3 is matched by LOINC (coding system LN, in the identifier or its alternate), or by a local code
   through `codes` ({"WBC": "wbc"} or {"99LAB|WBC": "wbc"}); never by the text. OBX-5 is the value (NM,
-  or SN with no comparator; "<0.1" is censored and refused), OBX-6 its unit, OBX-7 the lab's range
-  ("4.0-11.0", ">1.5", "<11"), OBX-8 the lab's flags (kept in the raw record; leukon reads the range).
+  or SN; "<^0.1" is kept as a bound with its operator in `censor`), OBX-6 its unit, OBX-7 the lab's
+  range ("4.0-11.0", ">1.5", "<11", read by `leukon.sources.values.parse_range`), OBX-8 the lab's flags
+  (kept in the raw record; leukon reads the range).
 - OBX-11: F (final), C (corrected) and U (made final) are read; P (preliminary), I (pending), R, S, X,
   D, W, N are refused with the status.
 - A message whose PID-35 names a species other than human, or whose ranges, specimen or notes name an
@@ -33,6 +34,7 @@ from . import records
 from .base import Source
 from .cbc import NON_BLOOD_LEUKOCYTES, Cbc, latest_cbc
 from .records import Record
+from .values import OPERATORS, parse_range
 
 #: OBX-11 result statuses read (HL7 table 0085): final, corrected, and "changed to final".
 FINAL_STATUSES = {"F": "final", "C": "corrected", "U": "made final"}
@@ -47,8 +49,6 @@ _ANIMAL = re.compile(
     r"cattle|pigs?|sheep|goats?|mice|mouse|rats?|rabbits?)\b",
     re.I,
 )
-_RANGE = re.compile(r"^\s*(?P<lo>\d+(?:\.\d+)?)\s*(?:-|–|to)\s*(?P<hi>\d+(?:\.\d+)?)")
-_BOUND = re.compile(r"^\s*(?P<op>[<>]=?)\s*(?P<v>\d+(?:\.\d+)?)")
 
 
 def _part(seg, field: int, comp: int = 1) -> str | None:
@@ -94,24 +94,6 @@ def _time(ts: str | None) -> str | None:
         return hl7.parse_datetime(ts).isoformat()
     except (ValueError, TypeError):
         return ts
-
-
-def parse_range(text: str | None) -> tuple[float | None, float | None]:
-    """OBX-7 as (LLN, ULN): "4.0-11.0", "4.0 - 11.0", ">1.5" (LLN only), "<11" (ULN only); else (None, None).
-
-    >>> parse_range("4.0-11.0"), parse_range(">1.5"), parse_range("<11"), parse_range("see note")
-    ((4.0, 11.0), (1.5, None), (None, 11.0), (None, None))
-    """
-    if not text:
-        return None, None
-    m = _RANGE.match(text)
-    if m:
-        return float(m["lo"]), float(m["hi"])
-    b = _BOUND.match(text)
-    if b:
-        v = float(b["v"])
-        return (v, None) if b["op"].startswith(">") else (None, v)
-    return None, None
 
 
 class _Reader:
@@ -176,8 +158,10 @@ class _Reader:
         if vtype == "SN":
             comparator, number = _part(seg, 5, 1), _part(seg, 5, 2)
             if comparator not in (None, "="):
-                rec.reason = f"censored value '{comparator}{number}': a bound is not a measured count"
-                return rec
+                if comparator not in OPERATORS or _part(seg, 5, 3):  # "<>" or a ratio/range ("1^:^128")
+                    rec.reason = f"structured value '{msg.unescape(str(seg(5)))}' is not a count leukon reads"
+                    return rec
+                rec.censor = OPERATORS[comparator]  # "<0.1" is kept as a bound, never read as 0.1
         else:
             number = _part(seg, 5)
             if vtype not in ("NM", "ST", "TX", ""):
@@ -192,7 +176,9 @@ class _Reader:
             rec.reason = f"value not numeric {number[:40]!r}"
             return rec
         rec.unit = _part(seg, 6, 1) or _part(seg, 6, 2)
-        rec.lln, rec.uln = parse_range(msg.unescape(_part(seg, 7) or ""))
+        rng = msg.unescape(_part(seg, 7) or "")
+        limits = parse_range(rng) if rng else None  # None: no range, or text that is not one ("see note")
+        rec.lln, rec.uln = limits[:2] if limits else (None, None)
         return rec
 
     def analyte(self, seg) -> tuple[str | None, str | None, str | None]:

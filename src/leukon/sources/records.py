@@ -33,6 +33,7 @@ class Record:
     uln: float | None = None
     reason: str | None = None
     raw: dict = field(default_factory=dict)
+    censor: str | None = None  # "<", "<=", ">" or ">=" when `value` is a bound ("<0.1"), as in the contract
 
 
 _STAGED_SCHEMA = {
@@ -47,13 +48,27 @@ _STAGED_SCHEMA = {
     "lln": pl.Float64,
     "uln": pl.Float64,
     "reason": pl.String,
+    "censor": pl.String,
 }
 
 
 def staged(records: list[Record]) -> pl.LazyFrame:
     """The staged frame for `records`, source_row numbered in record order (the reading order)."""
     rows = [
-        (i, r.patient_id, r.specimen_id, r.taken_at, r.code, r.analyte, r.value, r.unit, r.lln, r.uln, r.reason)
+        (
+            i,
+            r.patient_id,
+            r.specimen_id,
+            r.taken_at,
+            r.code,
+            r.analyte,
+            r.value,
+            r.unit,
+            r.lln,
+            r.uln,
+            r.reason,
+            r.censor,
+        )
         for i, r in enumerate(records)
     ]
     df = pl.DataFrame(rows, schema=_STAGED_SCHEMA, orient="row")
