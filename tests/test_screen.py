@@ -115,8 +115,9 @@ def test_screen_command(tmp_path, capsys):
     assert code == 0 and (out / "panels.csv").exists() and (out / "summary.json").exists()
     panels = pl.read_csv(out / "panels.csv")
     assert "findings" in panels.columns
-    code = main(["screen", str(DATA / "long.csv"), "--out", str(out)])
+    code = main(["screen", str(DATA / "long.csv"), "--out", str(out), "--force"])  # replaces the earlier run
     assert code == 0 and "rows read = rows used + rows rejected: yes" in capsys.readouterr().out
+    assert not (out / "panels.csv").exists() and (out / "panels.parquet").exists()  # never a mix of two runs
 
 
 @pytest.mark.parametrize(

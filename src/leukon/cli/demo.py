@@ -64,7 +64,9 @@ def cohort(console: Console, *, patients: int, out: str | None) -> None:
         path = synth.write(df, folder / "cohort.parquet")
         synth.patients(df).write_parquet(folder / "patients.parquet")
         console.print(f"\nSynthetic cohort: {patients:,} patients, {df.height:,} results -> {path.name}")
-        result = screen(path, format="long", out=folder / "screen", patients=str(folder / "patients.parquet"))
+        result = screen(
+            path, format="long", out=folder / "screen", patients=str(folder / "patients.parquet"), force=True
+        )
         print_summary(result, console, out=str(folder / "screen") if out else None)
         planted = synth.scenarios(patients, seed=7)
         if result.patients is not None:

@@ -1,15 +1,26 @@
-"""`leukon screen INPUT --format long|wide|omop|mimic-iv --out DIR`: the batch path at the terminal."""
+"""`leukon screen INPUT --out DIR`: the batch path at the terminal.
+
+The run computes in a worker thread while the main thread waits, so Ctrl-C is honoured at once even
+while Polars is busy in native code (a signal only reaches Python between bytecodes of the main thread).
+`--out` is checked before anything is read; the outputs are staged and replace the folder's content
+only when all are written (`leukon.pipelines.run_folder`), so an interrupt leaves the folder as it was.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 
 from leukon.cli.app import command
 from leukon.cli.arguments import add_source_arguments, source_options
+from leukon.errors import InputError
+from leukon.pipelines.run_folder import RunFolder
 from leukon.pipelines.screen import DEFAULT_SCREEN_SCHEMES, OUTPUT_FORMATS, ScreenResult, screen
-from leukon.rules.criteria import PROFILES, SCHEMES
+from leukon.rules.criteria import PROFILES, SCHEMES, scheme
+from leukon.rules.ranges import check_profile
+from leukon.sources.io import split_spec
 
 
 def register(subparsers) -> None:
@@ -18,11 +29,12 @@ def register(subparsers) -> None:
         "screen",
         help="screen a lab table: panels, grades, rejects, course",
         description="Screen a lab table (CSV, CSV.gz, Parquet, or FILE.duckdb:TABLE / FILE.sqlite:TABLE). "
-        "Writes panels, grades, rejects, patients, episodes and summary.json into --out.",
+        "Writes panels, grades, rejects, patients, episodes and summary.json into --out, all or nothing.",
     )
     p.add_argument("input", metavar="INPUT")
     add_source_arguments(p)  # --format, --table, --patients, --time-format, --patient-id COLUMN, ...
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs (created if missing)")
+    p.add_argument("--force", action="store_true", help="replace an earlier run held in --out")
     p.add_argument("--output", choices=OUTPUT_FORMATS, default="parquet", help="file format of the outputs")
     p.add_argument(
         "--scheme",
@@ -39,10 +51,17 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Screen the input, write the outputs and print the run summary."""
+    """Check the options and --out, screen in a worker thread, print the summary; exit 2 if no row was usable."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    schemes = tuple(dict.fromkeys(scheme(s).id for s in args.scheme or DEFAULT_SCREEN_SCHEMES))  # fail fast
+    check_profile(args.profile)
+    if args.chunks is not None and args.chunks < 1:
+        raise InputError("--chunks", f"{args.chunks} must be 1 or more")
+    if not split_spec(args.input)[0].exists():
+        raise InputError("INPUT", f"{args.input} does not exist")
+    folder = RunFolder.prepare(args.out, force=args.force)
     console = Console(stderr=True, quiet=args.quiet)
     show = sys.stderr.isatty() and not args.quiet
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
@@ -52,24 +71,83 @@ def run(args: argparse.Namespace) -> int:
         def tick(stage: str, done: int, total: int) -> None:
             bar.update(task, description=stage, completed=done, total=total)
 
-        result = screen(
-            args.input, format=args.format, out=args.out, output=args.output,
-            schemes=tuple(args.scheme or DEFAULT_SCREEN_SCHEMES), profile=args.profile, chunks=args.chunks,
-            course=not args.no_course, progress=tick, **source_options(args),
+        result = _in_worker(
+            folder,
+            lambda: screen(
+                args.input, format=args.format, out=folder, output=args.output, schemes=schemes,
+                profile=args.profile, chunks=args.chunks, course=not args.no_course, progress=tick,
+                **source_options(args),
+            ),
         )  # fmt: skip
     if not args.quiet:
-        print_summary(result, Console(width=100), out=args.out)
+        print_summary(result, Console(), out=args.out)
+    _check_usable(result, args.out)
     return 0
+
+
+def _in_worker(folder: RunFolder, job):
+    """Run `job` in a daemon thread; on Ctrl-C discard the staged outputs (unless already complete)."""
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["result"] = job()
+        except BaseException as e:  # handed to the main thread, which reports it
+            box["error"] = e
+
+    worker = threading.Thread(target=work, name="leukon-screen", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except KeyboardInterrupt:
+        if folder.abandon():
+            raise  # "interrupted, nothing written"; the daemon thread dies with the process
+        worker.join()  # the outputs were already complete: finish as a normal run
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def _check_usable(result: ScreenResult, out: str) -> None:
+    """A run that used no row is a failed run (exit 2), even though its rejects were written."""
+    s = result.summary
+    if s["rows_used"]:
+        return
+    name = _input_name(s)
+    if not s["rows_read"]:
+        raise InputError("INPUT", f"{name} has no data rows (a header only?); nothing to screen")
+    raise InputError("INPUT", f"none of the {s['rows_read']:,} rows of {name} was usable; the reasons are "
+                     f"above and in {str(out).rstrip('/')}/rejects")  # fmt: skip
+
+
+def _input_name(s: dict) -> str:
+    return Path(str(s["input"]).split(":", 1)[0]).name or str(s["input"])
 
 
 def _counts(title: str, what: str, unit: str, counts: dict) -> object:
     from rich.table import Table
 
     t = Table(title=title, title_justify="left")
-    t.add_column(what)
-    t.add_column(unit, justify="right")
+    t.add_column(what, overflow="fold")
+    t.add_column(unit, justify="right", no_wrap=True)
     for key, n in counts.items():
         t.add_row(str(key), f"{n:,}")
+    return t
+
+
+def _rejects(s: dict) -> object:
+    from rich.table import Table
+
+    t = Table(title="rejected rows by reason", title_justify="left")
+    t.add_column("reason", overflow="fold", ratio=2)
+    t.add_column("rows", justify="right", no_wrap=True)
+    t.add_column("first example (source row)", overflow="fold", ratio=3)
+    examples = s.get("reject_examples", {})
+    for kind, n in s["rejected_by_reason"].items():
+        ex = examples.get(kind, {})
+        shown = f"{ex['example']} (row {ex['source_row']})" if ex else ""
+        t.add_row(kind, f"{n:,}", shown)
     return t
 
 
@@ -77,11 +155,13 @@ def print_summary(result: ScreenResult, console, *, out: str | None = None) -> N
     """The run summary at the terminal: counts, rejects by reason, findings, warnings, course labels."""
     s = result.summary
     totals = {k.replace("_", " "): s[k] for k in ("rows_read", "rows_used", "rows_rejected", "specimens", "patients")}
-    name = Path(str(s["input"]).split(":", 1)[0]).name or s["input"]
-    console.print(_counts(f"leukon screen: {name}, {s['seconds']:.2f} s", "what", "count", totals))
+    console.print(_counts(f"leukon screen: {_input_name(s)}, {s['seconds']:.2f} s", "what", "count", totals))
+    if s.get("time_format"):
+        console.print(s["time_format"])
     if s["rejected_by_reason"]:
-        console.print(_counts("rejected rows by reason", "reason", "rows", s["rejected_by_reason"]))
-    console.print(_counts("specimens by finding", "finding", "specimens", s.get("findings", {})))
+        console.print(_rejects(s))
+    if s.get("findings"):
+        console.print(_counts("specimens by finding", "finding", "specimens", s["findings"]))
     if s.get("warnings"):
         console.print(_counts("specimens by warning", "warning", "specimens", s["warnings"]))
     if s.get("course"):

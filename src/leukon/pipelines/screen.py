@@ -10,10 +10,10 @@ was not used, with its reason (for a wide row that was otherwise used, `row_used
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -21,6 +21,8 @@ from leukon.errors import InputError
 from leukon.findings.grade_exprs import grade_expr
 from leukon.measurements.normalize import REJECT_SCHEMA, normalize
 from leukon.panels.build import build_panels, classify_panels, grades_long
+from leukon.pipelines.reject_reasons import describe_rejects
+from leukon.pipelines.run_folder import RunFolder, write_tables
 from leukon.rules.criteria import DEFAULT_PROFILE, scheme
 from leukon.rules.ranges import check_profile
 
@@ -210,31 +212,50 @@ def _course(panels: pl.DataFrame, scheme_id: str) -> tuple[pl.DataFrame, pl.Data
 
 
 def screen(
-    input: str | Path,
+    input: str | Path | Any,
     *,
     format: str = "long",
-    out: str | Path | None = None,
+    out: str | Path | RunFolder | None = None,
     output: str = "parquet",
     schemes: tuple[str, ...] = DEFAULT_SCREEN_SCHEMES,
     profile: str = DEFAULT_PROFILE,
     chunks: int | None = None,
     course: bool = True,
     progress=None,
+    force: bool = False,
     **options,
 ) -> ScreenResult:
-    """Screen a lab table (long, wide, omop, mimic-iv; CSV, CSV.gz, Parquet, DuckDB or SQLite table).
+    """Screen a lab table (long, wide, omop, mimic-iv; CSV, CSV.gz, Parquet, DuckDB or SQLite table, or a
+    pandas or Polars DataFrame already in memory).
 
     `options` go to the adapter (column names, `patients=` file, `time_format=`). With `out`, the outputs
-    are written there (Parquet by default, CSV on request). `chunks=None` picks a number from the input's
-    size and the machine's memory.
+    are written there (Parquet by default, CSV on request) all or nothing: `out` is checked before the
+    run, and a folder holding an earlier run is replaced only with `force`. `chunks=None` picks a number
+    from the input's size and the machine's memory.
     """
     from leukon.sources import read
+    from leukon.sources.io import frame_table, is_frame, read_errors
 
-    source = read(str(input), format=format, **options)
-    n = auto_chunks(str(input)) if chunks is None else chunks
-    result = screen_source(source, schemes=schemes, profile=profile, chunks=n, course=course, progress=progress)
-    if out is not None:
-        write(result, Path(out), output=output)
+    if output not in OUTPUT_FORMATS:
+        raise InputError("output", f"{output!r} is not an output format; use {' or '.join(OUTPUT_FORMATS)}")
+    folder = out if isinstance(out, RunFolder) or out is None else RunFolder.prepare(out, force=force)
+    try:
+        in_memory = is_frame(input)
+        spec = frame_table(input) if in_memory else str(input)
+        with read_errors(spec if in_memory else str(input)):
+            source = read(spec, format=format, **options)
+            n = chunks if chunks is not None else (1 if in_memory else auto_chunks(str(input)))
+            result = screen_source(source, schemes=schemes, profile=profile, chunks=n, course=course,
+                                   progress=progress)  # fmt: skip
+            describe_rejects(result, source)
+        if getattr(source, "time_format", None):
+            result.summary["time_format"] = source.time_format
+        if folder is not None:
+            write(result, folder, output=output)
+    except BaseException:
+        if folder is not None:
+            folder.discard()
+        raise
     return result
 
 
@@ -266,22 +287,23 @@ def auto_chunks(spec: str, *, memory: int | None = None) -> int:
     return max(1, -(-rows * BYTES_PER_RESULT // (memory // 3)))
 
 
-def write(result: ScreenResult, out: Path, *, output: str = "parquet") -> list[Path]:
-    """Write panels, grades, rejects (Parquet or CSV) and summary.json into `out`."""
+def write(
+    result: ScreenResult, out: str | Path | RunFolder, *, output: str = "parquet", force: bool = False
+) -> list[Path]:
+    """Write panels, grades, rejects, patients, episodes (Parquet or CSV) and summary.json into `out`.
+
+    All or nothing (`leukon.pipelines.run_folder`): the files go to a staging folder and replace the
+    folder's earlier run only once all are written; rows are sorted and floats rounded so that the same
+    input gives byte-identical files.
+    """
     if output not in OUTPUT_FORMATS:
         raise InputError("output", f"{output!r} is not an output format; use {' or '.join(OUTPUT_FORMATS)}")
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    tables = [("panels", result.panels), ("grades", result.grades), ("rejects", result.rejects)]
-    tables += [(n, df) for n, df in (("patients", result.patients), ("episodes", result.episodes)) if df is not None]
-    for name, df in tables:
-        p = out / f"{name}.{output}"
-        if output == "parquet":
-            df.write_parquet(p)
-        else:
-            flat = df.with_columns([pl.col(c).list.join(";") for c, t in df.schema.items() if isinstance(t, pl.List)])
-            flat.write_csv(p)
-        paths.append(p)
-    s = out / "summary.json"
-    s.write_text(json.dumps(result.summary, indent=2, default=str) + "\n", encoding="utf-8")
-    return [*paths, s]
+    folder = out if isinstance(out, RunFolder) else RunFolder.prepare(out, force=force)
+    tables = {"panels": result.panels, "grades": result.grades, "rejects": result.rejects}
+    tables |= {n: df for n, df in (("patients", result.patients), ("episodes", result.episodes)) if df is not None}
+    try:
+        write_tables(tables, result.summary, folder.staging, output=output)
+        return folder.commit()
+    except BaseException:
+        folder.discard()
+        raise

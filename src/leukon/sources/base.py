@@ -11,12 +11,14 @@ results sharing its `source_row`) or in `rejects`, never both, so
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import polars as pl
 
+from leukon.errors import InputError
 from leukon.measurements.normalize import ANALYTE_ENUM, MEASUREMENT_SCHEMA, REJECT_SCHEMA
 
 #: The measurement contract the kernel consumes, defined once beside its consumer (leukon.measurements.normalize).
@@ -53,6 +55,7 @@ class Source:
     notes: list[str] = field(default_factory=list)
     keepalive: Any = field(default=None, repr=False)  # a database connection the lazy frames read from
     checked: pl.LazyFrame | None = field(default=None, repr=False)  # the parsed rows both frames come from
+    time_format: str | None = None  # how the time column was read, for the run summary
 
     def collect(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """measurements and rejects in one pass over the input (collecting them apart parses it twice)."""
@@ -131,13 +134,82 @@ TIME_FORMATS = (
 def pick_time_format(sample: list[str]) -> str | None:
     """The first of TIME_FORMATS that parses at least 90 % of `sample` (a few bad times must not turn
     the fast path off), or None."""
+    return _first_fitting(sample, TIME_FORMATS)
+
+
+def _first_fitting(sample: list[str], formats: tuple[str, ...] | list[str]) -> str | None:
     if not sample:
         return None
     s = pl.Series(sample, dtype=pl.String)
-    for fmt in TIME_FORMATS:
+    for fmt in formats:
         if s.str.to_datetime(fmt, strict=False, time_unit="us").null_count() <= len(sample) // 10:
             return fmt
     return None
+
+
+#: A date written with the day and month as one or two digits each ("03/04/2024", "3.4.24 14:05"): the
+#: order of day and month cannot be read from one value, only from the column.
+_NUMERIC_DATE = re.compile(
+    r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?:[ T]+(\d{1,2}:\d{2}(?::\d{2})?)\s*([AaPp][Mm])?)?\s*$"
+)
+_NUMERIC_DATE_EXPR = r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]"
+
+
+def resolve_time_format(staged: pl.LazyFrame, given: str | None) -> tuple[str | None, str]:
+    """The strftime format to read the text column `taken_at` with, and a line for the run summary.
+
+    ISO 8601 columns use the first fitting of TIME_FORMATS. A column of numeric dates such as
+    "03/04/2024" is read month-first or day-first only when the column itself settles it (a first field
+    over 12 means day-first, a second field over 12 month-first); when nothing settles it, or both occur,
+    InputError asks for `time_format`, since guessing would silently swap days and months.
+    """
+    if given:
+        return given, f"taken_at read with the given format {given}"
+    if staged.collect_schema()["taken_at"] != pl.String:
+        return None, "taken_at read as stored (a date/time column)"
+    sample = time_sample(staged, "taken_at")
+    fmt = pick_time_format(sample)
+    if fmt is not None:
+        return fmt, f"taken_at read as {fmt} (ISO 8601)"
+    numeric = [m for m in map(_NUMERIC_DATE.match, sample) if m]
+    if not numeric or len(numeric) < len(sample) // 2:
+        return None, "taken_at read by ISO 8601 inference"
+    first, second = _day_month_evidence(staged)
+    if first and second:
+        raise InputError("taken_at", f"the column mixes day-first ({first!r}) and month-first ({second!r}) dates; "
+                         "give the format with --time-format (time_format=), e.g. '%d/%m/%Y %H:%M'")  # fmt: skip
+    if not first and not second:
+        example = numeric[0].group(0).strip()
+        raise InputError("taken_at", f"dates like {example!r} can be month-first (US) or day-first, and no date in "
+                         "the column settles it; give --time-format '%m/%d/%Y' (US) or '%d/%m/%Y' (time_format=)")  # fmt: skip
+    day_first = bool(first)
+    fmt = _first_fitting(sample, _numeric_formats(numeric[0], day_first=day_first))
+    if fmt is None:
+        return None, "taken_at read by ISO 8601 inference"
+    order, why = ("day first", first) if day_first else ("month first", second)
+    return fmt, f"taken_at read as {fmt} ({order}: the column holds {why!r})"
+
+
+def _day_month_evidence(staged: pl.LazyFrame) -> tuple[str | None, str | None]:
+    """An example of a numeric date whose first field is over 12, and one whose second field is (whole column)."""
+    t = text(pl.col("taken_at"))
+    parts = t.str.extract_groups(_NUMERIC_DATE_EXPR)
+    a = parts.struct.field("1").cast(pl.Int32, strict=False)
+    b = parts.struct.field("2").cast(pl.Int32, strict=False)
+    row = staged.select(
+        t.filter(a > 12).first().alias("first"),
+        t.filter(b > 12).first().alias("second"),
+    ).collect()
+    return row["first"][0], row["second"][0]
+
+
+def _numeric_formats(m: re.Match, *, day_first: bool) -> list[str]:
+    """Candidate formats for a numeric date like the match `m`, in the order settled by the column."""
+    sep = m.group(2)
+    date = f"%d{sep}%m" if day_first else f"%m{sep}%d"
+    year = "%Y" if len(m.group(4)) == 4 else "%y"
+    times = ["%H:%M:%S", "%H:%M", "%I:%M:%S %p", "%I:%M %p", "%I:%M:%S%p", "%I:%M%p"] if m.group(5) else []
+    return [f"{date}{sep}{year} {t}" for t in times] + [f"{date}{sep}{year}"]
 
 
 def parse_time(expr: pl.Expr, dtype: pl.DataType, *, fmt: str | None, only: bool = False) -> pl.Expr:
@@ -209,7 +281,7 @@ def checked(staged: pl.LazyFrame, *, time_format: str | None = None, time_only: 
     t = schema["taken_at"]
     fmt = time_format
     if fmt is None and t == pl.String:
-        fmt = pick_time_format(time_sample(staged, "taken_at"))
+        fmt, _ = resolve_time_format(staged, None)
     numeric = ("value", "lln", "uln")
     lf = staged.with_columns(
         text(pl.col("patient_id")).alias("patient_id"),
@@ -320,7 +392,8 @@ def finish(
     keepalive: Any = None,
 ) -> Source:
     """A Source from a staged frame with one row per input row (long, OMOP, MIMIC-IV)."""
-    rows = checked(staged, time_format=time_format, time_only=time_only)
+    fmt, how = resolve_time_format(staged, time_format)
+    rows = checked(staged, time_format=fmt, time_only=time_only)
     measurements = usable(rows)
     rejects = described(rows).select("source_row", raw_json(pl.col("raw")).alias("raw"), "reason")
     return Source(
@@ -333,6 +406,7 @@ def finish(
         notes=list(notes or []),
         keepalive=keepalive,
         checked=rows,
+        time_format=how,
     )
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import gzip
 import re
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,20 +62,109 @@ def open_table(spec: str | Path | Table, *, table: str | None = None, field_name
         return spec
     path, table = split_spec(spec, table)
     if not path.exists():
-        raise InputError(field_name, f"{path} does not exist; give a CSV, CSV.gz, Parquet or database file")
+        raise InputError(field_name, f"{path} does not exist; give {ACCEPTED}")
     if path.is_dir():
         raise InputError(field_name, f"{path} is a directory; give one file (e.g. {path}/labevents.csv.gz)")
-    with path.open("rb") as fh:
-        head = fh.read(16)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as e:
+        raise InputError(field_name, f"cannot read {path}: {e.strerror}") from None
     if not head:
         raise InputError(field_name, f"{path} is empty; give a file with a header row and data rows")
     if head.startswith(b"PAR1"):
+        _check_parquet_footer(path, field_name)
         return _parquet(path)
     if head.startswith(b"SQLite format 3\x00"):
         return _sqlite(path, table, field_name)
     if head[8:12] == b"DUCK":
         return _duckdb(path, table, field_name)
+    kind = file_kind(path)
+    if kind is not None:
+        raise InputError(field_name, f"{path} is not a CSV but {kind}; give {ACCEPTED}{_HINTS.get(kind, '')}")
     return _csv(path, field_name, gz=head.startswith(b"\x1f\x8b"))
+
+
+#: What `open_table` reads, as error messages say it.
+ACCEPTED = "CSV (.csv, .csv.gz), Parquet, or a table in a DuckDB/SQLite file (FILE.duckdb:TABLE)"
+
+#: First bytes of files people hand over by mistake, and what they are.
+_MAGIC = (
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\xff\xfe", "UTF-16 text"),
+    (b"\xfe\xff", "UTF-16 text"),
+    (b"BZh", "a bzip2 archive"),
+    (b"\xfd7zXZ", "an xz archive"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive"),
+    (b"ARROW1", "an Arrow IPC file"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+)
+_SPREADSHEET = "Excel/OpenDocument spreadsheet"
+_HINTS = {
+    "an Excel workbook (.xlsx)": " (in Excel: Save As > CSV UTF-8)",
+    "an Excel 97-2003 workbook (.xls)": " (in Excel: Save As > CSV UTF-8)",
+    "an OpenDocument spreadsheet (.ods)": " (Save As > Text CSV, UTF-8)",
+    "UTF-16 text": " (save it as CSV UTF-8)",
+    "a JSON document": " (a FHIR Bundle or NDJSON is read with --format fhir)",
+}
+
+
+def file_kind(path: Path) -> str | None:
+    """What a file that is not a table is ("a JSON document", "an Excel workbook (.xlsx)", ...), from its
+    content, not its name; None for anything that may be CSV text (or gzip CSV) and for the table formats.
+
+    A file named .parquet that does not start with Parquet's signature is called a damaged Parquet file
+    rather than read as CSV, which would fail with a message about columns."""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_kind(path)
+    if head.startswith(b"\x1f\x8b"):
+        return None  # gzip: the CSV reader looks inside
+    if path.suffix.lower() in (".parquet", ".pq") and not head.startswith(b"PAR1"):
+        return "a file named .parquet without the PAR1 signature of Parquet (damaged, or another format)"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] in (b"{", b"["):
+        return "a JSON document"
+    if text[:1] == b"<":
+        return "an XML or HTML document"
+    if text.startswith((b"MSH|", b"FHS|", b"BHS|")):
+        return "an HL7 v2 message (read it with --format hl7v2)"
+    return None
+
+
+def _zip_kind(path: Path) -> str:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return "a damaged zip archive"
+    if any(n.startswith("xl/") for n in names):
+        return "an Excel workbook (.xlsx)"
+    if "content.xml" in names:
+        return "an OpenDocument spreadsheet (.ods)"
+    return f"a zip archive ({len(names)} entries); unzip it and give the CSV inside"
+
+
+def _check_parquet_footer(path: Path, field_name: str) -> None:
+    """A Parquet file ends with its signature too; without it the file was cut short (an interrupted copy)."""
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - 4))
+        tail = fh.read(4)
+    if size < 12 or tail != b"PAR1":
+        raise InputError(field_name, f"{path} is a truncated or damaged Parquet file (no PAR1 footer); copy or "
+                         "export it again")  # fmt: skip
 
 
 def _count(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -91,7 +182,8 @@ def _csv(path: Path, field_name: str, *, gz: bool) -> Table:
     header = sample.splitlines()[0] if sample.strip() else ""
     if not header.strip():
         raise InputError(field_name, f"{path} has no header row; the first line must name the columns")
-    opts = dict(separator=separator(header), infer_schema=False, null_values=_NULLS, raise_if_empty=False)
+    opts = dict(separator=separator(header), infer_schema=False, null_values=_NULLS, raise_if_empty=False,
+                encoding="utf8-lossy")  # fmt: skip  # a stray Latin-1 byte reaches the rejects as written, not a crash
     lf = pl.scan_csv(path, row_index_name=ROW, **opts).with_columns(pl.col(ROW).cast(pl.UInt64))
     notes = [f"{path.name}: gzip CSV is decompressed in memory"] if gz else []
     return Table(lf, _count(pl.scan_csv(path, **opts)), str(path), notes)
@@ -116,7 +208,7 @@ def _peek_text(path: Path, gz: bool, field_name: str) -> str:
         raise InputError(field_name, f"{path} is not a readable gzip file ({exc}); re-export it") from None
     if b"\x00" in raw:
         raise InputError(field_name, f"{path} is not a CSV (binary content); give CSV, Parquet or a database")
-    text = raw.decode("utf-8", errors="ignore" if len(raw) == 8192 else "strict") if raw else ""
+    text = raw.decode("utf-8", errors="replace") if raw else ""
     if not text.strip():
         raise InputError(field_name, f"{path} is empty; give a file with a header row and data rows")
     return text
@@ -164,3 +256,69 @@ def _sqlite(path: Path, table: str | None, field_name: str) -> Table:
     df = pl.DataFrame(rows, schema={c: pl.String for c in cols}, orient="row")
     lf = df.lazy().with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.UInt64))
     return Table(lf, _count(df.lazy()), f"{path}:{name}", [f"{path.name}: SQLite table read into memory"])
+
+
+# --- tables already in memory ----------------------------------------------------------------------------
+
+
+def is_frame(obj: Any) -> bool:
+    """True for a Polars DataFrame or LazyFrame and for a pandas DataFrame (checked without importing pandas)."""
+    if isinstance(obj, pl.DataFrame | pl.LazyFrame):
+        return True
+    cls = type(obj)
+    return cls.__name__ == "DataFrame" and cls.__module__.split(".", 1)[0] == "pandas"
+
+
+def frame_table(obj: Any, *, label: str = "DataFrame") -> Table:
+    """A pandas or Polars DataFrame (or LazyFrame) as a `Table`, rows numbered from 0 in their order."""
+    if isinstance(obj, pl.LazyFrame):
+        lf = obj
+    elif isinstance(obj, pl.DataFrame):
+        lf = obj.lazy()
+    else:
+        try:
+            df = pl.from_pandas(obj.rename(columns=str), include_index=False)
+        except Exception as e:  # pandas object columns mixing types, unsupported extension types, ...
+            raise InputError("input", f"the pandas DataFrame cannot be read ({_first_line(e)}); cast mixed "
+                             "columns to str first") from None  # fmt: skip
+        lf = df.lazy()
+    names = lf.collect_schema().names()
+    if ROW in names:
+        raise InputError("input", f"the DataFrame has a column named {ROW!r}, which leukon uses itself; rename it")
+    frame = lf.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.UInt64))
+    return Table(frame, _count(lf), label)
+
+
+# --- errors while the rows are read ----------------------------------------------------------------------
+
+#: Fragments of Polars' messages that mean "this file's content cannot be read", not a bug in leukon.
+_READ_FAILURES = ("could not parse", "csv malformed", "invalid utf-8", "parquet", "unexpected eof",
+                  "found more fields than defined", "invalid gzip", "corrupt deflate", "out-of-spec")  # fmt: skip
+
+
+@contextmanager
+def read_errors(spec: Any) -> Iterator[None]:
+    """Turn a Polars error raised while the rows of `spec` are read (rows are read lazily, deep inside a
+    run) into one line naming the file and the likely cause; any other error passes unchanged."""
+    try:
+        yield
+    except pl.exceptions.PolarsError as e:
+        text = str(e).lower()
+        if isinstance(spec, Table) or not any(f in text for f in _READ_FAILURES):
+            raise
+        label = str(spec)
+        cause = "an unterminated quote or a row with more fields than the header" if "csv" in text or (
+            "could not parse" in text) else "damaged or truncated content"  # fmt: skip
+        raise InputError("input", f"{label} cannot be read past {_where(e)}: {cause} ({_first_line(e)}); "
+                         "fix or export the file again") from None  # fmt: skip
+
+
+def _where(e: Exception) -> str:
+    m = re.search(r"offset in the file is (\d+) bytes", str(e))
+    return f"byte {m[1]}" if m else "a point in the file"
+
+
+def _first_line(e: Exception) -> str:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    first = lines[0] if lines else type(e).__name__
+    return first if len(first) <= 120 else first[:117] + "..."
