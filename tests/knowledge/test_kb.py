@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from leukon.findings.classify import FINDING_LABELS
+from leukon.rules.book import FINDING_LABELS
 from leukon.knowledge.kb import KINDS, KnowledgeBaseError, build, knowledge_base, raw_data
 from leukon.knowledge.patterns import PATTERNS
 

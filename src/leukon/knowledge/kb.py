@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
-from leukon.findings.classify import FINDING_LABELS
+from leukon.rules.book import FINDING_LABELS
 
 from ..errors import LeukonError
 from .names import NameIndex, tokens

@@ -17,12 +17,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from leukon.errors import InputError
-from leukon.findings.classify import Finding, classify
-from leukon.panels.derive import Note, derive
+from leukon.findings.classify import classify
+from leukon.findings.model import Finding, Note
+from leukon.panels.scalar import panel_row, range_of
 from leukon.rules.analytes import ANALYTES
+from leukon.rules.book import fever_terms
 from leukon.rules.criteria import DEFAULT_PROFILE, PROFILES, SCHEMES, scheme
 from leukon.rules.grading import GradeResult, evaluate, evaluate_fever
-from leukon.rules.ranges import ReferenceRange, check_ancestry, check_profile, check_sex, reference_range
+from leukon.rules.ranges import check_ancestry, check_profile, check_sex
 from leukon.rules.units import check_value
 
 DISCLAIMER = (
@@ -218,7 +220,7 @@ def assess_mapping(
 
     measured: dict[str, float] = {}
     raw: dict[str, tuple] = {}
-    ranges: dict[str, ReferenceRange | None] = {}
+    lab: dict[str, tuple[float | None, float | None]] = {}
     for analyte, g in given.items():
         if analyte not in ANALYTES:
             raise InputError(analyte, f"unknown analyte; use one of {', '.join(ANALYTES)}")
@@ -231,44 +233,24 @@ def assess_mapping(
         hi_c = None if hi is None else check_value(analyte, hi, u)
         if lo_c is not None and hi_c is not None and lo_c >= hi_c:
             raise InputError(f"{analyte}.lln", f"LLN {lo} is not below ULN {hi}")
-        ranges[analyte] = reference_range(
-            analyte, profile=profile, sex=sex, age_days=age, ancestry=ancestry, lab_lln=lo_c, lab_uln=hi_c
-        )
+        if lo_c is not None or hi_c is not None:
+            lab[analyte] = (lo_c, hi_c)
     if not measured:
         raise InputError("values", "no values given; give at least a WBC or an ANC")
 
-    derived, warnings = derive(measured)
-    for analyte in derived:
-        if analyte not in ranges:
-            ranges[analyte] = reference_range(analyte, profile=profile, sex=sex, age_days=age, ancestry=ancestry)
-    values = {a: _value(a, v, method, raw.get(a), ranges.get(a)) for a, (v, method) in derived.items()}
+    row = panel_row(measured, lab=lab, profile=profile, age_days=age, sex=sex, ancestry=ancestry)
+    row["fever_sustained"], row["anc_expected_fall"] = fever_sustained, anc_expected_fall
+    values = {a: _value(a, row, raw.get(a)) for a in ANALYTES if row[a] is not None}
 
     grades: list[GradeResult] = []
-    fever: list[GradeResult] = []
-    anc_v = derived.get("anc", (None,))[0]
-    temp_v = derived.get("temperature", (None,))[0]
     for sid in scheme_ids:
         for t in SCHEMES[sid].terms.values():
             if t.kind == "febrile_neutropenia":
-                r = evaluate_fever(t, anc_v, temp_v, sustained=fever_sustained, anc_expected_fall=anc_expected_fall)
-                fever.append(r)
+                grades.append(_fever(t, row))
             else:
-                rng = ranges.get(t.analyte)
-                r = evaluate(t, derived.get(t.analyte, (None,))[0], lln=rng.lln if rng else None, age_days=age)
-            grades.append(r)
-    findings, not_assessed = classify(derived, ranges, temperature=temp_v, fever=fever)
-    if age is None:
-        warnings.append(Note("age_missing", "age not given: adult reference ranges were used", "age"))
-    for a, r in ranges.items():
-        if r is not None and r.evidence == "R" and r.origin == "profile" and a in derived:
-            warnings.append(
-                Note(
-                    "range_unverified",
-                    f"the {a} range ({r.lln:g}-{r.uln:g}) is a general value, not read in a cited source; give the lab's range",
-                    a,
-                )
-            )
-    warnings.extend(_duffy_null_note(derived, ranges, profile=profile, sex=sex, age=age, ancestry=ancestry))
+                grades.append(evaluate(t, row[t.analyte], lln=row[f"{t.analyte}_lln"], age_days=age))
+    fever = [_fever(t, row) for t in fever_terms()]
+    findings, warnings, not_assessed = classify(row, profile=profile, fever=fever)
     return Assessment(
         patient={"age_days": age, "sex": sex, "ancestry": ancestry},
         profile={"id": profile, "name": PROFILES[profile].name, "description": PROFILES[profile].description},
@@ -280,9 +262,23 @@ def assess_mapping(
     )
 
 
-def _value(analyte: str, v: float, method: str, raw: tuple | None, r: ReferenceRange | None) -> Value:
+def _fever(t, row: dict) -> GradeResult:
+    return evaluate_fever(
+        t,
+        row["anc"],
+        row["temperature"],
+        sustained=row["fever_sustained"],
+        anc_expected_fall=row["anc_expected_fall"],
+        wbc=row["wbc"],
+    )
+
+
+def _value(analyte: str, row: dict, raw: tuple | None) -> Value:
     raw_value, raw_unit = raw if raw else (None, None)
-    if analyte == "temperature" or r is None:  # temperature has no range of interest beside the fever rules
+    method = row.get(f"{analyte}_method") or "measured"
+    v = row[analyte]
+    rng = range_of(row, analyte) if analyte != "temperature" else {}
+    if not rng:  # temperature has no range of interest beside the fever rules
         return Value(analyte, v, ANALYTES[analyte].unit, method, raw_value, raw_unit)
     return Value(
         analyte,
@@ -291,33 +287,12 @@ def _value(analyte: str, v: float, method: str, raw: tuple | None, r: ReferenceR
         method,
         raw_value,
         raw_unit,
-        r.lln,
-        r.uln,
-        r.origin,
-        r.source,
-        r.evidence,
+        rng["lln"],
+        rng["uln"],
+        rng["origin"],
+        rng["source"],
+        rng["evidence"],
     )
-
-
-def _duffy_null_note(derived, ranges, *, profile, sex, age, ancestry) -> list[Note]:
-    """The lab's range wins, but for a Duffy-null person say when the ANC is low only by that range:
-    institutional intervals misclassify many Duffy-null adults as neutropenic (Hibbs et al., Blood 2025)."""
-    r = ranges.get("anc")
-    if ancestry != "duffy-null" or "anc" not in derived or r is None or r.origin != "lab" or r.lln is None:
-        return []
-    duffy = reference_range("anc", profile=profile, sex=sex, age_days=age, ancestry="duffy-null")
-    generic = reference_range("anc", profile=profile, sex=sex, age_days=age)
-    anc = derived["anc"][0]
-    if duffy is None or duffy == generic or duffy.lln is None or not (duffy.lln <= anc < r.lln):
-        return []
-    return [
-        Note(
-            "duffy_null_range",
-            f"ANC {anc:g} is below the lab's range but within the Duffy-null reference interval"
-            f" ({duffy.lln:g}-{duffy.uln:g}, {duffy.source}); the lab's range was used",
-            "anc",
-        )
-    ]
 
 
 def _schemes(schemes: Iterable[str] | None, age: int | None) -> tuple[str, ...]:

@@ -20,12 +20,14 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from leukon.errors import InputError, UnitError
-from leukon.rules.analytes import ANALYTES
+from leukon.rules.book import fever_program, short_name, term_program
 from leukon.rules.censored import grade_censored, split_censored
-from leukon.rules.criteria import LLN, Rule, Term, scheme
+from leukon.rules.criteria import Rule, Term, scheme
+from leukon.rules.logic import Choices, col, function
 from leukon.rules.units import check_value, is_missing_unit, tidy
 
 #: The reason a value given without a unit is not graded.
@@ -52,18 +54,8 @@ class GradeResult:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
-def holds(value: float, op: str, bound: float) -> bool:
-    if op == "<":
-        return value < bound
-    if op == "<=":
-        return value <= bound
-    if op == ">":
-        return value > bound
-    return value >= bound
-
-
 def _short(analyte: str) -> str:
-    return "ANC" if analyte == "anc" else ("WBC" if analyte == "wbc" else ANALYTES[analyte].name)
+    return short_name(analyte)
 
 
 def _result(term: Term, grade: int | None, value, lln, band_label, reason=None, rule: Rule | None = None):
@@ -84,42 +76,50 @@ def _result(term: Term, grade: int | None, value, lln, band_label, reason=None, 
     )
 
 
+_COMPILED: dict[tuple[int, str, str], tuple[Callable, Choices]] = {}
+
+
+def _term_compiled(term: Term) -> tuple[Callable, Choices]:
+    # keyed by identity and names: hashing a Term (nested tuples of rules) on every call costs more than grading
+    key = (id(term), term.scheme, term.term)
+    hit = _COMPILED.get(key)
+    if hit is None:
+        p = term_program(term, col("value"), col("lln"), col("age_days"))
+        hit = _COMPILED[key] = (function([p.grade, p.band], name="grade"), Choices(p.reasons))
+    return hit
+
+
+def result_of(term: Term, grade: int | None, band: int | None, value, lln, reason: str | None) -> GradeResult:
+    """A GradeResult from a compiled term's outputs: the label, action and monitoring come from the rule given."""
+    b = term.bands[band] if band is not None and value is not None else None
+    rule = next((r for r in b.rules if r.grade == grade), None) if b is not None and grade else None
+    return _result(term, grade, value, lln, b.label if b is not None else "", reason, rule)
+
+
 def evaluate(term: Term, value: float | None, *, lln: float | None = None, age_days: int | None = None) -> GradeResult:
-    """Grade a canonical value (10^9/L) under `term`. Missing inputs give grade None with a reason."""
+    """Grade a canonical value (10^9/L) under `term`. Missing inputs give grade None with a reason.
+
+    The rule is the rule book's `term_program`, the same one the vectorised kernel compiles to Polars."""
     if term.kind == "febrile_neutropenia":
         raise InputError(
             "term",
             f"{term.term!r} needs an ANC and a temperature; use leukon.assess(anc=..., temperature=...)",
         )
-    name = _short(term.analyte)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return _result(term, None, None, lln, "", f"no {name} value")
-    if term.needs_age and age_days is None:
-        return _result(
-            term, None, value, lln, "", f"age needed: {term.scheme} grades {term.term!r} by age; give the age"
-        )
-    band = term.band_for(age_days)
-    if band is None:
-        return _result(term, None, value, lln, "", f"no criteria for age {age_days} days")
-    if band.not_gradable:
-        return _result(term, None, value, lln, band.label, band.not_gradable)
-    for rule in band.rules:
-        if rule.bound == LLN:
-            if lln is None:
-                return _result(
-                    term,
-                    None,
-                    value,
-                    lln,
-                    band.label,
-                    f"{name} {value:g} {ANALYTES[term.analyte].unit} is at or above the grade {rule.grade + 1} threshold"
-                    f" and no LLN was given; give the lower limit of normal to tell grade 0 from grade {rule.grade}",
-                )
-            if holds(value, rule.op, lln):
-                return _result(term, rule.grade, value, lln, band.label, rule=rule)
-        elif holds(value, rule.op, rule.bound):  # type: ignore[arg-type]
-            return _result(term, rule.grade, value, lln, band.label, rule=rule)
-    return _result(term, 0, value, lln, band.label)
+    if isinstance(value, float) and math.isnan(value):
+        value = None
+    fn, reasons = _term_compiled(term)
+    row = {"value": value, "lln": lln, "age_days": age_days}
+    grade, band = fn(row)
+    return result_of(term, grade, band, value, lln, None if grade is not None else reasons.first(row))
+
+
+def _fever_compiled(term: Term) -> tuple[Callable, Choices]:
+    key = (id(term), term.scheme, term.term)
+    hit = _COMPILED.get(key)
+    if hit is None:
+        p = fever_program(term)
+        hit = _COMPILED[key] = (function([p.grade, p.possible], name="fever"), Choices(p.reasons))
+    return hit
 
 
 def evaluate_fever(
@@ -129,49 +129,25 @@ def evaluate_fever(
     *,
     sustained: bool | None = None,
     anc_expected_fall: bool = False,
+    wbc: float | None = None,
 ) -> GradeResult:
-    """Febrile neutropenia: `sustained` says whether a temperature >= 38.0 C lasted over an hour (None: unknown)."""
-    f = term.fever
-    assert f is not None
-    if anc is None:
-        return _result(term, None, None, None, "", "no ANC value")
-    anc_low = holds(anc, f.anc_op, f.anc_bound) or (
-        anc_expected_fall and f.anc_expected_fall_bound is not None and anc < f.anc_expected_fall_bound
-    )
-    if not anc_low:
-        return _result(term, 0, anc, None, "")
-    if temperature_c is None:
-        return _result(term, None, anc, None, "", "no temperature given; febrile neutropenia needs one")
-    if holds(temperature_c, f.single_op, f.single_c):
-        return _result(
-            term,
-            f.grade,
-            anc,
-            None,
-            "",
-            f"single temperature {temperature_c:g} C {f.single_op} {f.single_c:g} C",
-        )
-    if holds(temperature_c, f.sustained_op, f.sustained_c):
-        if sustained:
-            return _result(
-                term,
-                f.grade,
-                anc,
-                None,
-                "",
-                f"temperature {temperature_c:g} C sustained over {f.sustained_hours:g} h",
-            )
-        if sustained is None:
-            return _result(
-                term,
-                None,
-                anc,
-                None,
-                "",
-                f"temperature {temperature_c:g} C meets the definition only if it lasted over {f.sustained_hours:g} h;"
-                " say whether it did (fever_sustained)",
-            )
-    return _result(term, 0, anc, None, "")
+    """Febrile neutropenia: `sustained` says whether a temperature >= 38.0 C lasted over an hour (None: unknown);
+    `wbc` bounds the ANC from above when no ANC is known (an absolute count cannot exceed the WBC)."""
+    fn, reasons = _fever_compiled(term)
+    row = {
+        "anc": anc,
+        "wbc": wbc,
+        "temperature": temperature_c,
+        "fever_sustained": sustained,
+        "anc_expected_fall": anc_expected_fall,
+    }
+    grade, _ = fn(row)
+    return _result(term, grade, anc, None, "", reasons.first(row))
+
+
+def fever_possible(result: GradeResult) -> bool:
+    """True when febrile neutropenia is met only if the fever lasted long enough and nobody said whether it did."""
+    return result.grade is None and "lasted over" in (result.reason or "")
 
 
 def _canonical_or_reason(analyte: str, value, unit: str | None) -> tuple[float | None, str | None]:

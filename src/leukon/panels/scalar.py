@@ -1,0 +1,75 @@
+"""One CBC through the panel stages: derived counts and the reference range of every value, from the rule book's
+steps compiled to plain Python (`leukon.panels.build` compiles the same steps to Polars for tables).
+
+>>> row = panel_row({"wbc": 2.0, "neutrophils_pct": 30.0, "bands_pct": 5.0}, age_days=40 * 365)
+>>> row["anc"], row["anc_method"], row["anc_lln"], row["anc_range"]
+(0.7, 'derived_with_bands', 1.5, 'profile')
+>>> panel_row({"wbc": 3.1}, lab={"wbc": (3.5, None)})["wbc_range"]
+'lab'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+
+from leukon.rules import book, criteria
+from leukon.rules.analytes import ANALYTES
+from leukon.rules.logic import program
+
+
+@lru_cache(maxsize=16)
+def _range_rows_program(profile: str, n_rows: int):
+    del n_rows  # part of the key: profiles registered later compile anew
+    return program(book.range_row_steps(profile), name="range_rows")
+
+
+@lru_cache(maxsize=8192)
+def _range_rows(profile: str, n_rows: int, age_days: int | None, sex: str | None, ancestry: str | None) -> dict:
+    row = {"age_days": age_days, "sex": sex, "ancestry": ancestry}
+    out = _range_rows_program(profile, n_rows)(row)
+    return {k: v for k, v in out.items() if k.endswith("_row")}
+
+
+def range_rows(profile: str, age_days: int | None, sex: str | None, ancestry: str | None) -> dict:
+    """Which profile row applies to each analyte (`<a>_range_row`), for these demographics (cached)."""
+    return _range_rows(profile, len(criteria.RANGES), age_days, sex, ancestry)
+
+
+@lru_cache(maxsize=1)
+def _panel_program():
+    return program(book.derive_steps() + book.range_steps(), name="panel")
+
+
+def panel_row(
+    measured: Mapping[str, float],
+    *,
+    lab: Mapping[str, tuple[float | None, float | None]] | None = None,
+    profile: str = criteria.DEFAULT_PROFILE,
+    age_days: int | None = None,
+    sex: str | None = None,
+    ancestry: str | None = None,
+) -> dict:
+    """The panel as a dict of columns, as `leukon.panels.build.build_panels` makes one row of a table."""
+    row: dict = dict.fromkeys(ANALYTES)
+    row.update(measured)
+    for a in ANALYTES:
+        lo, hi = (lab or {}).get(a, (None, None))
+        row[f"{a}_lab_lln"], row[f"{a}_lab_uln"] = lo, hi
+    row.update(age_days=age_days, sex=sex, ancestry=ancestry, profile=profile)
+    row.update(range_rows(profile, age_days, sex, ancestry))
+    return _panel_program()(row)
+
+
+def range_of(row: Mapping, analyte: str) -> dict:
+    """The range a panel row used for one analyte: limits, origin, and the profile row's source and evidence."""
+    origin = row[f"{analyte}_range"]
+    i = row[f"{analyte}_range_row"]
+    r = criteria.RANGES[i] if i is not None else None
+    if origin == "lab":
+        return {"lln": row[f"{analyte}_lln"], "uln": row[f"{analyte}_uln"], "origin": "lab", "profile": None,
+                "source": book.LAB_RANGE_SOURCE, "evidence": "V", "note": ""}  # fmt: skip
+    if origin is None or r is None:
+        return {}
+    return {"lln": r.lln, "uln": r.uln, "origin": "profile", "profile": r.profile, "source": r.source,
+            "evidence": r.evidence, "note": r.note}  # fmt: skip
