@@ -18,10 +18,9 @@ from typing import Any
 import polars as pl
 
 from leukon.errors import InputError
-from leukon.findings.frame import classify_panels, grades_long
 from leukon.findings.grade_exprs import grade_expr
 from leukon.measurements.normalize import REJECT_SCHEMA, normalize
-from leukon.panels.build import build_panels
+from leukon.panels.build import build_panels, classify_panels, grades_long
 from leukon.pipelines.reject_reasons import describe_rejects
 from leukon.pipelines.run_folder import RunFolder, write_tables
 from leukon.rules.criteria import DEFAULT_PROFILE, scheme
@@ -69,7 +68,7 @@ def _panel_columns(panels: pl.DataFrame) -> list[str]:
         if f"{a}_method" in panels.columns:
             cols.append(f"{a}_method")
         cols += [f"{a}_lln", f"{a}_uln", f"{a}_range"]
-    return [*cols, "findings", "neutropenia_severity", "warnings", "not_assessed"]
+    return [*cols, "findings", "neutropenia_severity", "warnings"]
 
 
 def distinct_count(rows: pl.Series) -> int:
@@ -204,7 +203,9 @@ def _course(panels: pl.DataFrame, scheme_id: str) -> tuple[pl.DataFrame, pl.Data
     for col, term in terms.items():
         if term.lower() in sch.terms:
             t = sch.terms[term.lower()]
-            cols.append(grade_expr(t, col, f"{col}_lln", "age_days").alias(grade_column(scheme_id, col)))
+            cols.append(
+                grade_expr(t, pl.col(col), pl.col(f"{col}_lln"), pl.col("age_days")).alias(grade_column(scheme_id, col))
+            )
     counts = panels.select("patient_id", "specimen_id", "taken_at", "wbc", "anc", "lymphocytes", *cols,
                            *[c for c in ("anc_lln", "wbc_lln", "lymphocytes_lln") if c in panels.columns])  # fmt: skip
     return screen_tables(counts, scheme=scheme_id)
