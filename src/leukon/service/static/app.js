@@ -110,8 +110,9 @@ function renderAssessment(doc) {
   for (const f of doc.findings) {
     const li = el("li", null, f.certainty);
     li.append(el("strong", f.label));
-    const value = f.value === null ? "" : `: ${f.value} ${fmt(f.unit)} ${fmt(f.comparator)} ${fmt(f.threshold)}`;
-    li.append(document.createTextNode(value + (f.severity ? ` (${f.severity})` : "") + (f.basis ? `; ${f.basis}` : "")));
+    const reading = [f.value, f.unit, f.comparator, f.threshold].filter((x) => x !== null && x !== "").join(" ");
+    const parts = [reading, f.severity ? `(${f.severity})` : "", f.basis || ""].filter(Boolean);
+    li.append(document.createTextNode(parts.length ? ": " + parts.join("; ") : ""));
     findings.append(li);
   }
   $("#scheme-name").textContent = scheme;
