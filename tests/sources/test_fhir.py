@@ -104,7 +104,7 @@ def test_malformed_entries_each_get_a_reason() -> None:
         "platelets not assessed alone",
         9: "DiagnosticReport/empty lists no results",
         10: "LOINC 30405-5 is leukocytes in urine, not a blood count",
-        11: "no LOINC code on the Observation; map local codes with codes={'system|code': 'wbc'}",
+        11: "no LOINC code on the Observation; map the lab's local codes with a mapping file (map=)",
     }
     raw = json.loads(r.filter(pl.col("source_row") == 6)["raw"][0])
     assert raw["reference"] == "Observation/not-there"
@@ -115,7 +115,7 @@ def test_malformed_entries_each_get_a_reason() -> None:
 def test_local_code_map() -> None:
     m, _ = accounted(read_fhir(FHIR / "malformed.json", codes={"http://lab.example.org/codes|WBC": "wbc"}))
     assert sorted(m["value"].to_list()) == [0.05, 2.9, 6.0]
-    with pytest.raises(InputError, match=r"^codes: 'wbc' maps to unknown analyte 'leukocytes'"):
+    with pytest.raises(InputError, match=r"^map: map \[names\] 'WBC': unknown analyte 'leukocytes'"):
         read_fhir(FHIR / "malformed.json", codes={"WBC": "leukocytes"})
 
 

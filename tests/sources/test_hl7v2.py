@@ -67,9 +67,19 @@ def test_mllp_file_with_repeated_obr_groups_and_statuses() -> None:
     # Without the local code map, the lab's own code is a reject that says how to map it.
     _, r2 = accounted(read_hl7v2(HL7 / "oru-mllp.hl7"))
     assert (
-        reasons(r2)[0]
-        == "OBX-3 'WBC^White cell count^99LAB' is not a LOINC code and not in the local code map (codes=...)"
+        reasons(r2)[0] == "OBX-3 'WBC^White cell count^99LAB' is not a LOINC code and not in the local code map (map=)"
     )
+
+
+def test_local_codes_through_the_mapping_file(tmp_path: Path) -> None:
+    """The same TOML mapping file the table formats take: a local code, its default unit, a unit spelling."""
+    f = tmp_path / "lab-codes.toml"
+    f.write_text('[names]\n"99LAB|WBC" = { analyte = "wbc", unit = "/uL" }\n[units]\n"THOU/CMM" = "10^3/uL"\n')
+    text = (HL7 / "oru-mllp.hl7").read_text(encoding="latin-1")
+    text = text.replace("3100|/uL|", "3100||").replace("1.2|10*3/uL", "1.2|THOU/CMM")
+    m, _ = accounted(read_hl7v2("x", text=text, map=f))
+    units = dict(zip(m["value"].to_list(), m["unit"].to_list(), strict=True))
+    assert units[3100.0] == "/uL" and units[1.2] == "10^3/uL"
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from leukon.errors import InputError
 from leukon.measurements.normalize import CENSOR_OPERATORS
 from leukon.rules.analytes import ANALYTES, by_loinc
 from leukon.rules.units import parse_unit
@@ -41,6 +40,7 @@ from . import records
 from ._fhir_load import Document, Loaded, load
 from .base import Source
 from .cbc import NON_BLOOD_LEUKOCYTES, Cbc, latest_cbc
+from .mapping import LocalMap
 from .records import Record
 
 LOINC = "http://loinc.org"
@@ -76,12 +76,9 @@ class _Group:
 
 
 class _Reader:
-    def __init__(self, doc: Document, codes: Mapping[str, str] | None) -> None:
+    def __init__(self, doc: Document, local: LocalMap) -> None:
         self.doc = doc
-        self.codes = {k.lower(): v for k, v in (codes or {}).items()}
-        for k, v in self.codes.items():
-            if v not in ANALYTES:
-                raise InputError("codes", f"{k!r} maps to unknown analyte {v!r}; use one of {', '.join(ANALYTES)}")
+        self.local = local
         self.index: dict[str, Loaded] = {}
         for item in doc.resources:
             r = item.resource
@@ -224,11 +221,18 @@ class _Reader:
             q = obs["valueQuantity"]
             rec.value = float(q["value"]) if q.get("value") is not None else None
             rec.censor = q.get("comparator")  # "<0.1" is kept as a bound, never read as 0.1
-            rec.unit = _unit(q)
+            rec.unit = records.local_unit(self.local, _unit(q)) or self._default_unit(obs)
             rec.lln, rec.uln, problem = _limits(obs, rec.analyte, rec.unit)
             if problem:
                 self.notes.append(f"{name}: {problem}")
         return rec
+
+    def _default_unit(self, obs: dict) -> str | None:
+        """The unit the mapping file gives a local code, for a value sent without one."""
+        hit = records.local_code(
+            self.local, [(c.get("system"), c.get("code")) for c in (obs.get("code") or {}).get("coding") or []]
+        )
+        return hit[2] if hit else None
 
     def analyte(self, obs: dict) -> tuple[str | None, str | None, str | None]:
         """(code as written, analyte id, reason) from Observation.code: LOINC first, then the local map."""
@@ -242,17 +246,14 @@ class _Reader:
             hit = by_loinc(code)
             if hit:
                 return code, hit.id, None
-        for c in codings:
-            local = self.codes.get(f"{c.get('system')}|{c.get('code')}".lower()) or self.codes.get(
-                str(c.get("code")).lower()
-            )
-            if local:
-                return c.get("code"), local, None
+        hit = records.local_code(self.local, [(c.get("system"), c.get("code")) for c in codings])
+        if hit:
+            return hit[0], hit[1], None
         if loincs:
             shown = f"LOINC {loincs[0]}" + (f" ({codings[0].get('display')})" if codings[0].get("display") else "")
             return loincs[0], None, f"{shown} is not an analyte leukon reads"
         first = codings[0].get("code") if codings else (obs.get("code") or {}).get("text")
-        return first, None, "no LOINC code on the Observation; map local codes with codes={'system|code': 'wbc'}"
+        return first, None, "no LOINC code on the Observation; map the lab's local codes with a mapping file (map=)"
 
 
 def _tail(ref: str) -> str:
@@ -356,14 +357,20 @@ def _patients(doc: Document) -> list[tuple[str, str | None, str | None]]:
     return rows
 
 
-def read_fhir(spec: str | Path | dict, *, codes: Mapping[str, str] | None = None) -> Source:
+def read_fhir(
+    spec: str | Path | dict,
+    *,
+    codes: Mapping[str, str] | None = None,
+    map: str | Path | dict | LocalMap | None = None,
+) -> Source:
     """A `Source` from FHIR R4 JSON: a file (Bundle or resource), NDJSON, a folder of them, or a parsed dict.
 
-    `codes` maps local codes to analyte ids ({"http://lab.example/codes|WBC": "wbc"} or {"WBC": "wbc"}).
+    Local codes: `map` is a mapping file as for tables (`leukon.sources.mapping`), `codes` a dict
+    ({"http://lab.example/codes|WBC": "wbc"} or {"WBC": "wbc"}); LOINC codes need neither.
     Raises InputError for input that is not FHIR at all (bad JSON, no resourceType, an invalid Bundle).
     """
-    doc = load(spec)
-    reader = _Reader(doc, codes)
+    reader = _Reader(load(spec), records.local_map(map, codes))
+    doc = reader.doc
     recs = reader.run()
     label = "FHIR input" if isinstance(spec, dict) else str(spec)
     pats = _patients(doc)
@@ -376,6 +383,6 @@ def read_fhir(spec: str | Path | dict, *, codes: Mapping[str, str] | None = None
     )
 
 
-def read_fhir_cbc(spec: str | Path | dict, *, codes: Mapping[str, str] | None = None) -> Cbc:
+def read_fhir_cbc(spec: str | Path | dict, *, codes: Mapping[str, str] | None = None, map=None) -> Cbc:
     """The latest CBC in FHIR input (a DiagnosticReport, a panel or loose Observations) for `assess_mapping`."""
-    return latest_cbc(read_fhir(spec, codes=codes))
+    return latest_cbc(read_fhir(spec, codes=codes, map=map))

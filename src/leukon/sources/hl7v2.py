@@ -28,11 +28,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from leukon.errors import InputError
-from leukon.rules.analytes import ANALYTES, by_loinc
+from leukon.rules.analytes import by_loinc
 
 from . import records
 from .base import Source
 from .cbc import NON_BLOOD_LEUKOCYTES, Cbc, latest_cbc
+from .mapping import LocalMap
 from .records import Record
 from .values import OPERATORS, parse_range
 
@@ -97,11 +98,8 @@ def _time(ts: str | None) -> str | None:
 
 
 class _Reader:
-    def __init__(self, codes: Mapping[str, str] | None) -> None:
-        self.codes = {k.lower(): v for k, v in (codes or {}).items()}
-        for k, v in self.codes.items():
-            if v not in ANALYTES:
-                raise InputError("codes", f"{k!r} maps to unknown analyte {v!r}; use one of {', '.join(ANALYTES)}")
+    def __init__(self, local: LocalMap) -> None:
+        self.local = local
         self.out: list[Record] = []
         self.patients: list[tuple[str, str | None, str | None]] = []
         self.notes: list[str] = []
@@ -175,7 +173,10 @@ class _Reader:
         except ValueError:
             rec.reason = f"value not numeric {number[:40]!r}"
             return rec
-        rec.unit = _part(seg, 6, 1) or _part(seg, 6, 2)
+        rec.unit = records.local_unit(self.local, _part(seg, 6, 1) or _part(seg, 6, 2))
+        if rec.unit is None:  # a local code's default unit from the mapping file
+            hit = records.local_code(self.local, [(_part(seg, 3, 3), _part(seg, 3, 1))])
+            rec.unit = hit[2] if hit else None
         rng = msg.unescape(_part(seg, 7) or "")
         limits = parse_range(rng) if rng else None  # None: no range, or text that is not one ("see note")
         rec.lln, rec.uln = limits[:2] if limits else (None, None)
@@ -191,11 +192,9 @@ class _Reader:
                 hit = by_loinc(code)
                 if hit:
                     return code, hit.id, None
-        for code, system in pairs:
-            if code:
-                local = self.codes.get(f"{system}|{code}".lower()) or self.codes.get(code.lower())
-                if local:
-                    return code, local, None
+        hit = records.local_code(self.local, [(system, code) for code, system in pairs])
+        if hit:
+            return hit[0], hit[1], None
         code, system = pairs[0]
         if code is None:
             return None, None, "OBX-3 has no observation identifier"
@@ -203,7 +202,7 @@ class _Reader:
         shown = f"{code}^{text or ''}^{system or ''}"
         if system and system.upper() in LOINC_SYSTEMS:
             return code, None, f"LOINC {code} ({text or 'no text'}) is not an analyte leukon reads"
-        return code, None, f"OBX-3 {shown!r} is not a LOINC code and not in the local code map (codes=...)"
+        return code, None, f"OBX-3 {shown!r} is not a LOINC code and not in the local code map (map=)"
 
 
 def _status(seg) -> str | None:
@@ -243,8 +242,18 @@ def _read_text(path: Path) -> str:
         return raw.decode("latin-1")  # HL7 v2 predates UTF-8; many feeds are 8-bit
 
 
-def read_hl7v2(spec: str | Path, *, codes: Mapping[str, str] | None = None, text: str | None = None) -> Source:
-    """A `Source` from a file of HL7 v2 ORU^R01 messages (or from `text`); `codes` maps local OBX-3 codes."""
+def read_hl7v2(
+    spec: str | Path,
+    *,
+    codes: Mapping[str, str] | None = None,
+    map: str | Path | dict | LocalMap | None = None,
+    text: str | None = None,
+) -> Source:
+    """A `Source` from a file of HL7 v2 ORU^R01 messages (or from `text`).
+
+    Local OBX-3 codes: `map` is a mapping file as for tables (`leukon.sources.mapping`), `codes` a dict
+    ({"WBC": "wbc"} or {"99LAB|WBC": "wbc"}, the coding system before the bar).
+    """
     if text is None:
         path = Path(spec)
         if not path.is_file():
@@ -253,7 +262,7 @@ def read_hl7v2(spec: str | Path, *, codes: Mapping[str, str] | None = None, text
     messages = split_messages(text)
     if not messages:
         raise InputError("input", f"{spec}: no HL7 v2 message (no MSH segment) found")
-    reader = _Reader(codes)
+    reader = _Reader(records.local_map(map, codes))
     for n, m in enumerate(messages, start=1):
         reader.message(m, n)
     pats = reader.patients
@@ -266,6 +275,8 @@ def read_hl7v2(spec: str | Path, *, codes: Mapping[str, str] | None = None, text
     )
 
 
-def read_hl7v2_cbc(spec: str | Path, *, codes: Mapping[str, str] | None = None, text: str | None = None) -> Cbc:
+def read_hl7v2_cbc(
+    spec: str | Path, *, codes: Mapping[str, str] | None = None, map=None, text: str | None = None
+) -> Cbc:
     """The latest CBC (OBR group) in an ORU^R01 file, as the mapping `assess_mapping` takes."""
-    return latest_cbc(read_hl7v2(spec, codes=codes, text=text))
+    return latest_cbc(read_hl7v2(spec, codes=codes, map=map, text=text))

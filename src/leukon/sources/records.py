@@ -11,11 +11,15 @@ dangling reference); `raw` is what the reject table shows of it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
 from . import base
+from .mapping import LocalMap, load_map
+from .mapping import _key as fold
 
 
 @dataclass(slots=True)
@@ -92,6 +96,33 @@ def to_source(
     """A `Source` over `records`: one input row per record, so rows read = results used + rejected."""
     count = pl.LazyFrame({"rows_read": [len(records)]}, schema={"rows_read": pl.UInt64})
     return base.finish(staged(records), row_count=count, format=format, label=label, patients=patients, notes=notes)
+
+
+def local_map(map: str | Path | dict | LocalMap | None, codes: Mapping[str, str] | None) -> LocalMap:
+    """The lab's local codes: a mapping file (``map=``, as for tables) plus a `codes` dict ({"WBC": "wbc"})."""
+    local = load_map(map)
+    if not codes:
+        return local
+    extra = load_map({"names": dict(codes)})  # checked like a file: an unknown analyte is one clear error
+    return LocalMap({**local.names, **extra.names}, local.units, local.label)
+
+
+def local_code(local: LocalMap, codings: Iterable[tuple[str | None, str | None]]) -> tuple[str, str, str | None] | None:
+    """(code, analyte, default unit) for the first (system, code) the local map names as "system|code" or
+    "code"; None when it names none. Display text is never looked up."""
+    for system, code in codings:
+        if not code:
+            continue
+        for key in (f"{system}|{code}", code):
+            hit = local.names.get(fold(key))
+            if hit:
+                return code, hit[0], hit[1]
+    return None
+
+
+def local_unit(local: LocalMap, unit: str | None) -> str | None:
+    """A unit spelling the mapping file translates (its [units] table), else the unit as written."""
+    return local.units.get(fold(unit), unit) if unit and local.units else unit
 
 
 def require_white_cells(group: list[Record], name: str) -> None:
