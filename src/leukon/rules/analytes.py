@@ -252,5 +252,5 @@ def closest_names(name: str, n: int = 3) -> list[str]:
     import difflib
 
     index, shown = _names()
-    keys = difflib.get_close_matches(fold_name(name), list(index), n=n, cutoff=0.6)
+    keys = difflib.get_close_matches(fold_name(name), list(index), n=n, cutoff=0.7)
     return [shown[k] for k in keys]

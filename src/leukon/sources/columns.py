@@ -16,7 +16,8 @@ from ..errors import InputError
 #: Headers recognised for each field, most specific first (matched without case).
 CANDIDATES: dict[str, tuple[str, ...]] = {
     "patient_id": ("patient_id", "patientid", "patient", "subject_id", "person_id", "mrn", "pid", "subject",
-                   "participant_id", "usubjid", "pat_mrn_id", "patient_mrn", "mrn_id", "pat_id", "medical_record_number"),
+                   "participant_id", "usubjid", "pat_mrn_id", "patient_mrn", "mrn_id", "pat_id", "medical_record_number",
+                   "patienten_id", "patientennummer", "id_patient", "id_paciente", "numero_patient"),
     "taken_at": ("taken_at", "collected_at", "collected", "collection_date", "collection_time", "collection_datetime",
                  "collection_date_time", "specimen_time", "specimn_taken_time", "specimen_taken_time",
                  "specimen_collected", "collected_date_time", "drawn_date_time", "event_end_dt_tm",
@@ -24,9 +25,11 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
                  "drawn_at", "result_time", "date", "lbdtc"),
     "analyte": ("analyte", "code", "loinc", "loinc_code", "analyte_code", "test_code", "test", "test_name",
                 "component", "component_name", "event_cd_disp", "event_display", "event", "result_name",
-                "item", "lbtestcd", "lbtest", "name", "test_description", "observation", "parameter"),
+                "item", "lbtestcd", "lbtest", "name", "test_description", "observation", "parameter",
+                "untersuchung", "analyse", "parametre", "examen", "prueba", "determinacion", "analito"),
     "value": ("value", "result", "result_value", "value_as_number", "valuenum", "numeric_value", "lborres",
-              "ord_value", "ord_num_value", "result_val", "result_numeric", "observation_value"),
+              "ord_value", "ord_num_value", "result_val", "result_numeric", "observation_value",
+              "ergebnis", "wert", "messwert", "resultat", "valeur", "resultado", "valor"),
     "unit": ("unit", "units", "uom", "valueuom", "unit_source_value", "result_unit", "lborresu", "reference_unit",
              "result_units_cd_disp", "result_units", "unit_of_measure", "einheit", "unite", "unidad", "unidades"),
     "range": ("reference_range", "ref_range", "normal_range", "reference_interval", "ref_interval", "range",

@@ -104,15 +104,17 @@ def read_long(
     decimal = values.check_decimal(decimal)
     t = open_table(spec, table=table)
     fields = {k: columns.CANDIDATES[k] for k in LONG_FIELDS}
+    taken_at, split = _taken_at(t.columns, names)
     cols = columns.resolve(
-        t.columns, fields, required=("patient_id", "taken_at", "analyte", "value"), given=names, label=t.label
+        t.columns,
+        fields,
+        required=("patient_id", "taken_at", "analyte", "value"),
+        given={**names, "taken_at": split[0]} if split else names,
+        label=t.label,
     )
     schema = t.frame.collect_schema()
     notes = list(t.notes)
-    taken_at = pl.col(cols["taken_at"])
-    split = None if names.get("taken_at") else columns.date_and_time(t.columns)
-    if split:
-        taken_at = base.text(pl.col(split[0])) + pl.lit(" ") + base.text(pl.col(split[1]))
+    taken_at = taken_at if split else pl.col(cols["taken_at"])
     decimal = _decimal_of(t.frame, cols["value"], schema, decimal, notes)
     value, censor = _value_and_censor(cols["value"], schema, decimal)
     staged = t.frame.select(
@@ -144,6 +146,14 @@ def read_long(
         notes=notes,
         keepalive=t.keepalive,
     )
+
+
+def _taken_at(header: list[str], names: dict) -> tuple[pl.Expr | None, tuple[str, str] | None]:
+    """The time of a specimen from separate date and time columns (analyser and European exports), if any."""
+    split = None if names.get("taken_at") else columns.date_and_time(header)
+    if split is None:
+        return None, None
+    return base.text(pl.col(split[0])) + pl.lit(" ") + base.text(pl.col(split[1])), split
 
 
 def _decimal_of(frame: pl.LazyFrame, column: str, schema: pl.Schema, decimal: str | None, notes: list[str]) -> str:
@@ -308,13 +318,12 @@ def read_wide(
     decimal = values.check_decimal(decimal)
     t = open_table(spec, table=table)
     fields = {k: columns.CANDIDATES[k] for k in ROW_FIELDS}
-    cols = columns.resolve(t.columns, fields, required=("patient_id", "taken_at"), given=names, label=t.label)
+    taken_at, split = _taken_at(t.columns, names)
+    given = {**names, "taken_at": split[0]} if split else names
+    cols = columns.resolve(t.columns, fields, required=("patient_id", "taken_at"), given=given, label=t.label)
     header = t.columns
-    taken_at, time_cols = pl.col(cols["taken_at"]), {cols["taken_at"]}
-    split = None if names.get("taken_at") else columns.date_and_time(header)
-    if split:
-        taken_at = base.text(pl.col(split[0])) + pl.lit(" ") + base.text(pl.col(split[1]))
-        time_cols = set(split)
+    taken_at = taken_at if split else pl.col(cols["taken_at"])
+    time_cols = set(split) if split else {cols["taken_at"]}
     found = wide_columns(header, {c for c in cols.values() if c} | time_cols, analytes, local)
     if not found:
         raise InputError(
