@@ -18,10 +18,11 @@ from typing import Any
 import polars as pl
 
 from leukon.errors import InputError
+from leukon.findings.frame import classify_panels, grades_long
 from leukon.findings.grade_exprs import grade_expr
 from leukon.measurements.normalize import REJECT_SCHEMA, normalize
-from leukon.panels.build import build_panels, classify_panels, grades_long
-from leukon.pipelines.reject_reasons import describe_rejects
+from leukon.panels.build import build_panels
+from leukon.pipelines.reject_reasons import describe_rejects, reason_counts
 from leukon.pipelines.run_folder import RunFolder, write_tables
 from leukon.rules.criteria import DEFAULT_PROFILE, scheme
 from leukon.rules.ranges import check_profile
@@ -68,7 +69,7 @@ def _panel_columns(panels: pl.DataFrame) -> list[str]:
         if f"{a}_method" in panels.columns:
             cols.append(f"{a}_method")
         cols += [f"{a}_lln", f"{a}_uln", f"{a}_range"]
-    return [*cols, "findings", "neutropenia_severity", "warnings"]
+    return [*cols, "findings", "neutropenia_severity", "warnings", "not_assessed"]
 
 
 def distinct_count(rows: pl.Series) -> int:
@@ -78,11 +79,6 @@ def distinct_count(rows: pl.Series) -> int:
     if rows.is_sorted():
         return int((rows.diff().fill_null(1) != 0).sum())
     return rows.n_unique()
-
-
-def reason_kind(reason: pl.Expr) -> pl.Expr:
-    """A reason without its quoted values and numbers, for counting rejects by kind."""
-    return reason.str.replace_all(r"'[^']*'", "'...'").str.replace_all(r"\d+(\.\d+)?", "N")
 
 
 def _chunk(source, k: int, n: int):
@@ -155,13 +151,7 @@ def screen_source(
     rows_read = int(source.rows_read)
     rows_used = distinct_count(used_rows)
     rows_rejected = rejects.filter(~pl.col("row_used"))["source_row"].n_unique()
-    by_reason = (
-        rejects.filter(~pl.col("row_used"))
-        .unique("source_row", keep="first")
-        .group_by(reason_kind(pl.col("reason")).alias("reason"))
-        .len()
-        .sort("len", descending=True)
-    )
+    by_reason, examples = reason_counts(rejects)  # by kind of reason, each with a real example
     summary = {
         "input": getattr(source, "label", ""),
         "format": getattr(source, "format", ""),
@@ -169,7 +159,8 @@ def screen_source(
         "rows_used": rows_used,
         "rows_rejected": rows_rejected,
         "results_not_used_in_used_rows": int(rejects.filter(pl.col("row_used")).height),
-        "rejected_by_reason": dict(by_reason.iter_rows()),
+        "rejected_by_reason": by_reason,
+        "reject_examples": examples,
         "specimens": panels.height,
         "patients": panels["patient_id"].n_unique() if panels.height else 0,
         "schemes": list(schemes),
@@ -203,9 +194,7 @@ def _course(panels: pl.DataFrame, scheme_id: str) -> tuple[pl.DataFrame, pl.Data
     for col, term in terms.items():
         if term.lower() in sch.terms:
             t = sch.terms[term.lower()]
-            cols.append(
-                grade_expr(t, pl.col(col), pl.col(f"{col}_lln"), pl.col("age_days")).alias(grade_column(scheme_id, col))
-            )
+            cols.append(grade_expr(t, col, f"{col}_lln", "age_days").alias(grade_column(scheme_id, col)))
     counts = panels.select("patient_id", "specimen_id", "taken_at", "wbc", "anc", "lymphocytes", *cols,
                            *[c for c in ("anc_lln", "wbc_lln", "lymphocytes_lln") if c in panels.columns])  # fmt: skip
     return screen_tables(counts, scheme=scheme_id)
