@@ -57,7 +57,19 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         access_log=False,
+        log_config=log_config(args.log_level),
         log_level=args.log_level,
         server_header=False,
     )
     return 0
+
+
+def log_config(level: str) -> dict:
+    """uvicorn's logging set-up plus leukon's own PHI-free access and error lines, on the same stderr handler."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["leukon.service"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
