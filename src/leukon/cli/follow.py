@@ -54,6 +54,14 @@ def read_table(path: str, *, results: bool = False) -> pl.DataFrame:
     if not p.is_file():
         raise InputError("INPUT", f"{path}: no such file")
     suffix = p.suffix.lower()
+    if results:
+        from leukon.sources.detect import detect_format
+
+        message = detect_format(p)  # a FHIR Bundle/NDJSON or HL7 v2 file: screened by its adapter, like a table
+        if message:
+            from leukon.pipelines.screen import screen
+
+            return screen(path, format=message, course=False).panels
     if suffix == ".csv":
         df = pl.read_csv(p, try_parse_dates=True, infer_schema_length=10_000)
     elif suffix in (".parquet", ".pq"):
