@@ -196,3 +196,11 @@ def test_every_observation_is_accounted_for(results) -> None:
     ]  # fmt: skip
     assert m.height == len(readable)  # blood white-cell results with a released status, and nothing else
     assert all("leukocytes in urine" in x for x in r.filter(pl.col("raw").str.contains("30405-5"))["reason"])
+
+
+def test_follow_reads_fhir_unchanged(capsys) -> None:
+    from leukon.cli import main
+
+    assert main(["follow", str(FHIR / "searchset.json"), "--patient", "p3"]) == 0
+    out = capsys.readouterr().out
+    assert "nadir 0.4 on 2024-01-03" in out and "recovered on 2024-01-17" in out
