@@ -72,36 +72,41 @@ def attach_treatments(episodes: pl.DataFrame, treatments: pl.DataFrame | None) -
     return out.sort("patient_id", "line", "episode")
 
 
+def grade_bounds(line: Line, scheme_id: str) -> tuple[tuple[int, float], ...]:
+    """(grade, "below this") for a chart, read from the scheme's own rules (never re-typed here)."""
+    try:
+        term = get_scheme(scheme_id).term(line.term)
+    except CriteriaError:
+        return ()
+    if term.needs_age:
+        return ()
+    return tuple((r.grade, float(r.bound)) for r in term.rules if r.bound != LLN and r.op == "<")
+
+
+def latest_limits(counts: pl.DataFrame, limits: pl.DataFrame) -> pl.DataFrame:
+    """Per patient and line: the range of the latest count that has a lower limit (lln, uln, origin, source)."""
+    return (
+        counts.filter(pl.col("lln").is_not_null())
+        .group_by("patient_id", "line")
+        .agg(pl.col("lln").last(), pl.col("uln").last(), pl.col("limit_id").last())
+        .join(limits.select("limit_id", "origin", "source"), on="limit_id", how="left")
+    )
+
+
 def line_info(
     line: Line,
     scheme_id: str,
     params: CourseParams,
-    counts: pl.DataFrame | None = None,
-    limits: pl.DataFrame | None = None,
+    latest: dict | None = None,
+    bounds: tuple[tuple[int, float], ...] | None = None,
 ) -> LineInfo:
-    """Thresholds for charts and reports, read from the scheme's own rules (never re-typed here).
-
-    counts: this patient's marked counts of the line; the range shown is that of the latest count with a
-    lower limit. limits: the limit-description table of the analysis (for the range's origin and source).
-    """
-    bounds: tuple[tuple[int, float], ...] = ()
-    try:
-        term = get_scheme(scheme_id).term(line.term)
-        if not term.needs_age:
-            bounds = tuple((r.grade, float(r.bound)) for r in term.rules if r.bound != LLN and r.op == "<")
-    except CriteriaError:
-        pass
-    lln = uln = origin = source = None
-    known = None if counts is None else counts.filter(pl.col("lln").is_not_null())
-    if known is not None and known.height:
-        last = known.row(known.height - 1, named=True)
-        lln, uln = last["lln"], last["uln"]
-        if limits is not None:
-            d = limits.filter(pl.col("limit_id") == last["limit_id"])
-            if d.height:
-                origin, source = d["origin"][0], d["source"][0]
+    """Thresholds for charts and reports: the scheme's grade bounds and the range a reader compares the
+    latest value with (`latest`: a row of `latest_limits`; None when no count of the line has a limit)."""
+    bounds = grade_bounds(line, scheme_id) if bounds is None else bounds
+    r = latest or {}
+    lln = r.get("lln")
     entry = line.entry if line.entry is not None else lln
-    return LineInfo(line.name, line.column, entry, lln, uln, bounds, origin, source)
+    return LineInfo(line.name, line.column, entry, lln, r.get("uln"), bounds, r.get("origin"), r.get("source"))
 
 
 def _d(x: dt.datetime | dt.date | None) -> str:
@@ -306,6 +311,8 @@ def follow(
     courses = course_table(a.counts, a.episodes, p)
     used = _by_patient_line(limits_table(a.counts, a.limits))
     unknown = _by_patient_line(not_assessed_table(a.counts, a.limits))
+    latest = _by_patient_line(latest_limits(a.counts, a.limits))
+    bounds = {line.name: grade_bounds(line, sch) for line in p.lines}
     by_pid = {k[0]: v for k, v in a.counts.partition_by("patient_id", as_dict=True).items()}
     eps_by = {k[0]: v for k, v in eps.partition_by("patient_id", as_dict=True).items()}
     course_by = {k[0]: v for k, v in courses.partition_by("patient_id", as_dict=True).items()}
@@ -323,7 +330,7 @@ def follow(
         for line in p.lines:
             lc = counts.filter(pl.col("line") == line.name)
             series[line.name] = _counts(lc)
-            infos.append(line_info(line, sch, p, lc, a.limits))
+            infos.append(line_info(line, sch, p, latest.get((pid, line.name), [None])[0], bounds[line.name]))
             row = rows.get(line.name)
             if row is None:
                 result[line.name] = Course(line.name, "no data", f"no {line.column} values")
@@ -491,6 +498,8 @@ def _could_meet_protocol(counts: pl.DataFrame, c) -> pl.Series:
 __all__ = [
     "attach_treatments",
     "follow",
+    "grade_bounds",
+    "latest_limits",
     "limits_table",
     "line_info",
     "not_assessed_table",

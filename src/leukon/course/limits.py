@@ -87,21 +87,32 @@ def _no_range(column: str, profile: str, age_days: int | None, rr: ReferenceRang
 
 
 class _Selector:
-    """`reference_range` once per distinct (analyte, profile, sex, age, ancestry), with the values checked."""
+    """`reference_range` once per distinct (analyte, profile, sex, age, ancestry), with the values checked
+    (an unknown sex, ancestry or profile raises InputError naming the field)."""
 
     def __init__(self, default_profile: str) -> None:
         self.default_profile = default_profile
-        self.memo: dict[tuple, tuple[str, int | None, ReferenceRange | None]] = {}
+        self.memo: dict[tuple, ReferenceRange | None] = {}
+        self.checked: dict[tuple[str, object], object] = {}
 
-    def __call__(self, analyte: str, ctx: dict) -> tuple[str, int | None, ReferenceRange | None]:
-        profile = check_profile(ctx["profile"]) if ctx.get("profile") else self.default_profile
-        sex = check_sex(ctx.get("sex"))
-        ancestry = check_ancestry(ctx.get("ancestry"))
-        age = ctx.get("age_days")
-        key = (analyte, profile, sex, age, ancestry)
+    def _check(self, field: str, value, check):
+        key = (field, value)
+        if key not in self.checked:
+            self.checked[key] = check(value)
+        return self.checked[key]
+
+    def context(self, ctx: dict) -> tuple[str, str | None, int | None, str | None]:
+        """(profile, sex, age_days, ancestry) checked and normalised, from one row of context columns."""
+        profile = self._check("profile", ctx["profile"], check_profile) if ctx.get("profile") else self.default_profile
+        sex = self._check("sex", ctx.get("sex"), check_sex)
+        ancestry = self._check("ancestry", ctx.get("ancestry"), check_ancestry)
+        return profile, sex, ctx.get("age_days"), ancestry
+
+    def __call__(self, analyte: str, context: tuple) -> ReferenceRange | None:
+        key = (analyte, *context)
         if key not in self.memo:
-            rr = reference_range(analyte, profile=profile, sex=sex, age_days=age, ancestry=ancestry)
-            self.memo[key] = (profile, age, rr)
+            profile, sex, age, ancestry = context
+            self.memo[key] = reference_range(analyte, profile=profile, sex=sex, age_days=age, ancestry=ancestry)
         return self.memo[key]
 
 
@@ -124,8 +135,7 @@ def attach_limits(
     select = _Selector(check_profile(profile))
     ctx_cols = [c for c in CONTEXT if c in schema]
     given = {c: f"{c}_lln" in schema for c in columns if c not in fixed}
-    tags = [f"{c}_range" for c, g in given.items() if g and f"{c}_range" in schema]
-    keys = ctx_cols + tags
+    keys = ctx_cols  # the range tag of a given limit is read by an expression, so it does not multiply contexts
 
     def key_expr(k: str) -> pl.Expr:
         if k == "age_days":
@@ -136,27 +146,23 @@ def attach_limits(
     lf = lf.with_columns(age.alias("_age_days"))
     if keys:
         combos = lf.select(key_expr(k) for k in keys).unique().collect()
-        combo_rows = [{k: r[f"_k_{k}"] for k in keys} for r in combos.iter_rows(named=True)]
+        contexts = [select.context(dict(zip(keys, r, strict=True))) for r in combos.iter_rows()]
     else:
-        combos, combo_rows = None, [{}]
+        combos, contexts = None, [select.context({})]
 
-    # Per combination and column: the LLN/ULN/id when no value is given ("absent"), and the id of a given value.
+    # Per context and column: the LLN/ULN/id when no value is given ("absent"), and the id of a given value
+    # that the screening stage says came from the profile ("present"; it names the profile row's source).
     per: dict[str, dict[str, list]] = {}
     for c in columns:
         if c in fixed:
             continue
         out = per[c] = {"lln": [], "uln": [], "absent": [], "present": []}
-        for ctx in combo_rows:
-            prof, age_days, rr = select(c, ctx)
+        for ctx in contexts:
+            prof, age_days = ctx[0], ctx[2]
+            rr = select(c, ctx)
             if given[c]:
-                tag = ctx.get(f"{c}_range")
-                if tag == "lab":
-                    present = desc.id("lab", LAB_SOURCE)
-                elif tag == "profile":
-                    src = _profile_source(rr, age_days) if rr is not None else f"{prof} profile"
-                    present = desc.id("profile", src)
-                else:
-                    present = desc.id("given", f"the {c}_lln column given with the counts")
+                src = _profile_source(rr, age_days) if rr is not None else f"{prof} profile"
+                present = desc.id("profile", src)
                 if rr is None or rr.lln is None:
                     why = _no_range(c, prof, age_days, rr)
                 else:
@@ -209,7 +215,17 @@ def attach_limits(
             v = pl.col(f"{c}_lln").cast(pl.Float64, strict=False)
             v = pl.when(v.is_finite() & (v >= 0)).then(v)
             lln = v
-            lim = pl.when(v.is_not_null()).then(value(c, "present", pl.UInt32)).otherwise(lim)
+            present = pl.lit(desc.id("given", f"the {c}_lln column given with the counts"), pl.UInt32)
+            if f"{c}_range" in schema:
+                tag = pl.col(f"{c}_range").cast(pl.String)
+                present = (
+                    pl.when(tag == "lab")
+                    .then(pl.lit(desc.id("lab", LAB_SOURCE), pl.UInt32))
+                    .when(tag == "profile")
+                    .then(value(c, "present", pl.UInt32))
+                    .otherwise(present)
+                )
+            lim = pl.when(v.is_not_null()).then(present).otherwise(lim)
             if f"{c}_uln" in schema:
                 uln = pl.coalesce(pl.col(f"{c}_uln").cast(pl.Float64, strict=False), uln)
         exprs += [lln.alias(lln_column(c)), uln.alias(uln_column(c)), lim.cast(pl.UInt32).alias(limit_column(c))]
