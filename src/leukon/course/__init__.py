@@ -1,5 +1,9 @@
 """Follow a patient over time: episodes of low counts, recovery, course labels and cyclic neutropenia.
 
+Every count is read against its own specimen's lower limit of normal (the lab's, else the profile's for
+its age, sex and ancestry; `limits`), so a Duffy-null adult or an infant is not called neutropenic at counts
+normal for them, and a count with no range is "not assessed".
+
 >>> import datetime as dt, polars as pl
 >>> days = [0, 7, 9, 14, 21]
 >>> panels = pl.DataFrame({"patient_id": "p1", "specimen_id": [f"s{d}" for d in days],
@@ -16,7 +20,7 @@ from .classify import LABELS, course_table
 from .cyclic import VERDICTS, CyclicParams, CyclicResult, detect
 from .episodes import DEFAULT_LINES, LYMPHOCYTES, NEUTROPHILS, WHITE_CELLS, CourseParams, Line, episodes, grade_column
 from .follow import follow, patients_table
-from .model import NOT_A_DIAGNOSIS, Count, Course, Episode, FollowResult, LineInfo, PatientCourse, Treatment
+from .model import NOT_A_DIAGNOSIS, Count, Course, Episode, FollowResult, Limit, LineInfo, PatientCourse, Treatment
 
 __all__ = [
     "DEFAULT_LINES",
@@ -33,6 +37,7 @@ __all__ = [
     "CyclicResult",
     "Episode",
     "FollowResult",
+    "Limit",
     "Line",
     "LineInfo",
     "PatientCourse",

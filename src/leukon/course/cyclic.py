@@ -13,8 +13,9 @@ Method, and why:
    on log(ANC + 0.1): counts vary multiplicatively, and the log keeps one high count from dominating while
    0.1 (the "profound" level in IDSA febrile-neutropenia usage) keeps counts of zero finite.
    Periods searched: 12-36 days, and never longer than half the observed span (two cycles must be seen).
-   Cycles are "typically 21 days, varying between patients" (SCNIR), "21 +/- 3" (doctorslounge, ibid.);
-   the wider 12-36 day window is leukon's choice so atypical cycles are not missed [R].
+   Cycles are "typically 21 days, varying between patients" (SCNIR), "21 +/- 3" (doctorslounge.com,
+   quoting the registry); the wider 12-36 day window is leukon's own choice (not from a source), so that
+   atypical cycles are not missed.
 3. False-alarm probability (FAP) of the highest peak: Baluev's analytic bound (Baluev 2008, MNRAS
    385:1279, the "Davies bound" form as in astropy's LombScargle.false_alarm_probability). It is computed
    for irregular sampling and for a search over a frequency band, it is deterministic (no random
@@ -47,8 +48,8 @@ class CyclicParams:
 
     counts_per_week: int = 3  # SCNIR protocol
     weeks: int = 6  # SCNIR protocol
-    min_period_days: float = 12.0  # [R] around 21 +/- 3
-    max_period_days: float = 36.0  # [R]
+    min_period_days: float = 12.0  # leukon's choice, around the SCNIR 21 +/- 3 days
+    max_period_days: float = 36.0  # leukon's choice
     alpha: float = 0.001  # FAP threshold (Baluev bound)
     oversample: int = 10  # frequency grid: 10 points per 1/span, so the peak is not missed
     log_offset: float = 0.1  # log(ANC + 0.1); 0.1 = "profound" (IDSA febrile-neutropenia usage)

@@ -294,6 +294,10 @@ def follow(
     """
     p = params or CourseParams()
     sch = get_scheme(scheme).id
+    from leukon.sources.io import polars_frame  # here: importing leukon.sources at start-up is slow
+
+    panels = polars_frame(panels, field_name="panels")  # a pandas DataFrame is converted
+    treatments = None if treatments is None else polars_frame(treatments, field_name="treatments")
     lf = prepare(panels, p)
     if patient_id is not None:
         known = lf.select(pl.col("patient_id").unique()).collect()["patient_id"].drop_nulls().to_list()
