@@ -90,11 +90,27 @@ def _run_json(args: argparse.Namespace) -> int:
     if isinstance(doc, dict):
         print(json.dumps(_assess_doc(doc, args), ensure_ascii=False, indent=2))
         return 0
-    raise AssertionError("unreachable")  # pragma: no cover
+    if not doc:
+        raise InputError("json", 'the JSON list holds no CBC; give at least one object like {"wbc": 3.1}')
+    results, failed = [], []
+    for i, item in enumerate(doc):
+        try:
+            results.append(_assess_doc(item, args, index=i))
+        except InputError as e:
+            failed.append((i, e))
+            results.append({"index": i, "error": {"field": e.field, "message": str(e)}})
+    print(json.dumps(results, ensure_ascii=False, indent=2))
+    if failed:
+        i, e = failed[0]
+        more = f" (and {len(failed) - 1} more, see their 'error' entries)" if len(failed) > 1 else ""
+        raise InputError("json", f"CBC {i} of the list could not be assessed: {e}{more}; the others were")
+    return 0
 
 
 def read_json(source: str) -> dict | list:
     """The JSON document in file `source` (or stdin for "-"): one CBC object or a list of them."""
+    """One CBC object -> one JSON result; a list of CBCs -> a list of results in the same order, where a CBC
+    that cannot be assessed becomes {"index", "error"} and the run ends with one error line (exit 2)."""
     try:
         data = _stdin_bytes() if source == "-" else Path(source).read_bytes()
     except OSError as e:
@@ -107,8 +123,8 @@ def read_json(source: str) -> dict | list:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError("json", f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
-    if not isinstance(doc, dict):
-        raise InputError("json", 'expected one JSON object with analyte keys, e.g. {"wbc": 3.1}')
+    if not isinstance(doc, dict | list):
+        raise InputError("json", 'expected a JSON object with analyte keys, e.g. {"wbc": 3.1}, or a list of them')
     return doc
 
 
@@ -118,8 +134,12 @@ def _stdin_bytes() -> bytes:
     return buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8")
 
 
-def _assess_doc(doc: dict, args: argparse.Namespace) -> dict:
-    for k in doc:
+def _assess_doc(doc: object, args: argparse.Namespace, *, index: int | None = None) -> dict:
+    """The assessment of one JSON CBC as a dict (with its `index` in a list)."""
+    where = "json" if index is None else f"CBC {index}"
+    if not isinstance(doc, dict):
+        raise InputError(where, f'expected a JSON object with analyte keys, e.g. {{"wbc": 3.1}}, not {_kind(doc)}')
+    for k, v in doc.items():
         if k not in ANALYTES and k not in JSON_KEYS:
             raise InputError(
                 k, f"unknown key; use analyte ids ({', '.join(ANALYTES)}) or {', '.join(sorted(JSON_KEYS))}"
@@ -132,4 +152,48 @@ def _assess_doc(doc: dict, args: argparse.Namespace) -> dict:
         from leukon.cli.explain import explanation_from_args
 
         out["explanation"] = explanation_from_args(result, args).to_dict()
-    return out
+    return out if index is None else {"index": index, **out}
+
+
+#: The JSON types each option takes (analytes take a number, a string "3100 /uL" or {"value", "unit"}).
+_SHAPES = {
+    "units": (dict,), "lln": (dict,), "uln": (dict,), "age_days": (int, float), "age_years": (int, float),
+    "sex": (str,), "ancestry": (str,), "profile": (str,), "fever_sustained": (bool,),
+    "anc_expected_fall": (bool,), "schemes": (list,),
+}  # fmt: skip
+
+
+def _check_shape(key: str, value: object) -> None:
+    """InputError naming `key` when its JSON value has the wrong type (a list for a count, a number for sex)."""
+    if value is None:
+        return
+    if key in ANALYTES:
+        if isinstance(value, bool) or not isinstance(value, int | float | str | dict):
+            raise InputError(
+                key, f'expected a number, a string like "3100 /uL" or {{"value", "unit"}}, not {_kind(value)}'
+            )
+        if isinstance(value, dict):
+            for part in ("value", "unit", "lln", "uln"):
+                if part in value:
+                    _check_scalar(f"{key}.{part}", value[part])
+        return
+    shapes = _SHAPES[key]
+    if (isinstance(value, bool) and bool not in shapes) or not isinstance(value, shapes):
+        raise InputError(key, f"expected {' or '.join(t.__name__ for t in shapes)}, not {_kind(value)}")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_scalar(f"{key}.{k}", v)
+    if isinstance(value, list) and not all(isinstance(x, str) for x in value):
+        raise InputError(key, "expected a list of scheme ids (strings)")
+
+
+def _check_scalar(field: str, value: object) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float | str)):
+        raise InputError(field, f"expected a number or a string, not {_kind(value)}")
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number"
+    )
+        _check_shape(k, v)

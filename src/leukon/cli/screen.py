@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+from leukon.cli import terminal
 from leukon.cli.app import command
 from leukon.cli.arguments import add_source_arguments, source_options
 from leukon.errors import InputError
@@ -52,7 +53,6 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the options and --out, screen in a worker thread, print the summary; exit 2 if no row was usable."""
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     schemes = tuple(dict.fromkeys(scheme(s).id for s in args.scheme or DEFAULT_SCREEN_SCHEMES))  # fail fast
@@ -62,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
     if not split_spec(args.input)[0].exists():
         raise InputError("INPUT", f"{args.input} does not exist")
     folder = RunFolder.prepare(args.out, force=args.force)
-    console = Console(stderr=True, quiet=args.quiet)
+    progress_console = terminal.console(stderr=True, quiet=args.quiet)
     show = sys.stderr.isatty() and not args.quiet
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=progress_console,
                   disable=not show, transient=True) as bar:  # fmt: skip
         task = bar.add_task("reading", total=None)
 
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             ),
         )  # fmt: skip
     if not args.quiet:
-        print_summary(result, Console(), out=args.out)
+        print_summary(result, terminal.console(), out=args.out)
     _check_usable(result, args.out)
     return 0
 
@@ -128,7 +128,7 @@ def _input_name(s: dict) -> str:
 def _counts(title: str, what: str, unit: str, counts: dict) -> object:
     from rich.table import Table
 
-    t = Table(title=title, title_justify="left")
+    t = Table(title=title, title_justify="left", min_width=len(title))  # a title never wraps under a narrow table
     t.add_column(what, overflow="fold")
     t.add_column(unit, justify="right", no_wrap=True)
     for key, n in counts.items():
@@ -172,4 +172,6 @@ def print_summary(result: ScreenResult, console, *, out: str | None = None) -> N
         f"rows read = rows used + rows rejected: {ok} ({s['rows_read']:,} = {s['rows_used']:,} + {s['rows_rejected']:,})"
     )
     if out:
-        console.print(f"outputs in {str(out).rstrip('/')}/: panels, grades, rejects, patients, episodes, summary.json")
+        names = [n for n, df in (("patients", result.patients), ("episodes", result.episodes)) if df is not None]
+        listed = ", ".join(["panels", "grades", "rejects", *names, "summary.json"])
+        console.print(f"outputs in {str(out).rstrip('/')}/: {listed}")

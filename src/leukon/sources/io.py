@@ -269,19 +269,22 @@ def is_frame(obj: Any) -> bool:
     return cls.__name__ == "DataFrame" and cls.__module__.split(".", 1)[0] == "pandas"
 
 
+def polars_frame(obj: Any, *, field_name: str = "input") -> pl.DataFrame | pl.LazyFrame:
+    """A Polars frame as it is, a pandas DataFrame converted (column names as text, the index left out)."""
+    if isinstance(obj, pl.DataFrame | pl.LazyFrame):
+        return obj
+    if not is_frame(obj):
+        raise InputError(field_name, f"expected a pandas or Polars DataFrame, not {type(obj).__name__}")
+    try:
+        return pl.from_pandas(obj.rename(columns=str), include_index=False)
+    except Exception as e:  # pandas object columns mixing types, unsupported extension types, ...
+        raise InputError(field_name, f"the pandas DataFrame cannot be read ({_first_line(e)}); cast mixed "
+                         "columns to str first") from None  # fmt: skip
+
+
 def frame_table(obj: Any, *, label: str = "DataFrame") -> Table:
     """A pandas or Polars DataFrame (or LazyFrame) as a `Table`, rows numbered from 0 in their order."""
-    if isinstance(obj, pl.LazyFrame):
-        lf = obj
-    elif isinstance(obj, pl.DataFrame):
-        lf = obj.lazy()
-    else:
-        try:
-            df = pl.from_pandas(obj.rename(columns=str), include_index=False)
-        except Exception as e:  # pandas object columns mixing types, unsupported extension types, ...
-            raise InputError("input", f"the pandas DataFrame cannot be read ({_first_line(e)}); cast mixed "
-                             "columns to str first") from None  # fmt: skip
-        lf = df.lazy()
+    lf = polars_frame(obj).lazy()
     names = lf.collect_schema().names()
     if ROW in names:
         raise InputError("input", f"the DataFrame has a column named {ROW!r}, which leukon uses itself; rename it")
