@@ -7,6 +7,7 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from leukon.cli import terminal
 from leukon.cli.app import command
 from leukon.pipelines.assess import assess_mapping
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
 def show(*, quiet: bool = False, patients: int = 2000, out: str | None = None) -> int:
     """The README's main job: example CBCs one by one, then a synthetic cohort screened end to end."""
-    console = Console(width=120, quiet=quiet)
+    console = terminal.console(quiet=quiet)
     examples(console)
     cohort(console, patients=patients, out=out)
     return 0

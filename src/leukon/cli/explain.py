@@ -12,6 +12,7 @@ import json
 
 from rich.console import Console
 
+from leukon.cli import terminal
 from leukon.cli.app import command
 from leukon.knowledge.explain import explain
 from leukon.knowledge.kb import AUDIENCES
@@ -74,4 +75,4 @@ def _print(e: Explanation, *, as_json: bool, console: Console | None = None) -> 
     if as_json:
         print(json.dumps(e.to_dict(), ensure_ascii=False, indent=2))
     else:
-        (console or Console(width=WIDTH)).print(render(e))
+        (console or terminal.console(max_width=WIDTH)).print(render(e))

@@ -1,6 +1,8 @@
-"""The assessment as a readable terminal report (rich), fitting 80 columns."""
+"""The assessment as a readable terminal report (rich) that follows the terminal's width (80 columns and up)."""
 
 from __future__ import annotations
+
+import shutil
 
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -15,6 +17,15 @@ _METHOD = {
     "derived_without_bands": "from WBC x neut % (no bands)",
     "derived": "from WBC x %",
 }
+
+
+#: Units as people write them on a report; the assessment keeps UCUM codes (Cel, 10*9/L) in its JSON.
+_DISPLAY_UNITS = {"Cel": "C", "[degF]": "F", "10*9/L": "10^9/L", "10*12/L": "10^12/L", "/uL": "cells/uL"}
+
+
+def display_unit(unit: str | None) -> str:
+    """A unit as a person writes it: 'Cel' -> 'C'."""
+    return "" if unit is None else _DISPLAY_UNITS.get(unit, unit)
 
 
 def _num(x: float | None) -> str:
@@ -42,7 +53,15 @@ def render(a: Assessment) -> Group:
         rng = f"{_num(v.lln)}-{_num(v.uln)}" if v.lln is not None or v.uln is not None else ""
         origin = "lab" if v.range_origin == "lab" else (a.profile["id"] if v.range_origin else "")
         style = "bold" if flag else ""
-        vals.add_row(v.analyte, _num(v.value) + flag, v.unit, _METHOD.get(v.method, v.method), rng, origin, style=style)
+        vals.add_row(
+            v.analyte,
+            _num(v.value) + flag,
+            display_unit(v.unit),
+            _METHOD.get(v.method, v.method),
+            rng,
+            origin,
+            style=style,
+        )
     parts.append(vals)
     if a.findings:
         ft = Table(title="Findings", title_justify="left")
@@ -80,4 +99,5 @@ def render(a: Assessment) -> Group:
 
 
 def print_assessment(a: Assessment, console: Console | None = None) -> None:
-    (console or Console(width=100)).print(render(a))
+    """Print the report at the terminal's width (rich reads COLUMNS, and uses 80 when not a terminal)."""
+    (console or Console(width=max(40, shutil.get_terminal_size((80, 24)).columns))).print(render(a))

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from leukon import __version__
 
-from . import api, docs, page, problems
+from . import api, clinical, docs, page, problems
 from .access_log import AccessLog
 from .limits import Limits
 from .settings import Settings
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     problems.install(app)
     app.include_router(api.router)
+    clinical.mount(app)
     page.mount(app)
     docs.mount(app)
     if settings.cors_origins:

@@ -14,8 +14,8 @@ from starlette.exceptions import HTTPException
 from .problems import MEDIA_TYPE, problem_body
 from .settings import Settings
 
-#: Paths that take files (a lab table, a series): these get the upload limit instead of the body limit.
-UPLOAD_PATHS = ("/screen", "/follow")
+#: Paths that take documents (a lab table, a series, a FHIR Bundle, a CDS prefetch): the upload limit applies.
+UPLOAD_PATHS = ("/screen", "/follow", "/fhir", "/cds-services")
 
 
 class BodyTooLarge(HTTPException):

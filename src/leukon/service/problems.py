@@ -53,6 +53,7 @@ TITLES = {
     401: "Unauthorized",
     404: "Not found",
     405: "Method not allowed",
+    412: "Precondition failed",
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Invalid input",
@@ -76,14 +77,14 @@ def problem(status: int, detail: str, *, field: str | None = None, headers: dict
     )
 
 
-def from_error(e: LeukonError) -> Response:
-    """A LeukonError as a 422 problem; its message is exactly the CLI's."""
+def from_error(e: LeukonError, status: int = 422) -> Response:
+    """A LeukonError as a problem (422 unless told); its message is exactly the CLI's."""
     field = getattr(e, "field", None)
     if field is None and isinstance(e, UnknownSchemeError):
         field = "scheme"
     elif field is None and isinstance(e, UnknownTermError):
         field = "term"
-    return problem(422, str(e), field=field)
+    return problem(status, str(e), field=field)
 
 
 def _location(loc: tuple) -> str:
