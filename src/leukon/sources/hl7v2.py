@@ -43,7 +43,7 @@ STATUS_NAMES = {"P": "preliminary", "I": "pending", "R": "not verified", "S": "p
                 "D": "deleted", "W": "wrong", "N": "not asked", "O": "order detail"}  # fmt: skip
 LOINC_SYSTEMS = ("LN", "LOINC")
 #: PID-35 values that mean a human subject (HL7 table 0446 leaves species codes to SNOMED CT: 337915000).
-HUMAN = ("human", "homo sapiens", "337915000", "h")
+HUMAN = ("human", "homo sapiens", "337915000")
 #: Animal names that, in a range, a specimen type or a note, show a veterinary analyzer's message.
 _ANIMAL = re.compile(
     r"\b(canine|feline|equine|bovine|porcine|ovine|caprine|murine|avian|veterinary|dogs?|cats?|horses?|"
