@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_json(args: argparse.Namespace) -> int:
+    """One CBC object -> one JSON result; a list of CBCs -> a list of results in the same order, where a CBC
+    that cannot be assessed becomes {"index", "error"} and the run ends with one error line (exit 2)."""
     doc = read_json(args.json)
     if isinstance(doc, dict):
         print(json.dumps(_assess_doc(doc, args), ensure_ascii=False, indent=2))
@@ -109,8 +111,6 @@ def _run_json(args: argparse.Namespace) -> int:
 
 def read_json(source: str) -> dict | list:
     """The JSON document in file `source` (or stdin for "-"): one CBC object or a list of them."""
-    """One CBC object -> one JSON result; a list of CBCs -> a list of results in the same order, where a CBC
-    that cannot be assessed becomes {"index", "error"} and the run ends with one error line (exit 2)."""
     try:
         data = _stdin_bytes() if source == "-" else Path(source).read_bytes()
     except OSError as e:
@@ -144,6 +144,7 @@ def _assess_doc(doc: object, args: argparse.Namespace, *, index: int | None = No
             raise InputError(
                 k, f"unknown key; use analyte ids ({', '.join(ANALYTES)}) or {', '.join(sorted(JSON_KEYS))}"
             )
+        _check_shape(k, v)
     values = {k: v for k, v in doc.items() if k in ANALYTES}
     options = {k: v for k, v in doc.items() if k not in ANALYTES}
     result = assess_mapping(values, **options)
@@ -196,4 +197,3 @@ def _kind(value: object) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
         type(value), "a number"
     )
-        _check_shape(k, v)
