@@ -156,3 +156,34 @@ def test_a_bad_mapping_file_is_one_clear_error(tmp_path, text, fragment):
     with pytest.raises(InputError) as e:
         read(EXPORTS / "local_codes.csv", map=f)
     assert e.value.field == "map" and fragment in str(e.value) and "\n" not in str(e.value)
+
+
+def test_command_line_reads_an_export_with_a_map_and_a_decimal_mark(tmp_path, capsys):
+    from leukon.cli.app import main
+
+    out = tmp_path / "out"
+    code = main(["screen", str(EXPORTS / "local_codes.csv"), "--map", str(EXPORTS / "local_map.toml"),
+                 "--decimal", ".", "--out", str(out), "--quiet", "--no-course"])  # fmt: skip
+    assert code == 0
+    panels = pl.read_parquet(out / "panels.parquet")
+    assert panels.select("wbc", "anc").row(0) == (2.9, 0.9) and "neutropenia" in panels["findings"][0]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[names]\n"X" = "neutrophil"\n')
+    code = main(
+        ["screen", str(EXPORTS / "local_codes.csv"), "--map", str(bad), "--out", str(tmp_path / "o2"), "--quiet"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown analyte 'neutrophil'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_command_line_uses_a_profiles_file(capsys):
+    from leukon.cli.app import main
+
+    profiles = str(EXPORTS / "profiles_northside.toml")
+    code = main(["assess", "--wbc", "3.6", "--anc", "2.0", "--age-years", "50", "--json",
+                 "--profiles", profiles, "--profile", "northside-2024"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and '"leukopenia"' not in out and '"northside-2024"' in out
+    code = main(["assess", "--wbc", "3.6", "--profiles", str(EXPORTS / "local_map.toml")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("leukon") and "profiles" in err and len(err.strip().splitlines()) == 1

@@ -76,7 +76,9 @@ def command(name: str, fn: Callable[[argparse.Namespace], int | None]) -> Callab
 
     @functools.wraps(fn)
     def run(args: argparse.Namespace) -> int:
-        return handle(lambda: fn(args), prog=f"leukon {name}")
+        from leukon.cli.arguments import load_profiles  # --profiles FILE is registered before any command runs
+
+        return handle(lambda: fn(load_profiles(args)), prog=f"leukon {name}")
 
     return run
 

@@ -109,6 +109,7 @@ SOURCE_FLAGS = (
     "unit",
     "lln",
     "uln",
+    "range",
     "specimen_id",
     "sex",
     "birth_date",
@@ -129,12 +130,37 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
                                   "accepted"))  # fmt: skip
     for f in SOURCE_FLAGS:
         p.add_argument("--" + f.replace("_", "-"), dest=f"col_{f}", metavar="COLUMN", help=f"column holding {f}")
+    p.add_argument("--map", dest="map_file", metavar="FILE",
+                   help="mapping file (TOML) of the lab's own test codes/names and unit spellings to leukon's")  # fmt: skip
+    p.add_argument("--decimal", choices=(".", ","), default=None,
+                   help="decimal mark of the number cells (default: detected; 3,1 is read as 3.1 when the file "
+                        "uses commas)")  # fmt: skip
 
 
 def source_options(args: argparse.Namespace) -> dict:
     """The read() keyword options from flags added by add_source_arguments (unset flags left out)."""
     opts = {f: getattr(args, f"col_{f}") for f in SOURCE_FLAGS if getattr(args, f"col_{f}", None)}
-    for key, attr in (("table", "table"), ("patients", "patients_file"), ("time_format", "time_format")):
+    for key, attr in (("table", "table"), ("patients", "patients_file"), ("time_format", "time_format"),
+                      ("map", "map_file"), ("decimal", "decimal")):  # fmt: skip
         if getattr(args, attr, None):
             opts[key] = getattr(args, attr)
     return opts
+
+
+# --- reference profiles ---------------------------------------------------------------------------------
+
+
+def add_profiles_argument(p: argparse.ArgumentParser) -> None:
+    """Add --profiles FILE: the lab's own reference-range profiles, chosen then with --profile ID."""
+    p.add_argument("--profiles", dest="profiles_file", metavar="FILE",
+                   help="TOML file of your own reference-range profiles (by age, sex, ancestry); pick one with "
+                        "--profile ID")  # fmt: skip
+
+
+def load_profiles(args: argparse.Namespace) -> argparse.Namespace:
+    """Register the profiles of --profiles FILE (validated; a bad file is one error line) before a command runs."""
+    if getattr(args, "profiles_file", None):
+        from leukon.rules.criteria import register_profiles
+
+        register_profiles(args.profiles_file)
+    return args

@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 
 from leukon.cli.app import command
-from leukon.cli.arguments import add_analyte_arguments, analyte_values, help_text, number, pairs, whole
+from leukon.cli.arguments import (
+    add_analyte_arguments,
+    add_profiles_argument,
+    analyte_values,
+    help_text,
+    number,
+    pairs,
+    whole,
+)
 from leukon.errors import InputError
 from leukon.pipelines.assess import assess_mapping
 from leukon.rules.analytes import ANALYTES
@@ -31,6 +39,7 @@ def register(subparsers) -> None:
     p.add_argument("--sex", choices=["female", "male", "unknown"])
     p.add_argument("--ancestry", help="duffy-null for the Duffy-null (DANC) ranges")
     p.add_argument("--profile", default="standard", help=f"reference profile: {', '.join(PROFILES)}")
+    add_profiles_argument(p)
     p.add_argument("--scheme", action="append", help=f"grade only these schemes: {', '.join(SCHEMES)}")
     p.add_argument("--fever-sustained", action=argparse.BooleanOptionalAction, default=None,
                    help="a temperature of 38.0 C or more lasted over an hour")  # fmt: skip

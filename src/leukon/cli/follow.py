@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from leukon.cli.app import command
+from leukon.cli.arguments import add_profiles_argument
 from leukon.course.episodes import DEFAULT_LINES
 from leukon.course.follow import follow
 from leukon.course.model import NOT_A_DIAGNOSIS, FollowResult
@@ -172,6 +173,7 @@ def add_follow_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patient", metavar="ID", help="follow only this patient")
     p.add_argument("--treatments", metavar="FILE", help="CSV or JSON with patient_id, date, label")
     p.add_argument("--scheme", default="ctcae-v5", help="grading scheme for worst grades (default ctcae-v5)")
+    add_profiles_argument(p)  # panels whose profile column names a lab's own profile
 
 
 def reading_errors(fn, args: argparse.Namespace) -> int:

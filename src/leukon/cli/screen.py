@@ -15,7 +15,7 @@ from pathlib import Path
 
 from leukon.cli import terminal
 from leukon.cli.app import command
-from leukon.cli.arguments import add_source_arguments, source_options
+from leukon.cli.arguments import add_profiles_argument, add_source_arguments, source_options
 from leukon.errors import InputError
 from leukon.pipelines.run_folder import RunFolder
 from leukon.pipelines.screen import DEFAULT_SCREEN_SCHEMES, OUTPUT_FORMATS, ScreenResult, screen
@@ -43,6 +43,7 @@ def register(subparsers) -> None:
         help=f"schemes to grade (default {', '.join(DEFAULT_SCREEN_SCHEMES)}); one of {', '.join(SCHEMES)}",
     )
     p.add_argument("--profile", default="standard", help=f"reference profile: {', '.join(PROFILES)}")
+    add_profiles_argument(p)
     p.add_argument(
         "--chunks", type=int, default=None, help="process in N slices of patients (default: from size and memory)"
     )
