@@ -129,8 +129,8 @@ def _against(line: Line, limits: tuple[Limit, ...]) -> str:
     origins = "; ".join(dict.fromkeys(_origin_words(x) for x in limits))
     lo, hi = min(x.lln for x in limits), max(x.lln for x in limits)
     if lo == hi:
-        return f"the lower limit {lo:g} x 10^9/L ({origins})"
-    return f"each count's own lower limit ({lo:g}-{hi:g} x 10^9/L; {origins})"
+        return f"the lower limit {lo:g} x 10^9/L [{origins}]"
+    return f"each count's own lower limit ({lo:g}-{hi:g} x 10^9/L) [{origins}]"
 
 
 def _reason(line: Line, row: dict, eps: list[Episode], limits: tuple[Limit, ...] = ()) -> str:
@@ -145,7 +145,7 @@ def _reason(line: Line, row: dict, eps: list[Episode], limits: tuple[Limit, ...]
         )
     if label == "chronic":
         return (
-            f"low (below {against}) on {row['low_days']} days from {_d(row['first_low'])} to"
+            f"low, below {against}, on {row['low_days']} days from {_d(row['first_low'])} to"
             f" {_d(row['last_low'])} without recovery: at least 3 occasions over at least 3 months"
         )
     if label == "recurrent":
@@ -161,6 +161,7 @@ def _reason(line: Line, row: dict, eps: list[Episode], limits: tuple[Limit, ...]
             " 3 months"
         )
     what = "one count only" if n == 1 else f"one episode from {_d(e.start)}, nadir {e.nadir:g} on {_d(e.nadir_at)}"
+    what += f", below {against}"
     if e.ongoing:
         return f"{what}, still low at the last count; if it stays low for 3 months it becomes chronic"
     if e.end_reason == "gap":

@@ -73,7 +73,7 @@ class _Descriptions:
 
 
 def _profile_source(rr: ReferenceRange, age_days: int | None) -> str:
-    unknown = "" if age_days is not None else " (age not given: adult limits)"
+    unknown = "" if age_days is not None else "; age not given, adult limits"
     return f"{rr.profile} profile: {rr.source}{unknown}"
 
 
