@@ -1,0 +1,193 @@
+"""Screen lab tables too large for one machine on Spark, with the same results as the Polars engine.
+
+Spark only moves rows: it numbers them, routes them by patient (so each task holds whole patients, which
+the course needs), sorts each partition by patient and input order, and hands every partition's Arrow
+batches to `leukon.pipelines.screen.screen_source` through `mapInArrow`. The rules, the adapters and the
+writers are the Polars engine's own; nothing is re-implemented for Spark.
+
+>>> from leukon import spark as lspark                                  # doctest: +SKIP
+>>> df = session.read.parquet("s3://lake/labs/")                        # doctest: +SKIP
+>>> run = lspark.screen(df, out="/dbfs/leukon/run1", format="long")     # doctest: +SKIP
+>>> run.summary["rows_read"] == run.summary["rows_used"] + run.summary["rows_rejected"]  # doctest: +SKIP
+True
+
+Outputs, in `out`: one folder per table (panels, grades, rejects, patients, episodes), each holding one
+part file per partition with the Polars engine's schema (`part-00007.parquet`), and `summary.json`, the
+same run summary summed over partitions. `out` must be a path every executor can write (a shared or
+FUSE-mounted filesystem such as /dbfs or /Volumes on Databricks, NFS, or local disk in local mode).
+
+Install with `pip install leukon[spark]` (PySpark and a Java 17 runtime).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from leukon._spark_input import numbered, patient_column, probe, read_file, routed
+from leukon._spark_partition import KEY, REPORT_SCHEMA, RESULTS, TABLES, Settings, task
+from leukon._spark_summary import merge
+from leukon.errors import InputError
+from leukon.pipelines.screen import DEFAULT_SCREEN_SCHEMES, OUTPUT_FORMATS
+from leukon.rules.criteria import DEFAULT_PROFILE, scheme
+from leukon.rules.ranges import check_profile
+from leukon.sources.io import ROW
+
+__all__ = ["ROWS_PER_PARTITION", "SparkScreenResult", "read_file", "screen", "session"]
+
+#: Input rows per partition by default: at BYTES_PER_RESULT (the Polars engine's measured peak per result)
+#: one task then needs about 1.6 GB, so two tasks run side by side in an executor of 4 GB.
+ROWS_PER_PARTITION = 2_000_000
+
+
+@dataclass
+class SparkScreenResult:
+    """Where a Spark screen wrote its tables, and its run summary (also in `out/summary.json`)."""
+
+    out: Path
+    summary: dict
+    output: str = "parquet"
+
+    def files(self, table: str) -> list[Path]:
+        """The part files of one output table, in partition order."""
+        if table not in TABLES:
+            raise InputError("table", f"{table!r} is not an output table; one of {', '.join(TABLES)}")
+        return sorted((self.out / table).glob(f"part-*.{self.output}"))
+
+    def to_polars(self, table: str) -> pl.DataFrame:
+        """One output table as a Polars DataFrame (for outputs that fit in memory: tests, small cohorts)."""
+        files = self.files(table)
+        return pl.concat([_read_part(f, self.output) for f in files], how="diagonal_relaxed")
+
+    def to_spark(self, spark: Any, table: str) -> Any:
+        """One output table as a Spark DataFrame, read back from its part files."""
+        path = str((self.out / table).resolve())
+        return spark.read.parquet(path) if self.output == "parquet" else spark.read.csv(path, header=True)
+
+
+def session(master: str | None = None, *, app: str = "leukon", **conf: str) -> Any:
+    """A SparkSession: the one spark-submit or Databricks configured, else local mode on every core.
+
+    Python workers run this interpreter (PYSPARK_PYTHON), so they import the same leukon.
+    """
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app)
+    if master or not SparkConf().contains("spark.master"):
+        builder = builder.master(master or "local[*]")
+    for k, v in conf.items():
+        builder = builder.config(k, v)
+    return builder.getOrCreate()
+
+
+def screen(
+    df: Any,
+    *,
+    out: str | Path,
+    format: str = "long",
+    patients: Any = None,
+    schemes: tuple[str, ...] = DEFAULT_SCREEN_SCHEMES,
+    profile: str = DEFAULT_PROFILE,
+    course: bool = True,
+    output: str = "parquet",
+    partitions: int | None = None,
+    label: str = "",
+    **options: Any,
+) -> SparkScreenResult:
+    """Screen a Spark DataFrame of lab results (any format `leukon.screen` reads: the measurement contract
+    or a long table, wide, omop, mimic-iv) and write the outputs into `out`.
+
+    `patients` is a Spark DataFrame for a separate patients table (OMOP PERSON, MIMIC-IV patients, or a
+    patient_id/sex/birth_date table), routed with the results so each task sees its own patients.
+    `options` go to the adapter as in `leukon.screen` (column names, `time_format=`). `partitions`
+    defaults to one per ROWS_PER_PARTITION rows, at least the cluster's default parallelism. A row number
+    `source_row` is kept when the input has one, else given in input order (see `_spark_input.numbered`).
+    """
+    t0 = time.perf_counter()
+    if output not in OUTPUT_FORMATS:
+        raise InputError("output", f"{output!r} is not an output format; use {' or '.join(OUTPUT_FORMATS)}")
+    schemes = tuple(dict.fromkeys(scheme(s).id for s in schemes))
+    profile = check_profile(profile)
+    if partitions is not None and partitions < 1:
+        raise InputError("partitions", f"{partitions} must be 1 or more")
+    if "patients" in options:
+        raise InputError("patients", "give the patients table as a Spark DataFrame (patients=...)")
+    label = label or "spark DataFrame"
+    fmt = probe(df, format, options, patients, label)
+    key = patient_column(df.columns, fmt, options, label)
+    pkey = None if patients is None else patient_column(patients.columns, fmt, {}, f"{label} (patients)", patients=True)
+
+    rows, total = numbered(df)
+    spark = df.sparkSession
+    n = partitions or max(spark.sparkContext.defaultParallelism, math.ceil(total / ROWS_PER_PARTITION))
+    out = Path(out)
+    _clear(out, output)
+    settings = Settings(
+        out=str(out.resolve()), format=fmt, options=dict(options), schemes=schemes, profile=profile,
+        course=course, output=output, label=label, has_patients=patients is not None,
+    )  # fmt: skip
+    frame = routed(rows, key, patients, pkey).repartition(n, KEY).sortWithinPartitions(KEY, f"{RESULTS}.{ROW}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # PySpark's notice about the pandas version it tested
+        reports = frame.mapInArrow(task(settings), REPORT_SCHEMA).collect()
+    reports = sorted(reports, key=lambda r: r["partition"])
+    _align(out, output, [r["partition"] for r in reports], [json.loads(r["schemas"]) for r in reports])
+    summary = merge(
+        [json.loads(r["summary"]) for r in reports], input=label, format=fmt, partitions=n,
+        seconds=time.perf_counter() - t0,
+    )  # fmt: skip
+    if summary["rows_read"] != total:
+        raise RuntimeError(f"row accounting failed: {total} rows in the input, {summary['rows_read']} screened")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    return SparkScreenResult(out, summary, output)
+
+
+def _clear(out: Path, output: str) -> None:
+    """Make `out` and remove part files of an earlier run (a run with more partitions would leave extra ones)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in TABLES:
+        for f in (out / name).glob("part-*"):
+            f.unlink()
+    (out / "summary.json").unlink(missing_ok=True)
+    for stale in out.glob(".part-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _align(out: Path, output: str, partitions: list[int], schemas: list[dict]) -> None:
+    """Give every part file of a table the same columns, so the folder reads as one table.
+
+    Each task writes the columns its own data produced; when partitions differ (a table whose columns
+    depend on what was present), the parts missing a column are rewritten with it, null; the columns are
+    the union in partition order.
+    """
+    from leukon._spark_partition import part_name
+
+    for name in TABLES:
+        per_part = {p: s[name] for p, s in zip(partitions, schemas, strict=True) if name in s}
+        if len({json.dumps(s) for s in per_part.values()}) <= 1:
+            continue
+        files = {p: out / name / part_name(p, output) for p in per_part}
+        empty = pl.concat([_read_part(f, output, n_rows=0) for f in files.values()], how="diagonal_relaxed")
+        for p, f in files.items():
+            if [c for c, _ in per_part[p]] == empty.columns:
+                continue
+            df = pl.concat([empty, _read_part(f, output)], how="diagonal_relaxed")
+            tmp = f.with_name(f".{f.name}.tmp")
+            df.write_parquet(tmp) if output == "parquet" else df.write_csv(tmp)
+            os.replace(tmp, f)
+
+
+def _read_part(path: Path, output: str, **kw: Any) -> pl.DataFrame:
+    return pl.read_parquet(path, **kw) if output == "parquet" else pl.read_csv(path, infer_schema=False, **kw)
