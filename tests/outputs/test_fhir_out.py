@@ -126,13 +126,15 @@ _COUNT = st.floats(min_value=0.05, max_value=30, allow_nan=False).map(lambda x: 
     lab_lln=st.none() | st.floats(0.5, 4.0).map(lambda x: round(x, 1)),
     sex=st.sampled_from([None, "female", "male"]),
     age_days=st.none() | st.integers(1, 36000),
+    ancestry=st.sampled_from([None, "duffy-null"]),
 )
-def test_round_trip_property(wbc, anc, pct, lab_lln, sex, age_days) -> None:
+def test_round_trip_property(wbc, anc, pct, lab_lln, sex, age_days, ancestry) -> None:
     """out -> in gives the same assessment for any CBC: values, ranges, findings, grades, warnings."""
     values = (
         {"wbc": wbc} | ({"anc": anc} if anc is not None else {}) | ({"neutrophils_pct": pct} if pct is not None else {})
     )
-    a = assess_mapping(values, lln={"wbc": lab_lln} if lab_lln else None, sex=sex, age_days=age_days)
+    lln = {"wbc": lab_lln} if lab_lln else None
+    a = assess_mapping(values, lln=lln, sex=sex, age_days=age_days, ancestry=ancestry)
     assert comparable(round_trip(a)) == comparable(a)
 
 

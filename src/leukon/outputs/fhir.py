@@ -10,7 +10,9 @@
 
 What the Bundle holds:
 
-- the Patient (gender; birthDate computed from the age at the count, since FHIR has no age-at-result);
+- the Patient (gender; birthDate computed from the age at the count, since FHIR has no age-at-result;
+  the Duffy-null phenotype as the extension `ANCESTRY_URL`). Not carried: a non-default reference profile
+  and whether a fever was sustained (the reader assumes the defaults);
 - one Observation per value in its canonical unit (UCUM code), with `interpretation` (L, LL, N or H, HL7
   v3 ObservationInterpretation) against the range used, written as `referenceRange`. A range from a leukon
   profile carries the extension `RANGE_ORIGIN_URL` = "profile" and names its source, so a reader does not
@@ -38,7 +40,7 @@ from typing import Any
 from leukon.pipelines.assess import Assessment
 from leukon.rules.analytes import ABSOLUTE, ANALYTES, PERCENT, WHITE_LINES
 from leukon.rules.criteria import SCHEMES
-from leukon.sources.fhir import LEUKON_TAG, LOINC, RANGE_ORIGIN_URL, UCUM
+from leukon.sources.fhir import ANCESTRY_URL, LEUKON_TAG, LOINC, RANGE_ORIGIN_URL, UCUM
 
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 _INTERPRETATION_NAMES = {"L": "Low", "LL": "Critical low", "N": "Normal", "H": "High"}
@@ -181,6 +183,8 @@ def _patient(assessment: Assessment, pid: str, when: str) -> dict:
     p: dict[str, Any] = {"resourceType": "Patient", "id": pid}
     sex = assessment.patient.get("sex")
     p["gender"] = sex if sex in ("female", "male") else "unknown"
+    if assessment.patient.get("ancestry"):
+        p["extension"] = [{"url": ANCESTRY_URL, "valueCode": assessment.patient["ancestry"]}]
     age = assessment.patient.get("age_days")
     if age is not None:
         day = dt.datetime.fromisoformat(when.replace("Z", "+00:00")).date()

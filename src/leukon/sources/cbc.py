@@ -95,16 +95,18 @@ def latest_cbc(source: Source, *, patient_id: str | None = None) -> Cbc:
 
 
 def _patient_options(source: Source, patient_id: str, taken: dt.datetime | None) -> dict:
-    """sex and age_days for `assess_mapping`, from the source's patients table when it has this patient."""
+    """sex, age_days and ancestry for `assess_mapping`, from the source's patients table when it has this patient."""
     if source.patients is None:
         return {}
     p = source.patients.filter(pl.col("patient_id") == patient_id).collect()
     if p.is_empty():
         return {}
     out: dict = {}
-    sex, birth = p["sex"][0], p["birth_date"][0]
+    sex, birth, ancestry = p["sex"][0], p["birth_date"][0], p["ancestry"][0]
     if sex is not None:
         out["sex"] = sex
+    if ancestry is not None:
+        out["ancestry"] = ancestry
     if birth is not None and taken is not None and (taken.date() - birth).days >= 0:
         out["age_days"] = (taken.date() - birth).days  # as the panels compute it (whole days to the specimen date)
     return out

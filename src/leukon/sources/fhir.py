@@ -18,7 +18,8 @@ reason, so rows read = rows used + rows rejected as for every other format.
   censored value, kept with its operator in `censor` as the other formats keep it. referenceRange (normal, or untyped) gives the lab's LLN and ULN.
 - status final, amended or corrected is read; preliminary, registered, cancelled, entered-in-error and
   unknown are refused with the status. A dataAbsentReason is refused with its code.
-- Patient.gender and Patient.birthDate fill the patients table (age is computed per specimen).
+- Patient.gender and Patient.birthDate fill the patients table (age is computed per specimen), and the
+  `ANCESTRY_URL` extension the Duffy-null phenotype.
 - A report or panel with no usable white-cell result (WBC, ANC or differential) refuses its other results
   ("not assessed alone"): a haemoglobin without white cells is not a white-cell assessment.
 - Observations that leukon itself wrote (tagged `LEUKON_TAG`: derived counts, grades) are refused as
@@ -60,6 +61,9 @@ FINAL_STATUSES = ("final", "amended", "corrected")
 #: range came from a leukon profile rather than the lab (such a range is not read back as the lab's).
 LEUKON_TAG = {"system": "urn:leukon:fhir", "code": "leukon-output"}
 RANGE_ORIGIN_URL = "urn:leukon:fhir:range-origin"
+#: A Patient extension for the Duffy-null phenotype (valueCode "duffy-null"), which chooses leukon's ranges;
+#: FHIR has no standard element for it, and race or ethnicity is not the same thing.
+ANCESTRY_URL = "urn:leukon:fhir:ancestry"
 
 _TAIL = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
@@ -345,7 +349,7 @@ def _raw(res: dict, where: str) -> dict:
     }
 
 
-def _patients(doc: Document) -> list[tuple[str, str | None, str | None]]:
+def _patients(doc: Document) -> list[tuple[str, str | None, str | None, str | None]]:
     rows = []
     for item in doc.resources:
         r = item.resource
@@ -353,7 +357,10 @@ def _patients(doc: Document) -> list[tuple[str, str | None, str | None]]:
             continue
         pid = r.get("id") or (item.full_url or "").removeprefix("urn:uuid:") or None
         if pid:
-            rows.append((pid, r.get("gender"), r.get("birthDate")))
+            ancestry = next(
+                (e.get("valueCode") for e in r.get("extension") or [] if e.get("url") == ANCESTRY_URL), None
+            )
+            rows.append((pid, r.get("gender"), r.get("birthDate"), ancestry))
     return rows
 
 

@@ -141,13 +141,15 @@ def require_white_cells(group: list[Record], name: str) -> None:
             r.reason = f"{name} has no usable white-cell result (WBC, ANC or differential); {', '.join(others)} not assessed alone"
 
 
-def patients_frame(rows: list[tuple[str, str | None, str | None]]) -> pl.LazyFrame:
-    """(patient_id, sex, birth date text) tuples -> the patients table (first known value per patient)."""
-    df = pl.DataFrame(rows, schema={"patient_id": pl.String, "sex": pl.String, "birth": pl.String}, orient="row")
+def patients_frame(rows: list[tuple]) -> pl.LazyFrame:
+    """(patient_id, sex, birth date text[, ancestry]) tuples -> the patients table (first known value per patient)."""
+    rows = [(*r, None)[:4] for r in rows]
+    schema = {"patient_id": pl.String, "sex": pl.String, "birth": pl.String, "ancestry": pl.String}
+    df = pl.DataFrame(rows, schema=schema, orient="row")
     lf = df.lazy().select(
         "patient_id",
         base.sex(pl.col("sex")).alias("sex"),
         base.birth_date(pl.col("birth"), pl.String).alias("birth_date"),
-        pl.lit(None, pl.String).alias("ancestry"),
+        base.ancestry(pl.col("ancestry")).alias("ancestry"),
     )
     return base.one_per_patient(lf)
