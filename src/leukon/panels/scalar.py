@@ -16,24 +16,7 @@ from functools import lru_cache
 from leukon.rules import book, criteria
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.logic import program
-
-
-@lru_cache(maxsize=16)
-def _range_rows_program(profile: str, n_rows: int):
-    del n_rows  # part of the key: profiles registered later compile anew
-    return program(book.range_row_steps(profile), name="range_rows")
-
-
-@lru_cache(maxsize=8192)
-def _range_rows(profile: str, n_rows: int, age_days: int | None, sex: str | None, ancestry: str | None) -> dict:
-    row = {"age_days": age_days, "sex": sex, "ancestry": ancestry}
-    out = _range_rows_program(profile, n_rows)(row)
-    return {k: v for k, v in out.items() if k.endswith("_row")}
-
-
-def range_rows(profile: str, age_days: int | None, sex: str | None, ancestry: str | None) -> dict:
-    """Which profile row applies to each analyte (`<a>_range_row`), for these demographics (cached)."""
-    return _range_rows(profile, len(criteria.RANGES), age_days, sex, ancestry)
+from leukon.rules.ranges import range_rows
 
 
 @lru_cache(maxsize=1)

@@ -22,8 +22,8 @@ from leukon.findings.model import Finding, Note
 from leukon.panels.scalar import panel_row, range_of
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.book import fever_terms
-from leukon.rules.criteria import DEFAULT_PROFILE, PROFILES, SCHEMES, scheme
-from leukon.rules.grading import GradeResult, evaluate, evaluate_fever
+from leukon.rules.criteria import DEFAULT_PROFILE, PROFILES, scheme
+from leukon.rules.grading import GradeResult, grade_row
 from leukon.rules.ranges import check_ancestry, check_profile, check_sex
 from leukon.rules.units import check_value
 
@@ -242,14 +242,11 @@ def assess_mapping(
     row["fever_sustained"], row["anc_expected_fall"] = fever_sustained, anc_expected_fall
     values = {a: _value(a, row, raw.get(a)) for a in ANALYTES if row[a] is not None}
 
-    grades: list[GradeResult] = []
-    for sid in scheme_ids:
-        for t in SCHEMES[sid].terms.values():
-            if t.kind == "febrile_neutropenia":
-                grades.append(_fever(t, row))
-            else:
-                grades.append(evaluate(t, row[t.analyte], lln=row[f"{t.analyte}_lln"], age_days=age))
-    fever = [_fever(t, row) for t in fever_terms()]
+    grades = grade_row(row, scheme_ids)
+    fever_keys = {(t.scheme, t.term) for t in fever_terms()}
+    fever = [g for g in grades if (g.scheme, g.term) in fever_keys]
+    if len(fever) < len(fever_keys):  # the finding reads every scheme's definition, whichever were asked for
+        fever = grade_row(row, tuple(t.scheme for t in fever_terms()))
     findings, warnings, not_assessed = classify(row, profile=profile, fever=fever)
     return Assessment(
         patient={"age_days": age, "sex": sex, "ancestry": ancestry},
@@ -259,17 +256,6 @@ def assess_mapping(
         grades=grades,
         warnings=warnings,
         not_assessed=not_assessed,
-    )
-
-
-def _fever(t, row: dict) -> GradeResult:
-    return evaluate_fever(
-        t,
-        row["anc"],
-        row["temperature"],
-        sustained=row["fever_sustained"],
-        anc_expected_fall=row["anc_expected_fall"],
-        wbc=row["wbc"],
     )
 
 

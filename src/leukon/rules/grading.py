@@ -20,14 +20,14 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from leukon.errors import InputError, UnitError
 from leukon.rules.book import fever_program, short_name, term_program
 from leukon.rules.censored import grade_censored, split_censored
 from leukon.rules.criteria import Rule, Term, scheme
-from leukon.rules.logic import Choices, col, function
+from leukon.rules.logic import Choices, col, function, lit
 from leukon.rules.units import check_value, is_missing_unit, tidy
 
 #: The reason a value given without a unit is not graded.
@@ -143,6 +143,39 @@ def evaluate_fever(
     }
     grade, _ = fn(row)
     return _result(term, grade, anc, None, "", reasons.first(row))
+
+
+_ROW_COMPILED: dict[tuple[str, ...], tuple[Callable, tuple[Term, ...], tuple[Choices, ...]]] = {}
+
+
+def grade_row(row: Mapping, scheme_ids: tuple[str, ...]) -> list[GradeResult]:
+    """Every term of these schemes graded on one panel row (`<analyte>`, `<analyte>_lln`, `age_days`, and the fever
+    inputs), by one compiled function: the programs `evaluate` and `evaluate_fever` run one term at a time."""
+    hit = _ROW_COMPILED.get(scheme_ids)
+    if hit is None:
+        terms = tuple(t for sid in scheme_ids for t in scheme(sid).terms.values())
+        exprs, reasons = [], []
+        for t in terms:
+            if t.kind == "febrile_neutropenia":
+                fp = fever_program(t)
+                exprs += [fp.grade, lit(None)]
+                reasons.append(Choices(fp.reasons))
+            else:
+                tp = term_program(t, col(t.analyte), col(f"{t.analyte}_lln"), col("age_days"))
+                exprs += [tp.grade, tp.band]
+                reasons.append(Choices(tp.reasons))
+        hit = _ROW_COMPILED[scheme_ids] = (function(exprs, name="grades"), terms, tuple(reasons))
+    fn, terms, reasons = hit
+    out = fn(row)
+    results = []
+    for i, t in enumerate(terms):
+        grade, band = out[2 * i], out[2 * i + 1]
+        if t.kind == "febrile_neutropenia":
+            results.append(_result(t, grade, row["anc"], None, "", reasons[i].first(row)))
+        else:
+            value, lln = row[t.analyte], row[f"{t.analyte}_lln"]
+            results.append(result_of(t, grade, band, value, lln, None if grade is not None else reasons[i].first(row)))
+    return results
 
 
 def fever_possible(result: GradeResult) -> bool:

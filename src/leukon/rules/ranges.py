@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from leukon.errors import InputError, did_you_mean
-from leukon.rules.criteria import DEFAULT_PROFILE, PROFILES, RANGES, RangeRow, age_years
+from leukon.rules import book, criteria
+from leukon.rules.criteria import DEFAULT_PROFILE, PROFILES, age_years
+from leukon.rules.logic import program
 
 SEXES = ("female", "male")
 ANCESTRIES = ("duffy-null",)
 #: Ways the Duffy-null phenotype is written (after lower-casing and turning spaces and _ into -).
 DUFFY_NULL_SPELLINGS = ("duffy-null", "danc", "ben", "benign-ethnic-neutropenia", "fy(a-b-)")
-#: Age assumed when none is given: adult rows apply, and the assessment warns that age was missing.
-ADULT_AGE_DAYS = 30 * 365
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,27 +68,30 @@ def check_ancestry(ancestry: str | None) -> str | None:
     )
 
 
-def _score(row: RangeRow) -> tuple:
-    return (row.ancestry != "any", row.sex != "any", -row.age.span_days())
+@lru_cache(maxsize=16)
+def _rows_program(profile: str, n_rows: int):
+    del n_rows  # part of the key: profiles registered later compile anew
+    return program(book.range_row_steps(profile), name="range_rows")
 
 
 @lru_cache(maxsize=8192)
+def _range_rows(profile: str, n_rows: int, age_days: int | None, sex: str | None, ancestry: str | None) -> dict:
+    out = _rows_program(profile, n_rows)({"age_days": age_days, "sex": sex, "ancestry": ancestry})
+    return {k: v for k, v in out.items() if k.endswith("_row")}
+
+
+def range_rows(profile: str, age_days: int | None, sex: str | None, ancestry: str | None) -> dict[str, int | None]:
+    """Which profile row (an index in `criteria.RANGES`) applies to each analyte, as `<analyte>_range_row`, for
+    these demographics: the rule book's `range_row_steps`, the same selection `screen` compiles to Polars."""
+    return _range_rows(profile, len(criteria.RANGES), age_days, sex, ancestry)
+
+
 def _profile_range(analyte: str, profile: str, sex: str | None, age_days: int | None, ancestry: str | None):
-    age = ADULT_AGE_DAYS if age_days is None else age_days
-    for p in dict.fromkeys((profile, DEFAULT_PROFILE)):
-        fits = [
-            r
-            for r in RANGES
-            if r.profile == p
-            and r.analyte == analyte
-            and r.sex in ("any", sex)
-            and r.ancestry in ("any", ancestry)
-            and r.age.contains(age)
-        ]
-        if fits:
-            row = max(fits, key=_score)
-            return ReferenceRange(row.lln, row.uln, "profile", row.profile, row.source, row.evidence, row.note)
-    return None
+    i = range_rows(profile, age_days, sex, ancestry).get(f"{analyte}_range_row")
+    if i is None:
+        return None
+    row = criteria.RANGES[i]
+    return ReferenceRange(row.lln, row.uln, "profile", row.profile, row.source, row.evidence, row.note)
 
 
 def reference_range(
