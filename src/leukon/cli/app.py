@@ -100,7 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def run() -> int:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # argparse reports them from the top-level parser; point at the command's own help
+            sub = next(a for a in parser._actions if a.dest == "command").choices.get(getattr(args, "command", None))
+            (sub or parser).error(f"unrecognized arguments: {' '.join(extra)}")
         if getattr(args, "run", None) is None:
             parser.print_help(sys.stderr)
             return EXIT_INPUT
