@@ -142,6 +142,16 @@ def test_an_empty_given_limit_is_not_assessed_not_replaced_by_a_guess():
     assert course(series("G", ANC, anc_lln=[1.5] * len(ANC))).limits[0].origin == "given"
 
 
+def test_a_profile_limit_without_its_context_is_not_given_another_rows_source():
+    n = len(ANC)
+    given = {"anc_lln": [1.21] * n, "anc_range": ["profile"] * n}
+    with_context = course(series("D", ANC, ancestry="duffy-null", **given))
+    assert with_context.label == "none" and "Hibbs" in with_context.limits[0].source
+    bare = series("D", ANC, **given).drop("age_days", "ancestry")  # the adult context would say 1.5, not 1.21
+    (lim,) = course(bare).limits
+    assert (lim.lln, lim.origin) == (1.21, "profile") and "before `follow`" in lim.source
+
+
 def test_fixed_cut_off_overrides_the_specimen_range():
     duffy = series("D", ANC, ancestry="duffy-null")
     fixed = Line("neutrophils", "anc", "Neutrophil count decreased", 1.5, 1.5, recovery_level=0.5, severe_chronic=0.5)

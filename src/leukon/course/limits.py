@@ -156,7 +156,7 @@ def attach_limits(
     for c in columns:
         if c in fixed:
             continue
-        out = per[c] = {"lln": [], "uln": [], "absent": [], "present": []}
+        out = per[c] = {"lln": [], "uln": [], "plln": [], "absent": [], "present": []}
         for ctx in contexts:
             prof, age_days = ctx[0], ctx[2]
             rr = select(c, ctx)
@@ -169,16 +169,19 @@ def attach_limits(
                     why = f"no lower limit was given with this count ({c}_lln is empty)"
                 out["lln"].append(None)
                 out["uln"].append(rr.uln if rr else None)
+                out["plln"].append(rr.lln if rr else None)
                 out["absent"].append(desc.id(None, None, why))
                 out["present"].append(present)
             elif rr is None or rr.lln is None:
                 out["lln"].append(None)
                 out["uln"].append(rr.uln if rr else None)
+                out["plln"].append(None)
                 out["absent"].append(desc.id(None, None, _no_range(c, prof, age_days, rr)))
                 out["present"].append(None)
             else:
                 out["lln"].append(rr.lln)
                 out["uln"].append(rr.uln)
+                out["plln"].append(None)
                 out["absent"].append(desc.id("profile", _profile_source(rr, age_days)))
                 out["present"].append(None)
 
@@ -189,7 +192,7 @@ def attach_limits(
 
     if combos is not None and per:
         extra = {
-            f"_v_{what}_{c}": pl.Series(vals, dtype=pl.Float64 if what in ("lln", "uln") else pl.UInt32)
+            f"_v_{what}_{c}": pl.Series(vals, dtype=pl.Float64 if what in ("lln", "uln", "plln") else pl.UInt32)
             for c, d in per.items()
             for what, vals in d.items()
         }
@@ -218,11 +221,17 @@ def attach_limits(
             present = pl.lit(desc.id("given", f"the {c}_lln column given with the counts"), pl.UInt32)
             if f"{c}_range" in schema:
                 tag = pl.col(f"{c}_range").cast(pl.String)
+                # A profile limit is described by the profile row for this specimen's context only when that
+                # row gives the same limit: without the context columns we cannot tell which row it was.
+                same = (v == value(c, "plln", pl.Float64)).fill_null(False)
+                upstream = desc.id("profile", "the profile range chosen for this specimen before `follow`")
                 present = (
                     pl.when(tag == "lab")
                     .then(pl.lit(desc.id("lab", LAB_SOURCE), pl.UInt32))
-                    .when(tag == "profile")
+                    .when((tag == "profile") & same)
                     .then(value(c, "present", pl.UInt32))
+                    .when(tag == "profile")
+                    .then(pl.lit(upstream, pl.UInt32))
                     .otherwise(present)
                 )
             lim = pl.when(v.is_not_null()).then(present).otherwise(lim)
