@@ -73,3 +73,16 @@ def test_a_censored_grade_holds_for_every_value_it_stands_for(term, op, bound, i
     lo, hi = interval(t.analyte, op, bound)
     x = lo + (hi - lo) * inside
     assert evaluate(t, x, lln=lln, age_days=age_days).grade == r.grade
+
+
+def test_the_vectorised_interval_matches_the_scalar_one():
+    import polars as pl
+
+    from leukon.measurements.normalize import censored_interval
+
+    cases = [(0.1, "<"), (0.5, "<"), (0.5, "<="), (100.0, ">"), (100.0, ">="), (2.0, None)]
+    df = pl.DataFrame({"wbc": [v for v, _ in cases], "wbc_censor": [c for _, c in cases]})
+    lo, hi = censored_interval(pl.col("wbc"), pl.col("wbc_censor"), "wbc")
+    got = df.select(lo=lo, hi=hi).rows()
+    want = [interval("wbc", c, v) if c else (v, v) for v, c in cases]
+    assert got == want

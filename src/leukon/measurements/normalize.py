@@ -289,3 +289,41 @@ def resolve_duplicates(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     rejects = rejected.select("source_row", raw=_raw_json(), reason=reason)  # canonical values (10^9/L)
     kept = good.join(rejected.select("source_row"), on="source_row", how="anti").drop("_first")
     return kept, rejects
+
+
+def censored_interval(value: pl.Expr, censor: pl.Expr, analyte: str) -> tuple[pl.Expr, pl.Expr]:
+    """(lo, hi): the canonical values a result may stand for; both are `value` when it is not censored.
+
+    The vectorised form of `leukon.rules.censored.interval`: grade `lo` and `hi` with the same expression
+    and keep the grade (or a finding) only where the two agree; elsewhere the result is "not gradable:
+    censored". A strict bound is moved by one floating-point step, as the scalar path does.
+
+    >>> df = pl.DataFrame({"anc": [0.1, 1.0, 2.0], "anc_censor": ["<", "<", None]})
+    >>> lo, hi = censored_interval(pl.col("anc"), pl.col("anc_censor"), "anc")
+    >>> df.select(lo=lo, below=hi < pl.col("anc"))
+    shape: (3, 2)
+    ┌─────┬───────┐
+    │ lo  ┆ below │
+    │ --- ┆ ---   │
+    │ f64 ┆ bool  │
+    ╞═════╪═══════╡
+    │ 0.0 ┆ true  │
+    │ 0.0 ┆ true  │
+    │ 2.0 ┆ false │
+    └─────┴───────┘
+    """
+    import numpy as np
+
+    a = ANALYTES[analyte]
+    down = value.map_batches(lambda s: pl.Series(np.nextafter(s.to_numpy(), -np.inf)), return_dtype=pl.Float64)
+    up = value.map_batches(lambda s: pl.Series(np.nextafter(s.to_numpy(), np.inf)), return_dtype=pl.Float64)
+    floor, ceiling = pl.lit(a.plausible_min), pl.max_horizontal(value, pl.lit(a.plausible_max))
+    lo = pl.when(censor.is_in(["<", "<="])).then(floor).when(censor == ">").then(up).otherwise(value)
+    hi = (
+        pl.when(censor == "<")
+        .then(pl.max_horizontal(floor, down))
+        .when(censor.is_in([">", ">="]))
+        .then(ceiling)
+        .otherwise(value)
+    )
+    return lo, hi
