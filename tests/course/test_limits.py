@@ -296,3 +296,19 @@ def test_screen_patients_table_reads_the_panel_ranges(tmp_path):
     assert row["INFANT"]["label_neutrophils"] == "none" and row["INFANT"]["label_white_cells"] == "not assessed"
     assert row["LAB_LOW"]["label_neutrophils"] == "none" and row["LAB_HIGH"]["label_neutrophils"] == "chronic"
     assert set(r.episodes["patient_id"]) == {"ADULT", "LAB_HIGH"}
+
+
+def test_follow_command_names_an_unknown_ancestry_in_one_line(tmp_path, capsys):
+    f = tmp_path / "counts.csv"
+    series("D", ANC, ancestry="martian").write_csv(f)
+    assert main(["follow", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "ancestry" in err and "martian" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_follow_command_on_a_counts_csv_with_age_and_ancestry(tmp_path, capsys):
+    f = tmp_path / "counts.csv"
+    pl.concat([series("A", ANC), series("D", ANC, ancestry="duffy-null")]).write_csv(f)
+    assert main(["follow", str(f), "--json"]) == 0
+    d = {p["patient_id"]: p["courses"]["neutrophils"]["label"] for p in json.loads(capsys.readouterr().out)["patients"]}
+    assert d == {"A": "chronic", "D": "none"}
