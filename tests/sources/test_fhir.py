@@ -204,3 +204,29 @@ def test_follow_reads_fhir_unchanged(capsys) -> None:
     assert main(["follow", str(FHIR / "searchset.json"), "--patient", "p3"]) == 0
     out = capsys.readouterr().out
     assert "nadir 0.4 on 2024-01-03" in out and "recovered on 2024-01-17" in out
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+_FIELDS = ["status", "code", "subject", "effectiveDateTime", "valueQuantity", "referenceRange", "dataAbsentReason",
+           "hasMember", "specimen", "contained", "result"]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["Observation", "DiagnosticReport", "Patient", "Nonsense"]),
+                          st.dictionaries(st.sampled_from(_FIELDS), _JSON, max_size=5)), max_size=6))  # fmt: skip
+def test_malformed_resources_never_crash(resources) -> None:
+    """Resources with arbitrary JSON in their fields: every entry accounted for or one InputError; no traceback."""
+    entries = [{"resource": {"resourceType": t, **fields}} for t, fields in resources]
+    try:
+        src = read_fhir({"resourceType": "Bundle", "type": "collection", "entry": entries})
+    except InputError:
+        return
+    accounted(src)

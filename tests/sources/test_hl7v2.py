@@ -148,3 +148,19 @@ def test_every_obx_is_accounted_for(obx) -> None:
     ok = [c for c, s, v in obx if s in ("F", "C") and c in ("6690-2", "751-8") and v in ("4.2", "0.9", "<^0.1")]
     assert m.height == len(ok)
     assert r["reason"].is_not_null().all() and (r["reason"].str.len_chars() > 0).all()
+
+
+_FIELD = st.text(alphabet="ORUMSHPIDBXNT0123456789.<>=^~&|\\ -F", max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["MSH", "PID", "OBR", "OBX", "NTE", "ZZZ"]), st.lists(_FIELD, max_size=16)),
+                max_size=8))  # fmt: skip
+def test_garbage_never_crashes(segments) -> None:
+    """Any sequence of segments: a Source whose every row is accounted for, or one InputError; no traceback."""
+    text = "\r".join(name + "|" + "|".join(fields) for name, fields in segments)
+    try:
+        src = read_hl7v2("fuzz", text=text)
+    except InputError:
+        return
+    accounted(src)

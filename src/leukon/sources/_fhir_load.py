@@ -155,7 +155,9 @@ def _add_bundle(doc: Document, bundle: dict, where: str) -> None:
             doc.broken.append((here, f"{here} is not a JSON object"))
             continue
         resource = entry.get("resource")
-        if isinstance(resource, dict):
+        if isinstance(resource, dict) and "resourceType" not in resource:
+            doc.broken.append((here, f"{here}: a resource without resourceType is not a FHIR resource"))
+        elif isinstance(resource, dict):
             _add(doc, resource, here, entry.get("fullUrl"))
         elif resource is not None:
             doc.broken.append((here, f"{here}: resource is not a JSON object"))

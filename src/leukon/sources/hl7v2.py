@@ -109,11 +109,11 @@ class _Reader:
 
         try:
             msg = hl7.parse(text)
-        except Exception as e:  # python-hl7 raises several types for a broken MSH
-            raise InputError(
-                "MSH", f"message {n} is not valid HL7 v2 ({type(e).__name__}: {e}); check MSH-1/MSH-2"
-            ) from None
-        msh = msg.segment("MSH")
+            msh = msg.segment("MSH")
+        except Exception as e:  # python-hl7 raises several types for a broken MSH: one reject, the file goes on
+            why = f"message {n} is not valid HL7 v2 ({type(e).__name__}: {e}); check MSH-1/MSH-2"
+            self.out.append(Record(reason=why, raw={"message": f"message {n}", "segment": text[:300]}))
+            return
         control = _part(msh, 10) or f"message {n}"
         mtype = "^".join(x for x in (_part(msh, 9, 1), _part(msh, 9, 2)) if x)
         refused = None if mtype == "ORU^R01" else f"message type {mtype or 'missing'} is not ORU^R01"
