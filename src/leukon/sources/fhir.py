@@ -28,6 +28,7 @@ reason, so rows read = rows used + rows rejected as for every other format.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -130,9 +131,9 @@ class _Reader:
         for item in self.doc.resources:
             if item.invalid and item.resource.get("resourceType") != "Patient":
                 rtype = item.resource.get("resourceType")
-                self.out.append(
-                    Record(reason=f"invalid FHIR R4 {rtype} ({item.invalid})", raw=_raw(item.resource, item.where))
-                )
+                # An invalid resource's fields may have any shape: keep its JSON as given, cut to a readable size.
+                raw = {"where": item.where, "json": json.dumps(item.resource, ensure_ascii=False, default=str)[:500]}
+                self.out.append(Record(reason=f"invalid FHIR R4 {rtype} ({item.invalid})", raw=raw))
                 self.claimed.add(id(item.resource))
         for item in self._valid("DiagnosticReport"):
             self.report(item.resource, item.where)
