@@ -63,23 +63,27 @@ def run(args: argparse.Namespace) -> int:
     if not split_spec(args.input)[0].exists():
         raise InputError("INPUT", f"{args.input} does not exist")
     folder = RunFolder.prepare(args.out, force=args.force)
-    progress_console = terminal.console(stderr=True, quiet=args.quiet)
-    show = sys.stderr.isatty() and not args.quiet
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=progress_console,
-                  disable=not show, transient=True) as bar:  # fmt: skip
-        task = bar.add_task("reading", total=None)
+    try:  # from here on, any failure or Ctrl-C discards the staged run
+        progress_console = terminal.console(stderr=True, quiet=args.quiet)
+        show = sys.stderr.isatty() and not args.quiet
+        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=progress_console,
+                      disable=not show, transient=True) as bar:  # fmt: skip
+            task = bar.add_task("reading", total=None)
 
-        def tick(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=stage, completed=done, total=total)
+            def tick(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=stage, completed=done, total=total)
 
-        result = _in_worker(
-            folder,
-            lambda: screen(
-                args.input, format=args.format, out=folder, output=args.output, schemes=schemes,
-                profile=args.profile, chunks=args.chunks, course=not args.no_course, progress=tick,
-                **source_options(args),
-            ),
-        )  # fmt: skip
+            result = _in_worker(
+                folder,
+                lambda: screen(
+                    args.input, format=args.format, out=folder, output=args.output, schemes=schemes,
+                    profile=args.profile, chunks=args.chunks, course=not args.no_course, progress=tick,
+                    **source_options(args),
+                ),
+            )  # fmt: skip
+    except BaseException:
+        folder.abandon()
+        raise
     if not args.quiet:
         print_summary(result, terminal.console(), out=args.out)
     _check_usable(result, args.out)
