@@ -171,3 +171,11 @@ def test_order_sign_other_medicines_and_missing_anc() -> None:
     empty = {"observations": {"resourceType": "Bundle", "type": "searchset", "entry": []}}
     card = order_sign(sign(empty, "Clozaril"), now=NOW)["cards"][0]
     assert card["indicator"] == "warning" and card["summary"].startswith("No ANC on record before clozapine")
+
+
+def test_odd_prefetch_shapes_are_input_errors_or_no_card() -> None:
+    with pytest.raises(InputError) as e:
+        patient_view(view({"cbc": {"resourceType": "Bundle", "type": "searchset", "entry": "x"}}))
+    assert e.value.field == "prefetch.cbc"
+    odd = {"resourceType": "Bundle", "type": "searchset", "entry": [5, "x", {"resource": {"resourceType": "Basic"}}]}
+    assert patient_view(view({"observations": odd})) == {"cards": []}

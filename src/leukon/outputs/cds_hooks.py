@@ -119,7 +119,12 @@ def _prefetch(request: Mapping) -> dict:
         if not isinstance(res, Mapping) or "resourceType" not in res:
             raise InputError(f"prefetch.{key}", "is not a FHIR resource or Bundle")
         if res["resourceType"] == "Bundle":
-            for e in res.get("entry") or []:
+            entries_in = res.get("entry") or []
+            if not isinstance(entries_in, list):
+                raise InputError(f"prefetch.{key}", "Bundle.entry must be a list of entries")
+            for e in entries_in:
+                if not isinstance(e, Mapping):
+                    continue  # not an entry: nothing to read (the reader would reject it the same way)
                 entry = {k: e[k] for k in ("fullUrl", "resource") if k in e}
                 if isinstance(entry.get("resource"), Mapping) and entry not in entries:
                     entries.append(entry)
