@@ -267,11 +267,19 @@ def test_follow_command_on_a_raw_results_csv_reads_each_specimen_range(capsys):
     assert main(["follow", str(DATA / "ranges_long.csv"), "--json"]) == 0
     d = {p["patient_id"]: p for p in json.loads(capsys.readouterr().out)["patients"]}
     label = {pid: p["courses"]["neutrophils"]["label"] for pid, p in d.items()}
-    assert label == {"ADULT": "chronic", "DUFFY": "none", "INFANT": "none", "LAB_HIGH": "chronic", "LAB_LOW": "none"}
+    assert label == {
+        "ADULT": "chronic",
+        "DUFFY": "none",
+        "DUFFY_LAB": "chronic",  # the lab's range wins (as in the findings), and the reason says what that means
+        "INFANT": "none",
+        "LAB_HIGH": "chronic",
+        "LAB_LOW": "none",
+    }
     lim = {pid: [(x["lln"], x["origin"]) for x in p["courses"]["neutrophils"]["limits"]] for pid, p in d.items()}
     assert lim == {
         "ADULT": [(1.5, "profile")],
         "DUFFY": [(1.21, "profile")],
+        "DUFFY_LAB": [(1.5, "lab")],
         "INFANT": [(1.0, "profile")],
         "LAB_HIGH": [(1.8, "lab")],
         "LAB_LOW": [(1.2, "lab")],
@@ -281,6 +289,9 @@ def test_follow_command_on_a_raw_results_csv_reads_each_specimen_range(capsys):
     assert "no reference range for wbc" in wbc["reason"]
     assert d["ADULT"]["courses"]["white cells"]["label"] == "none"
     assert d["ADULT"]["episodes"][0]["lln_origin"] == "profile"
+    duffy_lab = d["DUFFY_LAB"]["courses"]["neutrophils"]["reason"]
+    assert "10 low count(s) are low only by the lab's range and lie within the Duffy-null" in duffy_lab
+    assert "Duffy-null" not in d["ADULT"]["courses"]["neutrophils"]["reason"]
 
 
 def test_follow_command_text_names_the_limit(capsys):
@@ -295,7 +306,7 @@ def test_screen_patients_table_reads_the_panel_ranges(tmp_path):
     assert row["DUFFY"]["label_neutrophils"] == "none" and row["ADULT"]["label_neutrophils"] == "chronic"
     assert row["INFANT"]["label_neutrophils"] == "none" and row["INFANT"]["label_white_cells"] == "not assessed"
     assert row["LAB_LOW"]["label_neutrophils"] == "none" and row["LAB_HIGH"]["label_neutrophils"] == "chronic"
-    assert set(r.episodes["patient_id"]) == {"ADULT", "LAB_HIGH"}
+    assert set(r.episodes["patient_id"]) == {"ADULT", "DUFFY_LAB", "LAB_HIGH"}
 
 
 def test_follow_command_names_an_unknown_ancestry_in_one_line(tmp_path, capsys):

@@ -201,12 +201,26 @@ def long_counts(panels: pl.LazyFrame, params: CourseParams, scheme_id: str) -> p
                 entry.alias("entry"),
                 exit_.alias("exit"),
                 pl.col("_age_days").alias("age_days"),
+                _warned(schema, line.column).alias("lab_range_only"),
             ).filter(
                 pl.col("value").is_not_null() & pl.col("taken_at").is_not_null() & pl.col("patient_id").is_not_null()
             )
         )
     long = pl.concat(parts, how="vertical")
     return long.sort(["patient_id", "line", "taken_at", "specimen_id", "value"], nulls_last=True)
+
+
+#: The panels' warning that a count is low only by the lab's range (the lab's range wins), while it lies
+#: inside the Duffy-null reference interval (Hibbs et al., Blood 2025): {count column: warning code}.
+LAB_RANGE_ONLY_WARNINGS = {"anc": "duffy_null_range"}
+
+
+def _warned(schema: pl.Schema, column: str) -> pl.Expr:
+    """Whether the screening stage flagged this count as low only by the lab's range (see above)."""
+    code = LAB_RANGE_ONLY_WARNINGS.get(column)
+    if code is None or not isinstance(schema.get("warnings"), pl.List):
+        return pl.lit(False)
+    return pl.col("warnings").cast(pl.List(pl.String)).list.contains(code).fill_null(False)
 
 
 def _crossing_days(v0: pl.Expr, v1: pl.Expr, days: pl.Expr, level: float) -> pl.Expr:

@@ -352,6 +352,12 @@ def follow(
                 reason = _reason(line, row, le, limits)
                 if n_gap:
                     reason += f"; {n_gap} count(s) not assessed: {why}"
+                flagged = lc.filter(pl.col("low") & pl.col("lab_range_only")).height
+                if flagged:
+                    reason += (
+                        f"; {flagged} low count(s) are low only by the lab's range and lie within the Duffy-null"
+                        " reference interval (Hibbs et al., Blood 2025), so they may be normal for this person"
+                    )
             result[line.name] = Course(
                 line.name,
                 row["label"],
