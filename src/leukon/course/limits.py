@@ -152,38 +152,30 @@ def attach_limits(
 
     # Per context and column: the LLN/ULN/id when no value is given ("absent"), and the id of a given value
     # that the screening stage says came from the profile ("present"; it names the profile row's source).
-    per: dict[str, dict[str, list]] = {}
-    for c in columns:
-        if c in fixed:
-            continue
-        out = per[c] = {"lln": [], "uln": [], "plln": [], "absent": [], "present": []}
-        for ctx in contexts:
-            prof, age_days = ctx[0], ctx[2]
+    per = {c: {"lln": [], "uln": [], "plln": [], "absent": [], "present": []} for c in columns if c not in fixed}
+    # Context outer, analyte inner: the range selector works out a whole context at once and keeps it, so the
+    # analytes of one context reuse it.
+    for ctx in contexts:
+        prof, age_days = ctx[0], ctx[2]
+        for c, out in per.items():
             rr = select(c, ctx)
             if given[c]:
                 src = _profile_source(rr, age_days) if rr is not None else f"{prof} profile"
-                present = desc.id("profile", src)
                 if rr is None or rr.lln is None:
                     why = _no_range(c, prof, age_days, rr)
                 else:
                     why = f"no lower limit was given with this count ({c}_lln is empty)"
-                out["lln"].append(None)
-                out["uln"].append(rr.uln if rr else None)
-                out["plln"].append(rr.lln if rr else None)
-                out["absent"].append(desc.id(None, None, why))
-                out["present"].append(present)
+                row = (None, rr.uln if rr else None, rr.lln if rr else None, desc.id(None, None, why))
+                present = desc.id("profile", src)
             elif rr is None or rr.lln is None:
-                out["lln"].append(None)
-                out["uln"].append(rr.uln if rr else None)
-                out["plln"].append(None)
-                out["absent"].append(desc.id(None, None, _no_range(c, prof, age_days, rr)))
-                out["present"].append(None)
+                row = (None, rr.uln if rr else None, None, desc.id(None, None, _no_range(c, prof, age_days, rr)))
+                present = None
             else:
-                out["lln"].append(rr.lln)
-                out["uln"].append(rr.uln)
-                out["plln"].append(None)
-                out["absent"].append(desc.id("profile", _profile_source(rr, age_days)))
-                out["present"].append(None)
+                row = (rr.lln, rr.uln, None, desc.id("profile", _profile_source(rr, age_days)))
+                present = None
+            for key, x in zip(("lln", "uln", "plln", "absent"), row, strict=True):
+                out[key].append(x)
+            out["present"].append(present)
 
     def value(c: str, what: str, dtype: pl.DataType) -> pl.Expr:
         if combos is None:
