@@ -1,20 +1,25 @@
-"""`screen` (vectorised kernel) and `assess` (scalar path) agree on every generated CBC.
-
-Same findings, same neutropenia severity, same derived counts and methods, the same grade under every
-scheme and term, and the same verdict on bad input (assess raises InputError exactly when screen rejects).
+"""`screen` (rules compiled to Polars) and `assess` (the same rules compiled to Python) agree on every generated CBC,
+stage by stage: derived values and methods; the range of every value (limits and origin); findings, severity,
+warnings and not-assessed items with their messages; every grade under every scheme with its reason; and the
+verdict on bad input (assess raises InputError exactly when screen rejects).
 """
 
 import datetime as dt
 from types import SimpleNamespace
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leukon import InputError, assess_mapping
-from leukon.measurements.normalize import MEASUREMENT_SCHEMA, REJECT_SCHEMA
+from leukon.findings.frame import classify_panels
+from leukon.measurements.normalize import MEASUREMENT_SCHEMA, REJECT_SCHEMA, normalize
+from leukon.panels.build import build_panels
 from leukon.pipelines.screen import screen_source
+from leukon.rules import book
 from leukon.rules.analytes import ANALYTES
+from leukon.rules.logic import render_message
 
 SCHEMES = ("ctcae-v4", "ctcae-v5", "ctcae-v6", "daids-v2.1", "clinical", "clozapine", "idsa-2011")
 UNITS = {
@@ -33,6 +38,8 @@ def cbcs(draw):
     chosen = draw(st.sets(st.sampled_from(list(ANALYTES)), min_size=1, max_size=9))
     if draw(st.booleans()):
         chosen |= {"wbc", "neutrophils_pct"}
+    if draw(st.integers(0, 3)) == 0:
+        chosen |= {"temperature"}
     values = {}
     for a in sorted(chosen):
         dim = ANALYTES[a].dimension
@@ -51,7 +58,10 @@ def cbcs(draw):
         unit, factor = draw(st.sampled_from(UNITS[dim]))
         entry = {"value": canonical / factor if dim != "temperature" else canonical, "unit": unit}
         if dim == "count" and draw(st.integers(0, 3)) == 0:
-            entry["lln"] = round(draw(st.floats(0.1, 5.0)), 2) / factor
+            lo = round(draw(st.floats(0.1, 5.0)), 2)
+            entry["lln"] = lo / factor
+            if draw(st.booleans()):
+                entry["uln"] = (lo + round(draw(st.floats(0.5, 10.0)), 2)) / factor
         values[a] = entry
     age = draw(st.one_of(st.none(), st.integers(0, 12), st.integers(13, 800), st.integers(800, 32000)))
     sex = draw(st.sampled_from([None, "female", "male"]))
@@ -60,51 +70,116 @@ def cbcs(draw):
     return values, age, sex, ancestry, profile
 
 
-def _screen(values, age, sex, ancestry, profile):
+def _source(values, age, sex, ancestry):
     rows = []
     for i, (a, e) in enumerate(values.items()):
         rows.append({"source_row": i, "patient_id": "p", "specimen_id": "s1", "taken_at": TAKEN, "analyte": a,
-                     "value": e["value"], "unit": e["unit"], "lln": e.get("lln"), "uln": None})  # fmt: skip
+                     "value": e["value"], "unit": e["unit"], "lln": e.get("lln"), "uln": e.get("uln")})  # fmt: skip
     m = pl.DataFrame(rows, schema=MEASUREMENT_SCHEMA).lazy()
     birth = None if age is None else TAKEN.date() - dt.timedelta(days=age)
     patients = pl.LazyFrame(
         {"patient_id": ["p"], "sex": [sex], "birth_date": [birth], "ancestry": [ancestry]},
         schema={"patient_id": pl.String, "sex": pl.String, "birth_date": pl.Date, "ancestry": pl.String},
     )
-    src = SimpleNamespace(measurements=m, rejects=pl.LazyFrame(schema=REJECT_SCHEMA), patients=patients,
-                          rows_read=len(rows), label="t", format="long", notes=[])  # fmt: skip
-    return screen_source(src, schemes=SCHEMES, profile=profile)
+    return SimpleNamespace(measurements=m, rejects=pl.LazyFrame(schema=REJECT_SCHEMA), patients=patients,
+                           rows_read=len(rows), label="t", format="long", notes=[])  # fmt: skip
+
+
+def _kernel_row(src, profile) -> dict:
+    """The kernel's panel with every internal column (range rows, fever inputs) after classification."""
+    used, _ = normalize(src.measurements)
+    panels, _, _ = build_panels(used, src.patients, profile=profile)
+    return classify_panels(panels, profile).collect().row(0, named=True)
+
+
+def _assess(values, age, sex, ancestry, profile):
+    return assess_mapping(values, age_days=age, sex=sex, ancestry=ancestry, profile=profile)
+
+
+def _codes(notes) -> list[str]:
+    return list(dict.fromkeys(n.code for n in notes))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cbcs())
-def test_screen_and_assess_agree(case):
+def test_screen_and_assess_agree_end_to_end(case):
     values, age, sex, ancestry, profile = case
-    result = _screen(values, age, sex, ancestry, profile)
+    result = screen_source(_source(values, age, sex, ancestry), schemes=SCHEMES, profile=profile)
     try:
-        a = assess_mapping(values, age_days=age, sex=sex, ancestry=ancestry, profile=profile)
+        a = _assess(*case)
     except InputError as e:
         # assess refuses the whole CBC; screen rejects that result (and keeps the others)
         assert result.rejects.height >= 1, e
-        assert any(e.field in r for r in result.rejects["raw"].to_list())
+        assert any(e.field in r for r in result.rejects["reason"].to_list() + result.rejects["raw"].to_list())
         return
     assert result.rejects.height == 0
     assert result.panels.height == 1
     panel = result.panels.row(0, named=True)
-    assert sorted(panel["findings"]) == sorted(f.code for f in a.findings)
-    assert ("duffy_null_range" in panel["warnings"]) == any(w.code == "duffy_null_range" for w in a.warnings)
+    assert panel["findings"] == [f.code for f in a.findings]
+    assert panel["warnings"] == _codes(a.warnings)
+    assert panel["not_assessed"] == _codes(a.not_assessed)
     f = a.finding("neutropenia")
     assert panel["neutropenia_severity"] == (f.severity if f else None)
-    for analyte, v in a.values.items():
-        assert panel[analyte] == v.value, analyte
-        if f"{analyte}_method" in panel:
-            assert panel[f"{analyte}_method"] == v.method
-        if analyte != "temperature":
-            assert panel[f"{analyte}_lln"] == v.lln, analyte
-            assert panel[f"{analyte}_uln"] == v.uln, analyte
-    kernel = {(g["scheme"], g["term"]): g["grade"] for g in result.grades.iter_rows(named=True)}
+    kernel = {(g["scheme"], g["term"]): (g["grade"], g["reason"]) for g in result.grades.iter_rows(named=True)}
     for g in a.grades:
         if (g.scheme, g.term) in kernel:
-            assert kernel[(g.scheme, g.term)] == g.grade, (g.scheme, g.term, g.reason)
-        else:  # screen lists only the terms whose analyte the specimen has
-            assert g.value is None or g.term == "Febrile neutropenia"
+            assert kernel[(g.scheme, g.term)] == (g.grade, g.reason), (g.scheme, g.term)
+        else:  # screen lists only the terms whose inputs the specimen has
+            assert g.value is None or (g.term == "Febrile neutropenia" and "temperature" not in a.values), g
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cbcs())
+def test_stages_agree(case):
+    """Per stage, on the kernel's internal columns: values and methods, ranges, then every rule's verdict and text."""
+    values, age, sex, ancestry, profile = case
+    try:
+        a = _assess(*case)
+    except InputError:
+        return
+    row = _kernel_row(_source(values, age, sex, ancestry), profile)
+    # stage: panels (derived values, methods, ranges)
+    for analyte in ANALYTES:
+        v = a.values.get(analyte)
+        assert row[analyte] == (v.value if v else None), analyte
+        if f"{analyte}_method" in row:
+            assert row[f"{analyte}_method"] == (v.method if v else None), analyte
+        if v is not None and analyte != "temperature":
+            assert (row[f"{analyte}_lln"], row[f"{analyte}_uln"], row[f"{analyte}_range"]) == (
+                v.lln, v.uln, v.range_origin,
+            ), analyte  # fmt: skip
+    # stage: findings (codes, severity, evidence texts)
+    assert row["findings"] == [f.code for f in a.findings]
+    for f in a.findings:
+        if f.detail and f.code != "febrile_neutropenia":
+            texts = {render_message(r.detail, row) for r in book.finding_rules() if r.code == f.code and r.detail}
+            assert f.detail in texts, f.code
+    # stage: warnings and not-assessed items, with the same messages rendered from the kernel's columns
+    wrules = {(r.code, r.field): r for r in book.warning_rules(profile)}
+    assert row["warnings"] == _codes(a.warnings)
+    for w in a.warnings:
+        assert render_message(wrules[(w.code, w.field)].message, row) == w.message
+    nrules = book.not_assessed_rules()
+    assert row["not_assessed"] == _codes(a.not_assessed)
+    for n in a.not_assessed:
+        texts = {render_message(r.message, row) for r in nrules if r.code == n.code and r.field == n.field}
+        assert n.message in texts
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"wbc": {"value": 0.8, "unit": "10^9/L"}, "temperature": {"value": 39.0, "unit": "Cel"}},
+        {"anc": {"value": 0.3, "unit": "10^9/L"}, "temperature": {"value": 38.1, "unit": "Cel"}},
+        {"wbc": {"value": 3.0, "unit": "10^9/L"}, "temperature": {"value": 39.0, "unit": "Cel"}},
+    ],
+)
+def test_fever_reasons_agree(values):
+    """Febrile neutropenia reasons are the same text in both paths (they were null in screen)."""
+    a = _assess(values, 40 * 365, None, None, "standard")
+    result = screen_source(_source(values, 40 * 365, None, None), schemes=SCHEMES, profile="standard")
+    kernel = {(g["scheme"], g["term"]): (g["grade"], g["reason"]) for g in result.grades.iter_rows(named=True)}
+    fever = [g for g in a.grades if g.term == "Febrile neutropenia"]
+    assert fever and all(g.reason for g in fever)
+    for g in fever:
+        assert kernel[(g.scheme, g.term)] == (g.grade, g.reason)
