@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 _bearer = HTTPBearer(auto_error=False, description="Required when the service was started with --token")
 
 
-def require_token(
+async def require_token(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     """A FastAPI dependency: pass when no token is configured, or when the request carries the right one."""

@@ -11,7 +11,6 @@ it comes back as an OperationOutcome entry in the Bundle, one issue a result.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI
@@ -25,6 +24,7 @@ from leukon.outputs.fhir import to_fhir
 from leukon.pipelines.assess import assess_mapping
 from leukon.sources.fhir import read_fhir_cbc
 
+from .api import json_response
 from .auth import require_token
 from .problems import PROBLEM_RESPONSES, from_error
 
@@ -66,7 +66,7 @@ async def fhir_assess_route(document: FhirDocument) -> Response:
     with the values (interpreted, with their reference ranges), one Observation per grade, a
     DiagnosticReport, and an OperationOutcome listing whatever was not used."""
     bundle = await run_in_threadpool(fhir_assess, document)
-    return Response(json.dumps(bundle, ensure_ascii=False), media_type=FHIR_JSON)
+    return json_response(bundle, FHIR_JSON)
 
 
 @router.get("/cds-services", summary="CDS Hooks discovery")
@@ -91,7 +91,7 @@ async def cds_call(service_id: str, request: Annotated[dict[str, Any], Body()]) 
         if e.field != "prefetch":
             raise
         return from_error(e, status=412)
-    return Response(json.dumps(cards, ensure_ascii=False), media_type="application/json")
+    return json_response(cards)
 
 
 def mount(app: FastAPI) -> None:

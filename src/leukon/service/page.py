@@ -88,18 +88,18 @@ def index_html() -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-def index() -> HTMLResponse:
+async def index() -> HTMLResponse:
     return HTMLResponse(index_html())
 
 
 @router.get("/static/explanation.css")
-def explanation_css() -> Response:
+async def explanation_css() -> Response:
     """The explanation renderer's own stylesheet, served as a file because the CSP forbids inline styles."""
     return Response(EXPLANATION_CSS, media_type="text/css")
 
 
 @router.get("/health")
-def health() -> dict:
+async def health() -> dict:
     """Liveness: no data, no auth."""
     return {"status": "ok"}
 

@@ -8,14 +8,14 @@ addition: ``explanation`` chooses the audience and gives the medicines and condi
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, create_model
 
+from leukon.cli.assess import JSON_KEYS
+from leukon.cli.assess import _check_shape as check_shape  # the CLI's JSON check, so the messages are its own
 from leukon.errors import InputError
 from leukon.knowledge.kb import AUDIENCES
-from leukon.pipelines.assess import assess_mapping
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.criteria import DEFAULT_PROFILE
 
@@ -50,6 +50,16 @@ class ExplanationOptions(BaseModel):
     html: StrictBool = Field(False, description="also return the explanation as an HTML fragment")
 
 
+def _doc(schema: dict, **kw) -> Any:
+    """A field pydantic leaves as it is (`Any`), documented in the OpenAPI schema by `schema`: the value
+    is checked by the CLI's own JSON check and by `assess_mapping`, so the messages are the CLI's."""
+    return Field(None, json_schema_extra=schema, **kw)
+
+
+_TEXT_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+_NUMBER_MAP = {"type": "object", "additionalProperties": {"anyOf": _NUMBER_OR_TEXT}}
+
+
 class _AssessBase(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -58,17 +68,17 @@ class _AssessBase(BaseModel):
         },
     )
 
-    units: dict[str, StrictStr] | None = Field(None, examples=[{"wbc": "/uL"}])
-    lln: dict[str, Any] | None = Field(None, json_schema_extra={"additionalProperties": {"anyOf": _NUMBER_OR_TEXT}})
-    uln: dict[str, Any] | None = Field(None, json_schema_extra={"additionalProperties": {"anyOf": _NUMBER_OR_TEXT}})
-    age_days: Any = Field(None, json_schema_extra={"type": "integer", "minimum": 0})
-    age_years: Any = Field(None, json_schema_extra={"type": "number", "minimum": 0, "maximum": 130})
-    sex: StrictStr | None = Field(None, examples=["female"])
-    ancestry: StrictStr | None = Field(None, examples=["duffy-null"])
-    profile: StrictStr = DEFAULT_PROFILE
-    fever_sustained: StrictBool | None = None
-    anc_expected_fall: StrictBool = False
-    schemes: list[StrictStr] | None = Field(None, examples=[["ctcae-v5", "clinical"]])
+    units: Any = _doc(_TEXT_MAP, examples=[{"wbc": "/uL"}])
+    lln: Any = _doc(_NUMBER_MAP, description="the lab's lower limits, in each value's unit")
+    uln: Any = _doc(_NUMBER_MAP, description="the lab's upper limits")
+    age_days: Any = _doc({"type": "integer", "minimum": 0})
+    age_years: Any = _doc({"type": "number", "minimum": 0, "maximum": 130})
+    sex: Any = _doc({"type": "string"}, examples=["female"])
+    ancestry: Any = _doc({"type": "string"}, examples=["duffy-null"])
+    profile: Any = _doc({"type": "string"}, description=f"reference profile (default {DEFAULT_PROFILE!r})")
+    fever_sustained: Any = _doc({"type": "boolean"})
+    anc_expected_fall: Any = _doc({"type": "boolean"})
+    schemes: Any = _doc({"type": "array", "items": {"type": "string"}}, examples=[["ctcae-v5", "clinical"]])
     explanation: ExplanationOptions | None = Field(
         default_factory=ExplanationOptions, description="null for the assessment alone"
     )
@@ -85,21 +95,20 @@ AssessRequest = create_model(
     },
 )
 
-#: The keys `assess_mapping` takes besides the values, read from its signature rather than re-listed.
-OPTION_KEYS = tuple(p for p in inspect.signature(assess_mapping).parameters if p != "given")
-
 
 def assess_arguments(body: BaseModel) -> tuple[dict, dict]:
-    """Split a request into (values, options) for `assess_mapping`; an unknown key is an InputError."""
+    """Split a request into (values, options) for `assess_mapping`, after the CLI's own JSON checks (unknown
+    keys, the JSON type of each key), so a bad request gets the line `leukon assess --json` prints. A null
+    option means "not given", as for a value."""
     doc = body.model_dump(exclude_unset=True, exclude={"explanation"})
-    for k in body.model_extra or {}:
-        raise InputError(k, f"unknown key; use analyte ids ({', '.join(ANALYTES)}) or {', '.join(sorted(OPTION_KEYS))}")
+    for k, v in doc.items():
+        if k not in ANALYTES and k not in JSON_KEYS:
+            raise InputError(
+                k, f"unknown key; use analyte ids ({', '.join(ANALYTES)}) or {', '.join(sorted(JSON_KEYS))}"
+            )
+        check_shape(k, v)
     values = {k: v for k, v in doc.items() if k in ANALYTES}
-    for k, v in values.items():
-        unit = v.get("unit") if isinstance(v, dict) else None
-        if unit is not None and not isinstance(unit, str):  # leukon's reader expects text here
-            raise InputError(f"{k}.unit", f"{unit!r} is not a unit; give text such as '/uL' or '10^9/L'")
-    options = {k: v for k, v in doc.items() if k in OPTION_KEYS}
+    options = {k: v for k, v in doc.items() if k not in ANALYTES and v is not None}
     return values, options
 
 
