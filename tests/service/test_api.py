@@ -123,14 +123,29 @@ def test_property_service_equals_the_library(client, wbc, anc, age):
     assert r.status_code == 200 and r.json() == json.loads(json.dumps(expected))
 
 
-def test_grade_is_the_cli_grade(client, capsys):
-    args = ["grade", "--scheme", "ctcae-v5", "--term", "Neutrophil count decreased", "--value", "700", "--unit",
-            "cells/uL", "--json"]  # fmt: skip
-    assert main(args) == 0
-    expected = json.loads(capsys.readouterr().out)
-    body = {"scheme": "ctcae-v5", "term": "Neutrophil count decreased", "value": 700, "unit": "cells/uL"}
+GRADES = [
+    {"scheme": "ctcae-v5", "term": "Neutrophil count decreased", "value": 700, "unit": "cells/uL"},
+    {"scheme": "ctcae-v5", "term": "Neutrophil count decreased", "value": 0.7},  # bare: read in 10^9/L
+    {"scheme": "ctcae-v5", "term": "White blood cell decreased", "value": 3.5, "lln": 4.0},
+    {"scheme": "daids-v2.1", "term": "Absolute Neutrophil Count (ANC), Low", "value": 1000, "unit": "cells/uL",
+     "age_days": 400},
+    {"scheme": "daids-v2.1", "term": "Absolute Neutrophil Count (ANC), Low", "value": 1.0},  # no age
+    {"scheme": "ctcae-v5", "term": "Neutrophil count decreased", "value": 700},  # bare 700: probably cells/uL
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("body", GRADES)
+def test_grade_is_the_cli_grade(client, capsys, body):
+    flags = {"scheme": "--scheme", "term": "--term", "value": "--value", "unit": "--unit", "lln": "--lln",
+             "age_days": "--age-days"}  # fmt: skip
+    code = main(["grade", "--json", *[x for k, v in body.items() for x in (flags[k], str(v))]])
+    out, err = capsys.readouterr()
     r = client.post("/grade", json=body)
-    assert r.status_code == 200 and r.json() == expected and expected["grade"] == 3
+    if code == 0:
+        assert r.status_code == 200 and r.json() == json.loads(out)
+    else:
+        assert code == 2 and r.status_code == 422
+        assert r.json()["detail"] == err.strip().removeprefix("leukon grade: error: ")
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from leukon.cli.app import command
 from leukon.cli.arguments import number, whole
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.criteria import SCHEMES, scheme
-from leukon.rules.grading import grade_detail
+from leukon.rules.grading import GradeResult, grade_detail
 from leukon.rules.units import check_value
 
 
@@ -31,17 +31,29 @@ def register(subparsers) -> None:
     p.set_defaults(run=command("grade", run))
 
 
+def grade_value(
+    scheme_id: str,
+    term_name: str,
+    value: float,
+    unit: str | None,
+    *,
+    lln: float | None = None,
+    age_days: int | None = None,
+) -> GradeResult:
+    """One value as `leukon grade` (and POST /grade) reads it: a wrong unit, an impossible or an ambiguous
+    bare value is an InputError; a bare number that passes is plausible only in the canonical unit, so it is
+    read there (`leukon.grade` itself never assumes a unit: "unit missing")."""
+    term = scheme(scheme_id).term(term_name)
+    check_value(term.analyte, value, unit)
+    return grade_detail(scheme_id, term_name, value, unit or ANALYTES[term.analyte].unit, lln=lln, age_days=age_days)
+
+
 def run(args: argparse.Namespace) -> int:
     """Grade the value and print the grade, or "not gradable" with the reason."""
-    term = scheme(args.scheme).term(args.term)
     value = number("value", args.value)
-    check_value(term.analyte, value, args.unit)  # a wrong unit, an impossible or an ambiguous bare value: exit 2
-    # A bare number that passed check_value is plausible only in the canonical unit, so it is read there;
-    # leukon.grade itself never assumes a unit ("unit missing").
-    unit = args.unit or ANALYTES[term.analyte].unit
     lln = None if args.lln is None else number("lln", args.lln)
     age = None if args.age_days is None else whole("age_days", args.age_days)
-    r = grade_detail(args.scheme, args.term, value, unit, lln=lln, age_days=age)
+    r = grade_value(args.scheme, args.term, value, args.unit, lln=lln, age_days=age)
     if args.json:
         print(json.dumps(r.to_dict(), ensure_ascii=False))
     elif r.grade is None:

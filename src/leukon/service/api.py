@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from leukon.cli.follow import _check_dates, read_table  # the CLI's own reader, so a series is read one way
+from leukon.cli.grade import grade_value
 from leukon.course.follow import follow
 from leukon.errors import InputError
 from leukon.knowledge.explain import explain
@@ -31,8 +32,6 @@ from leukon.outputs.explanation_html import to_html
 from leukon.pipelines.assess import assess_mapping
 from leukon.pipelines.screen import screen
 from leukon.rules.criteria import SCHEMES, scheme
-from leukon.rules.grading import grade_detail
-from leukon.rules.units import check_value
 
 from .auth import require_token
 from .problems import PROBLEM_RESPONSES
@@ -77,9 +76,7 @@ async def assess_route(body: AssessRequest) -> Response:
 @router.post("/grade", summary="Grade one value under a scheme's term")
 async def grade_route(body: GradeRequest) -> Response:
     """`grade` is null when the value cannot be graded (no LLN, age or a usable unit); `reason` says why."""
-    term = scheme(body.scheme).term(body.term)
-    check_value(term.analyte, body.value, body.unit)  # an impossible value or a wrong unit is bad input here
-    r = grade_detail(body.scheme, body.term, float(body.value), body.unit, lln=body.lln, age_days=body.age_days)
+    r = grade_value(body.scheme, body.term, body.value, body.unit, lln=body.lln, age_days=body.age_days)
     return json_response(r.to_dict())
 
 

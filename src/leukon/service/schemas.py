@@ -124,8 +124,10 @@ class GradeRequest(BaseModel):
 
     scheme: StrictStr
     term: StrictStr
-    value: Any = Field(json_schema_extra={"anyOf": _NUMBER_OR_TEXT})
-    unit: StrictStr | None = Field(None, description="default: the analyte's canonical unit (10^9/L)")
+    value: float
+    unit: StrictStr | None = Field(
+        None, description="default: the analyte's canonical unit (10^9/L), only for a number plausible there"
+    )
     lln: float | None = None
     age_days: int | None = Field(None, ge=0)
 
