@@ -5,7 +5,8 @@ The same ANC series, 1.25-1.35 x 10^9/L every 14 days for 18 weeks, is read agai
 - any other adult: below 1.5 on every count for over 3 months: chronic neutropenia;
 - an infant (2 weeks to 1 year, LLN 1.0): no episode (values 1.1-1.2 here);
 - the lab's own limit wins over the profile, either way.
-A WBC under one year has no range in the standard profile: "not assessed", never "none".
+A WBC in the first month of life has no range in the standard profile: "not assessed", never "none"; from
+31 days each count is read against its age band (Davis's handbook: 6.1 up to the second birthday, then 4.5).
 """
 
 from __future__ import annotations
@@ -103,24 +104,37 @@ def test_limits_change_with_age_within_one_series():
     assert c.label == "chronic" and "each count's own lower limit (1-1.5 x 10^9/L" in c.reason
 
 
-def test_wbc_in_infancy_is_not_assessed_with_the_reason():
-    df = series("I", [a - 0.15 for a in ANC], age0=60, wbc=[3.4] * len(ANC))
+def test_wbc_in_the_first_month_is_not_assessed_with_the_reason():
+    df = series("I", [1.2, 1.25, 1.3], age0=2, wbc=[3.4] * 3)  # ages 2, 16 and 30 days
     r = leukon.follow(df).patients[0]
     c = r.courses["white cells"]
-    assert c.label == "not assessed" and c.n_not_assessed == len(ANC) and c.limits == ()
-    assert "no reference range for wbc at ages 60-186 days" in c.reason
+    assert c.label == "not assessed" and c.n_not_assessed == 3 and c.limits == ()
+    assert "no reference range for wbc at ages 2-30 days" in c.reason
     assert r.episodes_of("white cells") == ()
     assert all(x.lln is None for x in r.series["white cells"])
     assert patients_table(df)["label_white_cells"].to_list() == ["not assessed"]
 
 
-def test_counts_before_and_after_the_first_birthday_mix_not_assessed_and_assessed():
-    df = series("I", ANC, age0=300, wbc=[3.4] * len(ANC))  # WBC 3.4: no range before 365 days, low after
+def test_wbc_in_infancy_is_read_against_the_infant_band():
+    df = series("I", [a - 0.15 for a in ANC], age0=60, wbc=[3.4] * len(ANC))  # ages 60-186 days
     c = course(df, "white cells")
-    assert c.label == "acute" and c.n_episodes == 1
-    assert c.n_not_assessed == 5 and "ages 300-356 days" in c.not_assessed_reason
-    assert "5 count(s) not assessed" in c.reason
-    assert [x.lln for x in c.limits] == [5.0]  # children 1-17 years: WBC 5.0-10.0
+    assert c.label == "chronic" and c.n_not_assessed == 0
+    assert [(x.lln, x.n_counts) for x in c.limits] == [(6.1, len(ANC))]
+
+
+def test_counts_before_and_after_the_first_month_mix_not_assessed_and_assessed():
+    df = series("I", ANC, age0=3, wbc=[3.4] * len(ANC))  # WBC 3.4: no range before 31 days, low after
+    c = course(df, "white cells")
+    assert c.n_not_assessed == 2 and "ages 3-17 days" in c.not_assessed_reason
+    assert "2 count(s) not assessed" in c.reason
+    assert [(x.lln, x.n_counts) for x in c.limits] == [(6.1, 8)]  # 1-23 months: 6.1-17.5
+
+
+def test_counts_either_side_of_the_second_birthday_read_their_own_limit():
+    df = series("T", ANC, age0=670, wbc=[5.0] * len(ANC))  # ages 670-796 days; 2 years = day 731
+    c = course(df, "white cells")
+    assert [(x.lln, x.n_counts) for x in c.limits] == [(4.5, 5), (6.1, 5)]
+    assert c.label == "acute" and c.n_episodes == 1 and c.n_not_assessed == 0
 
 
 def test_lab_range_wins_over_the_profile_both_ways():
@@ -226,6 +240,27 @@ def test_reference_range_is_called_once_per_distinct_context(monkeypatch):
 # ---- properties ---------------------------------------------------------------------------------------
 
 
+def test_limits_chosen_here_agree_with_the_screening_stage(tmp_path):
+    """A counts table with only age, sex and ancestry gets, count by count, the limits screen's panels carry."""
+    from leukon import synth
+    from leukon.course.episodes import prepare, with_limits
+    from leukon.course.limits import lln_column
+
+    cohort = synth.cohort(400, seed=3, dirt=0.0).with_columns(pl.lit(None, pl.Float64).alias(c) for c in ("lln", "uln"))
+    panels = leukon.screen(str(synth.write(cohort, tmp_path / "c.parquet")), format="long", course=False).panels
+    bare = panels.drop(c for c in panels.columns if c.endswith(("_lln", "_uln", "_range")))
+    p = CourseParams()
+    mine = with_limits(prepare(bare, p), p)[0].collect()
+    key = ["patient_id", "specimen_id"]
+    both = panels.join(mine.select(*key, *(lln_column(c) for c in ("anc", "wbc", "lymphocytes"))), on=key)
+    assert both.height == panels.height > 1000
+    assert both["age_days"].n_unique() > 100 and set(both["ancestry"].drop_nulls()) == {"duffy-null"}
+    for c in ("anc", "wbc", "lymphocytes"):
+        assert both[f"{c}_lln"].equals(both[lln_column(c)], null_equal=True), c
+    # And so the course labels agree too, patient by patient.
+    assert patients_table(bare).equals(patients_table(panels))
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     st.lists(
@@ -284,9 +319,9 @@ def test_follow_command_on_a_raw_results_csv_reads_each_specimen_range(capsys):
         "LAB_HIGH": [(1.8, "lab")],
         "LAB_LOW": [(1.2, "lab")],
     }
-    wbc = d["INFANT"]["courses"]["white cells"]
-    assert wbc["label"] == "not assessed" and wbc["n_not_assessed"] == 10
-    assert "no reference range for wbc" in wbc["reason"]
+    wbc = d["INFANT"]["courses"]["white cells"]  # ages 60-186 days: WBC 3.4 below the 1-23 month band's 6.1
+    assert wbc["label"] == "chronic" and wbc["n_not_assessed"] == 0
+    assert [x["lln"] for x in wbc["limits"]] == [6.1]
     assert d["ADULT"]["courses"]["white cells"]["label"] == "none"
     assert d["ADULT"]["episodes"][0]["lln_origin"] == "profile"
     duffy_lab = d["DUFFY_LAB"]["courses"]["neutrophils"]["reason"]
@@ -304,9 +339,9 @@ def test_screen_patients_table_reads_the_panel_ranges(tmp_path):
     r = leukon.screen(str(DATA / "ranges_long.csv"), format="long")
     row = {x["patient_id"]: x for x in r.patients.iter_rows(named=True)}
     assert row["DUFFY"]["label_neutrophils"] == "none" and row["ADULT"]["label_neutrophils"] == "chronic"
-    assert row["INFANT"]["label_neutrophils"] == "none" and row["INFANT"]["label_white_cells"] == "not assessed"
+    assert row["INFANT"]["label_neutrophils"] == "none" and row["INFANT"]["label_white_cells"] == "chronic"
     assert row["LAB_LOW"]["label_neutrophils"] == "none" and row["LAB_HIGH"]["label_neutrophils"] == "chronic"
-    assert set(r.episodes["patient_id"]) == {"ADULT", "DUFFY_LAB", "LAB_HIGH"}
+    assert set(r.episodes["patient_id"]) == {"ADULT", "DUFFY_LAB", "INFANT", "LAB_HIGH"}  # INFANT: its WBC
 
 
 def test_follow_command_names_an_unknown_ancestry_in_one_line(tmp_path, capsys):
