@@ -140,8 +140,10 @@ def test_infant_ranges_and_missing_range_is_said():
     infant = assess(wbc=7.5, anc=1.2, age_days=120)
     assert "neutropenia" not in codes(infant)  # 2 weeks-1 year: < 1.0
     assert assess(anc=0.9, age_days=120).finding("neutropenia")
-    assert any(n.code == "leukopenia" and "reference range" in n.message for n in infant.not_assessed)
-    assert infant.grade("ctcae-v5", "White blood cell decreased") is None
+    assert infant.values["wbc"].lln == 6.1 and "leukopenia" not in codes(infant)  # 1-23 months: 6.1-17.5
+    newborn = assess(wbc=7.5, anc=1.2, age_days=20)  # no WBC range in the first month
+    assert any(n.code == "leukopenia" and "reference range" in n.message for n in newborn.not_assessed)
+    assert newborn.grade("ctcae-v5", "White blood cell decreased") is None
 
 
 def test_lab_lln_in_another_unit():

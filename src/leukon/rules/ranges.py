@@ -5,7 +5,7 @@
 (1.21, 5.39, 'profile')
 >>> reference_range("wbc", lab_lln=3.6, lab_uln=10.5).origin
 'lab'
->>> reference_range("wbc", age_days=100) is None   # no WBC range for infants: say so, never guess
+>>> reference_range("wbc", age_days=20) is None   # no WBC range in the first month: say so, never guess
 True
 """
 
