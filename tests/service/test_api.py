@@ -241,3 +241,18 @@ def test_screen_rejects_an_unknown_format_and_file_type(client):
     assert r.status_code == 422 and r.json()["field"] == "file"
     r = client.post("/screen", data={"format": "long"})
     assert r.status_code == 422 and r.json()["field"] == "file"
+
+
+@pytest.mark.parametrize("csv", ["a,b\n1,2\n", "patient_id,taken_at\n", '"unclosed,quote\n1,2', ""])
+def test_follow_unreadable_csv_is_a_problem_without_paths(client, csv):
+    r = client.post("/follow", json={"csv": csv})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] in ("csv", "taken_at", "patient_id", "anc")
+    assert "/tmp" not in r.text and "leukon-follow" not in r.text
+
+
+def test_follow_with_treatment_dates_counts_the_nadir_day(client):
+    treatments = [{"patient_id": "P1", "date": "2024-01-02", "label": "cycle 1"}]
+    doc = client.post("/follow", json={"csv": SERIES_CSV, "treatments": treatments, "chart": False}).json()
+    episode = doc["patients"][0]["episodes"][0]
+    assert episode["nadir_day_after_treatment"] == 11  # nadir 2024-01-13, 11 days after 2024-01-02

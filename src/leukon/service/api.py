@@ -11,6 +11,7 @@ worker thread so the time limit can answer for them.
 
 from __future__ import annotations
 
+import argparse
 import json
 import tempfile
 import threading
@@ -23,9 +24,8 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from leukon.cli.follow import _check_dates, read_table  # the CLI's own reader, so a series is read one way
+from leukon.cli.follow import follow_args, reading_errors  # the CLI's own reader: a series is read one way
 from leukon.cli.grade import grade_value
-from leukon.course.follow import follow
 from leukon.errors import InputError
 from leukon.knowledge.explain import explain
 from leukon.outputs.explanation_html import to_html
@@ -81,8 +81,10 @@ async def grade_route(body: GradeRequest) -> Response:
 
 
 def _follow(body: FollowRequest) -> dict:
+    """`leukon follow` on the request: the series (and treatments) go through the CLI's own reader, as files."""
     if (body.series is None) == (body.csv is None):
         raise InputError("series", "give the counts either as `series` (a list of records) or as `csv` text")
+    where = "series" if body.series is not None else "csv"
     with tempfile.TemporaryDirectory(prefix="leukon-follow-") as tmp:
         if body.series is not None:
             path = Path(tmp, "series.json")
@@ -90,12 +92,16 @@ def _follow(body: FollowRequest) -> dict:
         else:
             path = Path(tmp, "series.csv")
             path.write_text(body.csv or "", "utf-8")
-        df = read_table(str(path), results=True)
-    _check_dates(df)
-    treatments = None
-    if body.treatments:
-        treatments = pl.DataFrame([t.model_dump() for t in body.treatments], schema_overrides={"patient_id": pl.String})
-    result = follow(df, body.patient_id, treatments=treatments, scheme=body.scheme)
+        treatments = None
+        if body.treatments:
+            treatments = str(Path(tmp, "treatments.json"))
+            Path(treatments).write_text(json.dumps([t.model_dump() for t in body.treatments]), "utf-8")
+        args = argparse.Namespace(input=str(path), patient=body.patient_id, treatments=treatments, scheme=body.scheme)
+        try:
+            result = reading_errors(follow_args, args)
+        except InputError as e:  # name the request's field, not the temporary file the CLI reader was given
+            field = where if e.field == "INPUT" else e.field
+            raise InputError(field, str(e).split(": ", 1)[-1].replace(str(path), f"the {where}")) from None
     doc = result.to_dict()
     if body.chart:
         if len(result.patients) != 1:
