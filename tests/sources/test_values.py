@@ -131,3 +131,38 @@ def test_names_as_labs_print_them(name, unit, analyte):
        st.sampled_from(["", " ", "  "]))  # fmt: skip
 def test_case_and_spacing_do_not_change_a_name(name, case, pad):
     assert fold_name(pad + case(name) + pad) == fold_name(name)
+
+
+cells = st.one_of(
+    st.builds(
+        lambda op, d, flag, mark: f"{op}{_text(d, mark)}{flag}",
+        st.sampled_from(["", "<", ">=", "≤"]),
+        amounts,
+        st.sampled_from(["", " L", "*"]),
+        st.sampled_from([".", ","]),
+    ),
+    st.sampled_from(["3,100", "12,500.5", "1.234,5", "see note", "----", "", " 7 ", "1e3", "<", "0,45"]),
+    st.text(alphabet="0123456789.,<> LH", max_size=8),
+)
+
+
+@given(st.lists(cells, min_size=1, max_size=20), st.sampled_from([".", ","]))
+def test_the_vectorised_reader_agrees_with_the_scalar_one(texts, mark):
+    """value_exprs (Polars, for tables) and parse_value (one cell) read every cell alike."""
+    out = value_parts(mark)(pl.Series("v", texts)).struct.unnest()
+    for text, got_text, got_censor in zip(texts, out["text"], out["censor"], strict=True):
+        number, censor = parse_value(text, mark)
+        plain = _float(text.strip())
+        if number is not None and not (mark == "." and plain is not None):
+            assert (_float(got_text), got_censor) == (number, censor), text
+        elif plain is not None and mark == ".":
+            assert (_float(got_text), got_censor) == (plain, None), text
+        else:
+            assert got_censor is None and got_text == text.strip(), text
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None

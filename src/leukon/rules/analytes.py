@@ -158,11 +158,11 @@ def fold_name(name: str) -> str:
     import re
     import unicodedata
 
-    s = unicodedata.normalize("NFKD", name.strip().lower())
+    s = unicodedata.normalize("NFKD", name.strip().casefold())  # casefold: "Weiße" and "WEISSE" meet
     s = "".join(c for c in s if not unicodedata.combining(c))
     s = re.sub(r"([#%])", r" \1 ", s)
     words = set()
-    for w in re.split(r"[^a-z0-9#%ß]+", s):
+    for w in re.split(r"[^a-z0-9#%]+", s):
         if not w or w in _NOISE_WORDS:
             continue
         if w in _COUNT_WORDS:

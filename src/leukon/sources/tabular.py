@@ -173,8 +173,7 @@ def _value_and_censor(column: str, schema: pl.Schema, decimal: str) -> tuple[pl.
     """The value as cleaned text (or the numeric column as is) and its censoring operator."""
     if schema[column] != pl.String:
         return pl.col(column), _NULL
-    parts = pl.col(column).map_batches(values.value_parts(decimal), return_dtype=VALUE_PARTS)
-    return parts.struct.field("text"), parts.struct.field("censor")
+    return values.value_exprs(pl.col(column), decimal)
 
 
 def _limit(column: str | None, schema: pl.Schema, decimal: str) -> pl.Expr:
@@ -183,10 +182,9 @@ def _limit(column: str | None, schema: pl.Schema, decimal: str) -> pl.Expr:
         return _NULL
     if schema[column] != pl.String:
         return pl.col(column)
-    return pl.col(column).map_batches(values.value_parts(decimal), return_dtype=VALUE_PARTS).struct.field("text")
+    return values.value_exprs(pl.col(column), decimal)[0]
 
 
-VALUE_PARTS = pl.Struct({"text": pl.String, "censor": pl.String})
 RANGE_PARTS = pl.Struct({"lln": pl.String, "uln": pl.String, "unit": pl.String, "reason": pl.String})
 
 

@@ -142,31 +142,52 @@ def check_decimal(decimal: str | None) -> str | None:
 
 
 def value_parts(decimal: str) -> Callable[[pl.Series], pl.Series]:
-    """A map_batches function: a text column to a struct of the cleaned number text and the operator.
-
-    Cells that already read as numbers are passed through vectorised; only the others (censored, flagged,
-    decimal-comma cells) are parsed one distinct text at a time.
-    """
+    """A function from a text Series to a struct Series of (cleaned number text, operator); see `value_exprs`."""
 
     def run(s: pl.Series) -> pl.Series:
-        text = s.cast(pl.String).str.strip_chars()
-        plain = text.cast(pl.Float64, strict=False)
-        if decimal == ",":  # "1.5" is not a number in a decimal-comma file: send every cell to the parser
-            plain = pl.Series([None] * len(text), dtype=pl.Float64)
-        todo = (plain.is_null() & text.is_not_null() & (text != "")).arg_true()
-        out_text = text
-        censor = pl.Series("censor", [None] * len(text), dtype=pl.String)
-        if len(todo):
-            distinct = text.gather(todo).unique()
-            parsed = {t: parse_value(t, decimal) for t in distinct.to_list()}
-            keys = list(parsed)
-            clean = [None if parsed[k][0] is None else repr(parsed[k][0]) for k in keys]
-            ops = [parsed[k][1] for k in keys]
-            sub = text.gather(todo)
-            new_text = sub.replace_strict(keys, clean, default=None, return_dtype=pl.String)
-            new_text = new_text.zip_with(new_text.is_not_null(), sub)  # unreadable text is kept as given
-            out_text = out_text.scatter(todo, new_text)
-            censor = censor.scatter(todo, sub.replace_strict(keys, ops, default=None, return_dtype=pl.String))
-        return pl.DataFrame({"text": out_text, "censor": censor}).to_struct(s.name)
+        text, censor = value_exprs(pl.col(s.name), decimal)
+        return pl.DataFrame([s]).select(pl.struct(text.alias("text"), censor.alias("censor")).alias(s.name))[s.name]
 
     return run
+
+
+_VALUE_RE = (
+    r"(?i)^(?<op><=|>=|=<|=>|[<>≤≥])?\s*(?<num>\d+(?:[.,]\d+)*|[.,]\d+)\s*(?:\(?(?:[LHAC]{1,2}|\*{1,2}|!{1,2})\)?)?$"
+)
+
+
+def value_exprs(column: pl.Expr, decimal: str) -> tuple[pl.Expr, pl.Expr]:
+    """(cleaned number text, censoring operator) for a text column, as expressions (no Python per row).
+
+    The vectorised twin of `parse_value` (a property test holds them together): cells that already read as
+    numbers pass through; "<0.5", "0.45 L" and "3,1" (with decimal ",") become "0.5", "0.45" and "3.1";
+    anything else is kept as given, so the shared check rejects it quoting the text.
+    """
+    text = column.cast(pl.String).str.strip_chars()
+    plain = text.cast(pl.Float64, strict=False).is_not_null()
+    # The pattern runs only on cells that are not plain numbers (null cells cost nothing), so a clean column
+    # pays for one cast; in a decimal-comma file every cell needs the pattern.
+    todo = text if decimal == "," else pl.when(~plain).then(text)
+    parts = todo.str.extract_groups(_VALUE_RE)
+    num, op = parts.struct.field("num"), parts.struct.field("op")
+    if decimal == ",":
+        dotted = num.str.contains(r"^\d{1,3}(?:\.\d{3})+(?:,\d+)?$")
+        clean = (
+            pl.when(dotted)
+            .then(num.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
+            .when(num.str.contains(".", literal=True))
+            .then(pl.lit(None, pl.String))
+            .otherwise(num.str.replace(",", ".", literal=True))
+        )
+        out = pl.coalesce(clean, text)
+    else:
+        thousands = num.str.contains(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+        clean = (
+            pl.when(~num.str.contains(",", literal=True))
+            .then(num)
+            .when(thousands)
+            .then(num.str.replace_all(",", "", literal=True))
+        )
+        out = pl.when(plain).then(text).otherwise(pl.coalesce(clean, text))
+    censor = pl.when(clean.is_not_null()).then(op.replace_strict(OPERATORS, default=None, return_dtype=pl.String))
+    return out, censor
