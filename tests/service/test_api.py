@@ -235,8 +235,8 @@ def test_screen_parquet_upload_accounts_for_every_row(client, tmp_path):
 
 
 def test_screen_rejects_an_unknown_format_and_file_type(client):
-    r = client.post("/screen", files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")}, data={"format": "hl7"})
-    assert r.status_code == 422 and r.json()["field"] == "format"
+    r = client.post("/screen", files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")}, data={"format": "xml"})
+    assert r.status_code == 422 and r.json()["field"] == "format" and "'hl7v2'" in r.json()["detail"]
     r = client.post("/screen", files={"file": ("x.exe", b"MZ", "application/octet-stream")})
     assert r.status_code == 422 and r.json()["field"] == "file"
     r = client.post("/screen", data={"format": "long"})
@@ -256,3 +256,27 @@ def test_follow_with_treatment_dates_counts_the_nadir_day(client):
     doc = client.post("/follow", json={"csv": SERIES_CSV, "treatments": treatments, "chart": False}).json()
     episode = doc["patients"][0]["episodes"][0]
     assert episode["nadir_day_after_treatment"] == 11  # nadir 2024-01-13, 11 days after 2024-01-02
+
+
+def test_screen_column_names_and_messages_name_the_upload(client):
+    csv = b"MRN,drawn,test,result,units\nP1,2024-01-01 08:00,wbc,2.0,10^9/L\nP1,2024-01-01 08:00,anc,0.4,10^9/L\n"
+    r = client.post("/screen", files={"file": ("my labs.csv", csv, "text/csv")}, data={"format": "long"})
+    assert r.status_code == 422 and r.json()["field"] in ("patient_id", "taken_at")  # "drawn" is not guessed
+    assert "'my labs.csv'" in r.json()["detail"] and "/tmp" not in r.text
+    columns = '{"patient_id": "MRN", "taken_at": "drawn", "analyte": "test", "value": "result", "unit": "units"}'
+    r = client.post("/screen", files={"file": ("my labs.csv", csv, "text/csv")}, data={"columns": columns})
+    assert r.status_code == 200, r.text
+    assert {"leukopenia", "neutropenia"} <= set(r.json()["panels"]["records"][0]["findings"])
+    r = client.post("/screen", files={"file": ("x.csv", csv, "text/csv")}, data={"columns": '{"mrn": "MRN"}'})
+    assert r.status_code == 422 and r.json()["field"] == "columns"
+
+
+def test_screen_reads_a_fhir_bundle_upload(client):
+    from pathlib import Path
+
+    bundle = (Path(__file__).parents[1] / "data" / "fhir" / "cbc-report-contained.json").read_bytes()
+    r = client.post("/screen", files={"file": ("report.json", bundle, "application/fhir+json")},
+                    data={"format": "fhir"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    s = r.json()["summary"]
+    assert s["rows_read"] == s["rows_used"] + s["rows_rejected"] and r.json()["rejects"]["rows"] >= 1

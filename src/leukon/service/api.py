@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from leukon.cli.arguments import SOURCE_FLAGS
 from leukon.cli.follow import follow_args, reading_errors  # the CLI's own reader: a series is read one way
 from leukon.cli.grade import grade_value
 from leukon.errors import InputError
@@ -32,6 +33,7 @@ from leukon.outputs.explanation_html import to_html
 from leukon.pipelines.assess import assess_mapping
 from leukon.pipelines.screen import screen
 from leukon.rules.criteria import SCHEMES, scheme
+from leukon.sources import FORMATS
 
 from .auth import require_token
 from .problems import PROBLEM_RESPONSES
@@ -43,8 +45,7 @@ router = APIRouter(dependencies=[Depends(require_token)], responses=PROBLEM_RESP
 _CHART_LOCK = threading.Lock()
 #: Rows per output table returned by /screen; the counts say when a table was cut.
 SCREEN_ROWS = 10_000
-SCREEN_FORMATS = ("long", "wide", "omop", "mimic-iv")
-UPLOAD_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq")
+UPLOAD_SUFFIXES = (".csv.gz", ".csv", ".tsv", ".txt", ".parquet", ".pq", ".json", ".ndjson", ".hl7")
 
 
 def json_response(doc: dict, media_type: str = "application/json") -> Response:
@@ -127,29 +128,47 @@ def _records(df: pl.DataFrame | None, limit: int) -> dict:
     return {"rows": df.height, "returned": part.height, "records": json.loads(part.write_json())}
 
 
-def _suffix(name: str, field: str) -> str:
-    low = name.lower()
-    for s in UPLOAD_SUFFIXES:
-        if low.endswith(s):
-            return s
+def _upload_name(name: str, field: str) -> str:
+    """A safe file name for an upload, keeping the suffix the readers look at (.csv.gz, .parquet, .json ...)."""
+    low = Path(name).name.lower()
+    for suffix in UPLOAD_SUFFIXES:
+        if low.endswith(suffix):
+            return field + suffix
     raise InputError(field, f"{name!r}: upload a {', '.join(UPLOAD_SUFFIXES)} file")
 
 
-def _screen(data: bytes, name: str, format: str, patients: tuple[bytes, str] | None, schemes: tuple[str, ...]) -> dict:
-    if format not in SCREEN_FORMATS:
-        raise InputError("format", f"{format!r} is not a format; use one of {', '.join(SCREEN_FORMATS)}")
+def _columns(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        columns = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError("columns", f'malformed JSON: {e.msg}; e.g. {{"patient_id": "MRN"}}') from None
+    if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+        raise InputError("columns", 'give a JSON object of field to column name, e.g. {"patient_id": "MRN"}')
+    for k in columns:
+        if k not in SOURCE_FLAGS:
+            raise InputError("columns", f"unknown field {k!r}; use {', '.join(SOURCE_FLAGS)}")
+    return columns
+
+
+def _screen(upload: tuple[bytes, str], format: str, patients: tuple[bytes, str] | None, schemes: tuple[str, ...],
+            columns: dict[str, str]) -> dict:  # fmt: skip
     for s in schemes:
         scheme(s)  # an unknown scheme is named before any work
     with tempfile.TemporaryDirectory(prefix="leukon-screen-") as tmp:
-        path = Path(tmp, "input" + _suffix(name, "file"))
-        path.write_bytes(data)
-        options = {}
+        path = Path(tmp, _upload_name(upload[1], "file"))
+        path.write_bytes(upload[0])
+        options: dict = dict(columns)
         if patients is not None:
-            ppath = Path(tmp, "patients" + _suffix(patients[1], "patients"))
+            ppath = Path(tmp, _upload_name(patients[1], "patients"))
             ppath.write_bytes(patients[0])
             options["patients"] = str(ppath)
         kw = {"schemes": schemes} if schemes else {}
-        result = screen(path, format=format, chunks=1, **kw, **options)
+        try:
+            result = screen(path, format=format, chunks=1, **kw, **options)
+        except InputError as e:  # the readers name the file: name the upload, not the temporary copy
+            raise InputError(e.field, str(e).split(": ", 1)[-1].replace(str(path), repr(upload[1]))) from None
     return {
         "summary": result.summary,
         **{
@@ -161,14 +180,15 @@ def _screen(data: bytes, name: str, format: str, patients: tuple[bytes, str] | N
 
 @router.post("/screen", summary="Screen a small lab table")
 async def screen_route(
-    file: Annotated[UploadFile, File(description="CSV, CSV.gz or Parquet lab table")],
-    format: Annotated[str, Form(description=f"one of {', '.join(SCREEN_FORMATS)}")] = "long",
+    file: Annotated[UploadFile, File(description="lab table: CSV, CSV.gz, Parquet; or FHIR JSON / HL7 v2 text")],
+    format: Annotated[str, Form(description=f"one of {', '.join(FORMATS)}")] = "long",
     scheme_ids: Annotated[list[str] | None, Form(alias="scheme", description=f"of {', '.join(SCHEMES)}")] = None,
     patients: Annotated[UploadFile | None, File(description="patients table (OMOP PERSON, MIMIC patients)")] = None,
+    columns: Annotated[str | None, Form(description='column names as JSON, e.g. {"patient_id": "MRN"}')] = None,
 ) -> Response:
     """The same outputs as `leukon screen` (panels, grades, rejects, patients, episodes, summary); each
-    table gives its row count and at most 10,000 records."""
-    data = await file.read()
+    table gives its row count and at most 10,000 records. Rows read = rows used + rows rejected."""
+    upload = (await file.read(), file.filename or "")
     extra = None if patients is None else (await patients.read(), patients.filename or "")
-    doc = await run_in_threadpool(_screen, data, file.filename or "", format, extra, tuple(scheme_ids or ()))
+    doc = await run_in_threadpool(_screen, upload, format, extra, tuple(scheme_ids or ()), _columns(columns))
     return json_response(doc)
