@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow browser calls from this origin (repeatable; default: CORS off)")  # fmt: skip
     p.add_argument("--max-body", type=int, default=None, metavar="BYTES", help="largest JSON body (default 64 KiB)")
+    p.add_argument("--max-upload", type=int, default=None, metavar="BYTES",
+                   help="largest upload to /screen, /follow, /fhir, /cds-services (default 5 MiB)")  # fmt: skip
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="time limit a request (default 10)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(run=command("serve", run))
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         kw["cors_origins"] = tuple(args.cors_origin)
     if args.max_body is not None:
         kw["max_body_bytes"] = args.max_body
+    if args.max_upload is not None:
+        kw["max_upload_bytes"] = args.max_upload
     if args.timeout is not None:
         kw["timeout_seconds"] = args.timeout
     settings = Settings(**kw)  # refuses a non-loopback host without a token, before anything listens

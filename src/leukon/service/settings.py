@@ -30,10 +30,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.token is not None and not self.token.strip():
             object.__setattr__(self, "token", None)
-        if self.max_body_bytes <= 0 or self.max_upload_bytes <= 0:
-            raise InputError("max_body_bytes", "request size limits must be positive")
-        if self.timeout_seconds <= 0:
-            raise InputError("timeout_seconds", "the time limit must be positive")
+        for flag, v in (("--max-body", self.max_body_bytes), ("--max-upload", self.max_upload_bytes),
+                        ("--timeout", self.timeout_seconds)):  # fmt: skip
+            if not v > 0:
+                raise InputError(flag, f"{v!r} must be a positive number")
         if self.token is None and not is_loopback(self.host):
             raise InputError(
                 "--token",
