@@ -24,6 +24,7 @@ from leukon.rules.analytes import ANALYTES
 from leukon.rules.book import fever_terms
 from leukon.rules.criteria import DEFAULT_PROFILE, PROFILES, scheme
 from leukon.rules.grading import GradeResult, grade_row
+from leukon.rules.mascc import MasccResult, for_assessment
 from leukon.rules.ranges import check_ancestry, check_profile, check_sex
 from leukon.rules.units import check_value
 
@@ -70,6 +71,8 @@ class Assessment:
     warnings: list[Note] = field(default_factory=list)
     not_assessed: list[Note] = field(default_factory=list)
     disclaimer: str = DISCLAIMER
+    #: The MASCC risk index, when febrile neutropenia is met or possible and its answers were given.
+    mascc: MasccResult | None = None
 
     def has(self, code: str) -> bool:
         return any(f.code == code for f in self.findings)
@@ -100,6 +103,7 @@ class Assessment:
             "grades": [g.to_dict() for g in self.grades],
             "warnings": [w.to_dict() for w in self.warnings],
             "not_assessed": [n.to_dict() for n in self.not_assessed],
+            "mascc": self.mascc.to_dict() if self.mascc else None,
             "emergency": self.emergency,
             "disclaimer": self.disclaimer,
         }
@@ -170,13 +174,16 @@ def assess(
     fever_sustained: bool | None = None,
     anc_expected_fall: bool = False,
     schemes: Iterable[str] | None = None,
+    mascc: Mapping | None = None,
 ) -> Assessment:
     """Assess one CBC.
 
     Counts default to 10^9/L, percentages to %, haemoglobin to g/dL and temperature to degrees C; give
     another unit with ``units={"wbc": "/uL"}`` or as ``wbc=(3100, "/uL")``. ``lln``/``uln`` hold the lab's
     own limits (in the value's unit), which win over the profile. ``fever_sustained`` says whether a
-    temperature of 38.0 C or more lasted over an hour. Raises InputError naming the field for bad input.
+    temperature of 38.0 C or more lasted over an hour. ``mascc`` holds the MASCC risk-index answers
+    (`leukon.rules.mascc`), scored when febrile neutropenia is met or possible; a missing answer is said, never
+    taken as "no". Raises InputError naming the field for bad input.
     """
     given = {
         "wbc": wbc, "anc": anc, "neutrophils_pct": neutrophils_pct, "bands": bands, "bands_pct": bands_pct,
@@ -189,6 +196,7 @@ def assess(
         {k: v for k, v in given.items() if v is not None},
         units=units, lln=lln, uln=uln, age_days=age_days, age_years=age_years, sex=sex, ancestry=ancestry,
         profile=profile, fever_sustained=fever_sustained, anc_expected_fall=anc_expected_fall, schemes=schemes,
+        mascc=mascc,
     )  # fmt: skip
 
 
@@ -206,6 +214,7 @@ def assess_mapping(
     fever_sustained: bool | None = None,
     anc_expected_fall: bool = False,
     schemes: Iterable[str] | None = None,
+    mascc: Mapping | None = None,
 ) -> Assessment:
     """`assess` over a mapping of analyte id to value (the form a JSON report takes)."""
     units, lln, uln = dict(units or {}), dict(lln or {}), dict(uln or {})
@@ -248,6 +257,12 @@ def assess_mapping(
     if len(fever) < len(fever_keys):  # the finding reads every scheme's definition, whichever were asked for
         fever = grade_row(row, tuple(t.scheme for t in fever_terms()))
     findings, warnings, not_assessed = classify(row, profile=profile, fever=fever)
+    fn = next((f.certainty for f in findings if f.code == "febrile_neutropenia"), None)
+    if fn is None and (row["temperature"] is None or any(n.code == "febrile_neutropenia" for n in not_assessed)):
+        fn = "not assessed"
+    mascc_result, mascc_note = for_assessment(mascc, febrile_neutropenia=fn, age_days=age)
+    if mascc_note:
+        not_assessed.append(Note("mascc", mascc_note, "mascc"))
     return Assessment(
         patient={"age_days": age, "sex": sex, "ancestry": ancestry},
         profile={"id": profile, "name": PROFILES[profile].name, "description": PROFILES[profile].description},
@@ -256,6 +271,7 @@ def assess_mapping(
         grades=grades,
         warnings=warnings,
         not_assessed=not_assessed,
+        mascc=mascc_result,
     )
 
 
