@@ -157,6 +157,17 @@ def test_trend_chart_from_a_pasted_series(page, shots):
     _not_blank(_screenshot(page, shots, "trend"))
 
 
+def test_trend_chart_from_an_uploaded_file(page):
+    csv = "patient_id,taken_at,anc,wbc\n" + "".join(
+        f"Q7,2024-03-{d:02d},{a},{a + 2}\n" for d, a in [(1, 2.5), (8, 0.8), (15, 0.4), (22, 1.9)]
+    )
+    page.set_input_files("#series-file", files=[{"name": "q7.csv", "mimeType": "text/csv", "buffer": csv.encode()}])
+    page.click("button:has-text('Show the trend')")
+    page.wait_for_function("document.querySelector('#chart').alt.includes('Q7')")
+    assert "nadir 0.4" in page.inner_text("#episodes")
+    page.set_input_files("#series-file", files=[])
+
+
 def test_no_accessibility_violations(page):
     assert _axe(page) == []
 
