@@ -63,17 +63,35 @@ def read_table(path: str, *, results: bool = False) -> pl.DataFrame:
             from leukon.pipelines.screen import screen
 
             return screen(path, format=message, course=False).panels
-    if suffix == ".csv":
-        df = pl.read_csv(p, try_parse_dates=True, infer_schema_length=10_000)
-    elif suffix in (".parquet", ".pq"):
-        df = pl.read_parquet(p)
-    elif suffix == ".json":
+    from leukon.sources.io import file_kind, read_errors  # here: leukon.sources is slow to import
+
+    kind = file_kind(p)
+    if suffix == ".json" or kind == "a JSON document":
         return _read_json_records(p)
-    else:
-        raise InputError("INPUT", f"{path}: use a .csv, .parquet or .json file")
+    if kind is not None:
+        raise InputError("INPUT", f"{path} is not a CSV but {kind}; give CSV, Parquet or a JSON list of counts")
+    with p.open("rb") as fh:
+        parquet = fh.read(4) == b"PAR1"
+    with read_errors(path):
+        df = pl.read_parquet(p) if parquet else pl.read_csv(p, try_parse_dates=True, infer_schema_length=10_000)
+    df = _times(df)
     if results and not set(COUNT_COLUMNS) & set(df.columns):
         return _panels_from_results(path)
     return df
+
+
+def _times(df: pl.DataFrame) -> pl.DataFrame:
+    """taken_at read as `leukon screen` reads it: US or day-first dates settled by the column, or refused."""
+    if "taken_at" not in df.columns or df["taken_at"].dtype != pl.String:
+        return df
+    from leukon.sources.base import parse_time, resolve_time_format
+
+    fmt, _ = resolve_time_format(df.lazy(), None)
+    parsed = df.select(parse_time(pl.col("taken_at"), pl.String, fmt=fmt)).to_series()
+    bad = df["taken_at"].filter(parsed.is_null() & df["taken_at"].str.strip_chars().ne(""))
+    if bad.len():
+        raise InputError("taken_at", f"cannot read {bad[0]!r} as a date and time")
+    return df.with_columns(parsed.alias("taken_at"))
 
 
 def _panels_from_results(path: str) -> pl.DataFrame:

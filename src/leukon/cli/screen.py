@@ -21,7 +21,6 @@ from leukon.pipelines.run_folder import RunFolder
 from leukon.pipelines.screen import DEFAULT_SCREEN_SCHEMES, OUTPUT_FORMATS, ScreenResult, screen
 from leukon.rules.criteria import PROFILES, SCHEMES, scheme
 from leukon.rules.ranges import check_profile
-from leukon.sources.io import split_spec
 
 
 def register(subparsers) -> None:
@@ -60,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     check_profile(args.profile)
     if args.chunks is not None and args.chunks < 1:
         raise InputError("--chunks", f"{args.chunks} must be 1 or more")
+    from leukon.sources.io import split_spec
+
     if not split_spec(args.input)[0].exists():
         raise InputError("INPUT", f"{args.input} does not exist")
     folder = RunFolder.prepare(args.out, force=args.force)
