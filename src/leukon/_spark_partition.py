@@ -25,6 +25,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
+from leukon.errors import InputError
 from leukon.sources.io import ROW, Table
 
 #: Column names of the routed frame; chosen so they cannot clash with a lab table's own columns.
@@ -32,10 +33,17 @@ KEY, RESULTS, PATIENTS = "_leukon_key", "m", "p"
 #: The output tables, in the order `leukon.pipelines.screen.write` writes them.
 TABLES = ("panels", "grades", "rejects", "patients", "episodes")
 #: What each task returns to the driver: its partition id, the rows it read, its run summary and the
-#: schema of every table it wrote (both as JSON), so the driver can sum the runs and check the schemas.
-REPORT_SCHEMA = "partition INT, rows_read LONG, summary STRING, schemas STRING"
+#: schema of every table it wrote (both as JSON), so the driver can sum the runs and check the schemas;
+#: or, when the rows are bad input (an InputError), the error's field and message instead.
+REPORT_SCHEMA = "partition INT, rows_read LONG, summary STRING, schemas STRING, error STRING"
 REPORT_ARROW = pa.schema(
-    [("partition", pa.int32()), ("rows_read", pa.int64()), ("summary", pa.string()), ("schemas", pa.string())]
+    {
+        "partition": pa.int32(),
+        "rows_read": pa.int64(),
+        "summary": pa.string(),
+        "schemas": pa.string(),
+        "error": pa.string(),
+    }
 )
 
 
@@ -74,7 +82,12 @@ def split(routed: pl.DataFrame, *, has_patients: bool) -> tuple[pl.DataFrame, pl
 
 
 def screen_rows(results: pl.DataFrame, patients: pl.DataFrame | None, settings: Settings):
-    """Screen one partition's rows with the Polars engine; returns its `ScreenResult`."""
+    """Screen one partition's rows with the Polars engine; returns its `ScreenResult`.
+
+    The steps are those of `leukon.pipelines.screen.screen` after it has read its input: `screen_source`,
+    then the rejects given their input rows as read (`describe_rejects`) and the time format noted.
+    """
+    from leukon.pipelines.reject_reasons import describe_rejects
     from leukon.pipelines.screen import screen_source
     from leukon.sources import read
 
@@ -82,7 +95,11 @@ def screen_rows(results: pl.DataFrame, patients: pl.DataFrame | None, settings: 
     if patients is not None:
         options["patients"] = table_from(patients, f"{settings.label} (patients)")
     source = read(table_from(results, settings.label), format=settings.format, **options)
-    return screen_source(source, schemes=settings.schemes, profile=settings.profile, chunks=1, course=settings.course)
+    result = screen_source(source, schemes=settings.schemes, profile=settings.profile, chunks=1, course=settings.course)
+    describe_rejects(result, source)
+    if getattr(source, "time_format", None):
+        result.summary["time_format"] = source.time_format
+    return result
 
 
 def part_name(partition: int, output: str) -> str:
@@ -124,13 +141,21 @@ def run_partition(batches: Iterable[pa.RecordBatch], settings: Settings, partiti
     results, patients = split(routed, has_patients=settings.has_patients)
     if results.is_empty():  # only patients rows routed here: nothing to screen, nothing read
         return {}
-    result = screen_rows(results, patients, settings)
+    try:
+        result = screen_rows(results, patients, settings)
+    except InputError as e:  # bad input is the user's to fix: reported to the driver, not a task failure
+        return {
+            "partition": partition,
+            "rows_read": results.height,
+            "error": json.dumps([e.field, str(e).removeprefix(f"{e.field}: ")]),
+        }
     schemas = write_parts(result, settings, partition, attempt)
     return {
         "partition": partition,
         "rows_read": int(result.summary["rows_read"]),
         "summary": json.dumps(result.summary, default=str),
         "schemas": json.dumps(schemas),
+        "error": None,
     }
 
 

@@ -38,6 +38,7 @@ from leukon._spark_input import numbered, patient_column, probe, read_file, rout
 from leukon._spark_partition import KEY, REPORT_SCHEMA, RESULTS, TABLES, Settings, task
 from leukon._spark_summary import merge
 from leukon.errors import InputError
+from leukon.pipelines.run_folder import MARKER
 from leukon.pipelines.screen import DEFAULT_SCREEN_SCHEMES, OUTPUT_FORMATS
 from leukon.rules.criteria import DEFAULT_PROFILE, scheme
 from leukon.rules.ranges import check_profile
@@ -104,6 +105,7 @@ def screen(
     output: str = "parquet",
     partitions: int | None = None,
     label: str = "",
+    force: bool = False,
     **options: Any,
 ) -> SparkScreenResult:
     """Screen a Spark DataFrame of lab results (any format `leukon.screen` reads: the measurement contract
@@ -111,7 +113,8 @@ def screen(
 
     `patients` is a Spark DataFrame for a separate patients table (OMOP PERSON, MIMIC-IV patients, or a
     patient_id/sex/birth_date table), routed with the results so each task sees its own patients.
-    `options` go to the adapter as in `leukon.screen` (column names, `time_format=`). `partitions`
+    `options` go to the adapter as in `leukon.screen` (column names, `time_format=`). An `out` holding an
+    earlier run (its summary.json) is replaced only with `force`, as in `leukon.screen`. `partitions`
     defaults to one per ROWS_PER_PARTITION rows, at least the cluster's default parallelism. A row number
     `source_row` is kept when the input has one, else given in input order (see `_spark_input.numbered`).
     """
@@ -133,7 +136,7 @@ def screen(
     spark = df.sparkSession
     n = partitions or max(spark.sparkContext.defaultParallelism, math.ceil(total / ROWS_PER_PARTITION))
     out = Path(out)
-    _clear(out, output)
+    _prepare(out, output, force=force)
     settings = Settings(
         out=str(out.resolve()), format=fmt, options=dict(options), schemes=schemes, profile=profile,
         course=course, output=output, label=label, has_patients=patients is not None,
@@ -143,6 +146,10 @@ def screen(
         warnings.simplefilter("ignore", FutureWarning)  # PySpark's notice about the pandas version it tested
         reports = frame.mapInArrow(task(settings), REPORT_SCHEMA).collect()
     reports = sorted(reports, key=lambda r: r["partition"])
+    errors = [json.loads(r["error"]) for r in reports if r["error"]]
+    if errors:  # the input's fault, found by a task: one line, and no half-written run left behind
+        _clear(out, output)
+        raise InputError(*errors[0])
     _align(out, output, [r["partition"] for r in reports], [json.loads(r["schemas"]) for r in reports])
     summary = merge(
         [json.loads(r["summary"]) for r in reports], input=label, format=fmt, partitions=n,
@@ -150,17 +157,33 @@ def screen(
     )  # fmt: skip
     if summary["rows_read"] != total:
         raise RuntimeError(f"row accounting failed: {total} rows in the input, {summary['rows_read']} screened")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    # Written last: like the Polars engine's summary.json, it marks a complete run and lists its outputs.
+    written = [name for name in TABLES if (out / name).is_dir() and any((out / name).glob("part-*"))]
+    doc = {k: v for k, v in summary.items() if k != "seconds"} | {"outputs": [*(f"{n}/" for n in written), MARKER]}
+    (out / MARKER).write_text(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
     return SparkScreenResult(out, summary, output)
 
 
+def _prepare(out: Path, output: str, *, force: bool) -> None:
+    """Check `out` as the Polars engine does (`RunFolder.prepare`: a file, or an earlier run without `force`,
+    is one line), then clear what an earlier run left there."""
+    if out.exists() and not out.is_dir():
+        raise InputError("out", f"{out} is a file; give a folder for the outputs (it is created if missing)")
+    if (out / MARKER).exists() and not force:
+        raise InputError("out", f"{out} holds an earlier run ({MARKER}); pass force=True (CLI --force) or a new folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError("out", f"cannot create {out}: {e.strerror}; give a folder you can write to") from None
+    _clear(out, output)
+
+
 def _clear(out: Path, output: str) -> None:
-    """Make `out` and remove part files of an earlier run (a run with more partitions would leave extra ones)."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Remove part files of an earlier or failed run (a run with more partitions would leave extra ones)."""
+    (out / MARKER).unlink(missing_ok=True)  # first: from here on the folder does not claim a complete run
     for name in TABLES:
         for f in (out / name).glob("part-*"):
             f.unlink()
-    (out / "summary.json").unlink(missing_ok=True)
     for stale in out.glob(".part-*"):
         shutil.rmtree(stale, ignore_errors=True)
 

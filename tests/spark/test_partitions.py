@@ -37,7 +37,7 @@ def test_any_grouping_of_whole_patients_gives_the_same_screen(rows, same_table, 
     group = pl.col("patient_id").hash(seed=salt) % groups  # null ids hash alike: they stay together
     parts = [screen_rows(g, None, settings_) for _, g in rows.group_by(group.alias("_g"), maintain_order=True)]
     for name in TABLES:
-        same_table(getattr(whole, name), pl.concat([getattr(p, name) for p in parts]), name)
+        same_table(getattr(whole, name), pl.concat([getattr(p, name) for p in parts]), name, exact=False)
     merged = merge([p.summary for p in parts], input="cohort", format="long", partitions=groups, seconds=0)
     for key in ("rows_read", "rows_used", "rows_rejected", "specimens", "patients", "rejected_by_reason",
                 "findings", "warnings", "course", "cyclic"):  # fmt: skip

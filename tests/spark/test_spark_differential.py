@@ -35,9 +35,9 @@ def cohort_files(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 def test_synthetic_cohort_same_as_polars(spark, same_outputs, cohort_files, tmp_path, kind):
     path = cohort_files[kind]
-    expected = leukon.screen(path, format="long", chunks=1)
+    expected = leukon.screen(path, format="long", chunks=1, out=tmp_path / "polars")
     got = lspark.screen(lspark.read_file(spark, path), out=tmp_path / "out", partitions=3, label=str(path))
-    same_outputs(expected, got)
+    same_outputs(tmp_path / "polars", expected, got)
     # The cohort exercises every reject path, duplicates included, and the course.
     assert got.summary["rows_rejected"] > 0
     assert any("duplicate" in r for r in got.summary["rejected_by_reason"])
@@ -57,10 +57,12 @@ def test_synthetic_cohort_same_as_polars(spark, same_outputs, cohort_files, tmp_
 )
 def test_committed_formats_same_as_polars(spark, same_outputs, tmp_path, name, fmt, patients):
     options = {"patients": DATA / patients} if patients else {}
-    expected = leukon.screen(DATA / name, format=fmt, chunks=1, **options)
+    expected = leukon.screen(DATA / name, format=fmt, chunks=1, out=tmp_path / "polars", **options)
     pdf = lspark.read_file(spark, DATA / patients) if patients else None
-    got = lspark.screen(lspark.read_file(spark, DATA / name), out=tmp_path, format=fmt, patients=pdf, partitions=2)
-    same_outputs(expected, got)
+    got = lspark.screen(
+        lspark.read_file(spark, DATA / name), out=tmp_path / "spark", format=fmt, patients=pdf, partitions=2
+    )
+    same_outputs(tmp_path / "polars", expected, got)
     if patients:  # sex and age reached the panels, so the patients rows met their results
         assert got.to_polars("panels")["age_days"].drop_nulls().len() > 0
 
@@ -91,10 +93,18 @@ def test_contract_input_keeps_its_source_row(spark, tmp_path):
 def test_rerun_replaces_parts_of_an_earlier_run(spark, cohort_files, tmp_path):
     df = lspark.read_file(spark, cohort_files["parquet"])
     lspark.screen(df, out=tmp_path, partitions=3, course=False)
-    again = lspark.screen(df, out=tmp_path, partitions=1, course=False)
+    with pytest.raises(InputError, match="earlier run"):
+        lspark.screen(df, out=tmp_path, partitions=1, course=False)
+    again = lspark.screen(df, out=tmp_path, partitions=1, course=False, force=True)
     assert len(again.files("panels")) == 1  # no part left over from the 3-partition run
     assert not (tmp_path / "patients").exists() or not again.files("patients")
     assert again.to_polars("panels").height == again.summary["specimens"]
+    assert json.loads((tmp_path / "summary.json").read_text())["outputs"] == [
+        "panels/",
+        "grades/",
+        "rejects/",
+        "summary.json",
+    ]
 
 
 def test_bad_input_is_one_line_before_any_task(spark, tmp_path):
