@@ -164,3 +164,18 @@ def test_garbage_never_crashes(segments) -> None:
     except InputError:
         return
     accounted(src)
+
+
+def test_lab_flags_travel_with_the_single_report(capsys) -> None:
+    cbc = read_hl7v2_cbc(HL7 / "oru-cbc.hl7")
+    assert cbc.lab_flags == {"wbc": "N", "anc": "L", "hemoglobin": "N", "platelets": "N"}
+    from leukon.cli import main
+    from leukon.cli.messages import flag_disagreements
+
+    assert flag_disagreements(assess_mapping(cbc.values, **cbc.options), cbc.lab_flags) == []  # lab and leukon agree
+    text = (HL7 / "oru-cbc.hl7").read_text().replace("|1.8-7.7|L|", "|1.8-7.7|N|")  # a lab flag that misses the low ANC
+    cbc2 = read_hl7v2_cbc("edited message", text=text)
+    notes = flag_disagreements(assess_mapping(cbc2.values, **cbc2.options), cbc2.lab_flags)
+    assert notes == ["the lab flagged anc N (normal); leukon reads it as low (L)"]
+    assert main(["assess", "--hl7", str(HL7 / "oru-cbc.hl7")]) == 0
+    assert "the lab flagged" not in capsys.readouterr().err

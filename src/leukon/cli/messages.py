@@ -58,7 +58,31 @@ def assess_message(args: argparse.Namespace) -> tuple[Assessment, object]:
         print(f"leukon: not used: {r['reason']}", file=sys.stderr)
     for note in cbc.notes:
         print(f"leukon: note: {note}", file=sys.stderr)
-    return assess_mapping(cbc.values, **options), cbc
+    result = assess_mapping(cbc.values, **options)
+    for line in flag_disagreements(result, cbc.lab_flags):
+        print(f"leukon: note: {line}", file=sys.stderr)
+    return result, cbc
+
+
+#: The lab's flags read as a side of the range: low, normal or high (HL7 table 0078 / v3 ObservationInterpretation).
+_SIDE = {"L": "low", "LL": "low", "<": "low", "N": "normal", "H": "high", "HH": "high", ">": "high"}
+
+
+def flag_disagreements(result: Assessment, lab_flags: dict[str, str]) -> list[str]:
+    """Where the lab's own flag and leukon's reading against the range it used point different ways.
+
+    Both may be right (another range, another rule); saying so lets the reader look, instead of one of the
+    two readings being dropped in silence.
+    """
+    from leukon.outputs.fhir import interpretation
+
+    out = []
+    for analyte, flag in lab_flags.items():
+        lab = _SIDE.get(flag.upper())
+        ours = interpretation(result, analyte) if analyte in result.values else None
+        if lab and ours and lab != _SIDE[ours]:
+            out.append(f"the lab flagged {analyte} {flag} ({lab}); leukon reads it as {_SIDE[ours]} ({ours})")
+    return out
 
 
 def print_fhir(result: Assessment, cbc=None) -> None:

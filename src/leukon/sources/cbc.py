@@ -48,6 +48,7 @@ class Cbc:
     taken_at: dt.datetime | None
     rejects: list[dict] = field(default_factory=list)  # {"raw": ..., "reason": ...} of the whole input
     notes: list[str] = field(default_factory=list)
+    lab_flags: dict[str, str] = field(default_factory=dict)  # analyte -> the lab's flag (OBX-8, interpretation)
 
 
 def latest_cbc(source: Source, *, patient_id: str | None = None) -> Cbc:
@@ -91,7 +92,20 @@ def latest_cbc(source: Source, *, patient_id: str | None = None) -> Cbc:
                 a, f"conflicting results in one specimen ({values[a]} and {given}); ask the lab which holds"
             )
         values[a] = given
-    return Cbc(values, _patient_options(source, pid, taken), pid, rows["specimen_id"][0], taken, rejects, notes)
+    options = _patient_options(source, pid, taken)
+    return Cbc(values, options, pid, rows["specimen_id"][0], taken, rejects, notes, _lab_flags(source, rows, values))
+
+
+def _lab_flags(source: Source, rows: pl.DataFrame, values: dict) -> dict[str, str]:
+    """The lab's flags of the chosen rows, where the adapter kept them (a `flag` column riding along)."""
+    if source.checked is None or "flag" not in source.checked.collect_schema().names():
+        return {}
+    flags = (
+        source.checked.filter(pl.col("source_row").is_in(rows["source_row"].implode()), pl.col("flag").is_not_null())
+        .select(pl.col("analyte").cast(pl.String), "flag")
+        .collect()
+    )
+    return {a: f for a, f in flags.iter_rows() if a in values}
 
 
 def _patient_options(source: Source, patient_id: str, taken: dt.datetime | None) -> dict:

@@ -227,6 +227,7 @@ class _Reader:
             rec.value = float(q["value"]) if q.get("value") is not None else None
             rec.censor = q.get("comparator")  # "<0.1" is kept as a bound, never read as 0.1
             rec.unit = records.local_unit(self.local, _unit(q)) or self._default_unit(obs)
+            rec.flag = _flag(obs)
             rec.lln, rec.uln, problem = _limits(obs, rec.analyte, rec.unit)
             if problem:
                 self.notes.append(f"{name}: {problem}")
@@ -293,6 +294,15 @@ def _refusal(obs: dict) -> str | None:
         return "no value and no dataAbsentReason"
     if q.get("comparator") and q["comparator"] not in CENSOR_OPERATORS:  # "ad": "sufficient to achieve"
         return f"comparator {q['comparator']!r} on the value is not a bound leukon reads"
+    return None
+
+
+def _flag(obs: dict) -> str | None:
+    """The lab's own interpretation code (L, LL, N, H, HH, A ...), first coding of Observation.interpretation."""
+    for concept in obs.get("interpretation") or []:
+        for c in concept.get("coding") or []:
+            if c.get("code"):
+                return c["code"]
     return None
 
 

@@ -149,6 +149,7 @@ class _Reader:
             "flags": _part(seg, 8),
         }
         rec = Record(patient, specimen, _time(_part(seg, 14)) or obr_time, code, analyte, raw=raw)
+        rec.flag = _part(seg, 8)  # the lab's reading, compared with leukon's by the single-report path
         rec.reason = refused or reason or _status(seg)
         if rec.reason:
             return rec

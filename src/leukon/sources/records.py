@@ -38,6 +38,7 @@ class Record:
     reason: str | None = None
     raw: dict = field(default_factory=dict)
     censor: str | None = None  # "<", "<=", ">" or ">=" when `value` is a bound ("<0.1"), as in the contract
+    flag: str | None = None  # the lab's own abnormal flag (OBX-8, Observation.interpretation): L, LL, N, H, HH...
 
 
 _STAGED_SCHEMA = {
@@ -53,6 +54,7 @@ _STAGED_SCHEMA = {
     "uln": pl.Float64,
     "reason": pl.String,
     "censor": pl.String,
+    "flag": pl.String,  # not in the contract: rides along in `Source.checked` for the single-report path
 }
 
 
@@ -72,6 +74,7 @@ def staged(records: list[Record]) -> pl.LazyFrame:
             r.uln,
             r.reason,
             r.censor,
+            r.flag,
         )
         for i, r in enumerate(records)
     ]
