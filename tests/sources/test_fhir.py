@@ -230,3 +230,13 @@ def test_malformed_resources_never_crash(resources) -> None:
     except InputError:
         return
     accounted(src)
+
+
+def test_assess_picks_the_patient_in_a_bulk_export(capsys) -> None:
+    from leukon.cli import main
+
+    assert main(["assess", "--fhir", str(FHIR / "bulk"), "--patient", "b1", "--output", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["values"]["anc"]["value"] == 0.3 and doc["patient"]["sex"] == "female"
+    assert main(["assess", "--fhir", str(FHIR / "bulk"), "--patient", "nobody"]) == 2
+    assert "no usable white-cell result (WBC, ANC or differential) for patient 'nobody'" in capsys.readouterr().err

@@ -22,6 +22,7 @@ def add_message_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fhir", metavar="FILE", help="read the CBC from FHIR R4 JSON (Bundle, DiagnosticReport, NDJSON)")
     p.add_argument("--hl7", metavar="FILE", help="read the CBC from an HL7 v2 ORU^R01 message file (MLLP allowed)")
     p.add_argument("--output", choices=OUTPUTS, default=None, help="print text (default), JSON or a FHIR R4 Bundle")
+    p.add_argument("--patient", metavar="ID", help="with --fhir/--hl7: this patient's latest CBC (default: the latest)")
 
 
 def wants_message(args: argparse.Namespace) -> bool:
@@ -37,14 +38,17 @@ def assess_message(args: argparse.Namespace) -> tuple[Assessment, object]:
     typed = [a for a in ANALYTES if getattr(args, a, None) is not None]
     if typed:
         raise InputError(f"--{typed[0]}", "values come from the message; leave out the analyte flags")
+    from leukon.sources.cbc import latest_cbc
+
     if args.fhir:
-        from leukon.sources.fhir import read_fhir_cbc
+        from leukon.sources.fhir import read_fhir
 
-        cbc = read_fhir_cbc(args.fhir)
+        source = read_fhir(args.fhir)
     else:
-        from leukon.sources.hl7v2 import read_hl7v2_cbc
+        from leukon.sources.hl7v2 import read_hl7v2
 
-        cbc = read_hl7v2_cbc(args.hl7)
+        source = read_hl7v2(args.hl7)
+    cbc = latest_cbc(source, patient_id=args.patient)
     options = dict(cbc.options)
     options.update(
         {k: v for k, v in (("sex", args.sex), ("ancestry", args.ancestry)) if v is not None},

@@ -73,7 +73,10 @@ def latest_cbc(source: Source, *, patient_id: str | None = None) -> Cbc:
     )
     if groups.is_empty():
         why = "; ".join(dict.fromkeys(x["reason"] for x in rejects[:5])) or "no results"
-        raise InputError("input", f"no usable white-cell result (WBC, ANC or differential) in {source.label}: {why}")
+        whose = f" for patient {patient_id!r}" if patient_id is not None else ""
+        raise InputError(
+            "input", f"no usable white-cell result (WBC, ANC or differential){whose} in {source.label}: {why}"
+        )
     pid, key, taken, _ = groups.row(-1)
     rows = m.filter((pl.col("patient_id") == pid) & (pl.col("_key") == key))
     notes = list(source.notes)
