@@ -160,3 +160,41 @@ def test_findings_follow_the_hand_written_tables_at_every_age(age_days, sex, hb_
     # cannot tell is said, never a silent normal
     assert any(n.code == "anemia" for n in a.not_assessed) == (hb_lln is None)
     assert any(n.code == "leukopenia" for n in a.not_assessed) == (wbc_lln is None)
+
+
+# ---- the table path: screen reads the same rows -----------------------------------------------------------------
+
+TABLE = [  # (age_days, sex, analyte LOINC, value, expected finding or None, finding code)
+    *[(d, s, "718-7", round(lln - 0.1, 1), "anemia", "anemia") for d, s, lln in HEMOGLOBIN],
+    *[(d, s, "718-7", lln, None, "anemia") for d, s, lln in HEMOGLOBIN],
+    *[(d, None, "6690-2", round(lln - 0.1, 1), "leukopenia", "leukopenia") for d, lln, _ in WBC],
+    *[(d, None, "6690-2", lln, None, "leukopenia") for d, lln, _ in WBC],
+    (182, None, "718-7", 6.0, None, "anemia"),  # no WHO cut-off under 6 months
+    (30, None, "6690-2", 2.0, None, "leukopenia"),  # no WBC row in the first month
+]
+
+
+def test_screen_reads_the_childrens_bands_as_assess_does(tmp_path):
+    import datetime as dt
+
+    taken = dt.date(2024, 6, 1)
+    lines = ["patient_id,specimen_id,taken_at,birth_date,sex,analyte,value,unit"]
+    for i, (d, sex, code, value, _, _) in enumerate(TABLE):
+        birth = taken - dt.timedelta(days=d)
+        lines.append(
+            f"P{i},S{i},{taken} 08:00,{birth},{sex or ''},{code},{value},{'g/dL' if code == '718-7' else '10^9/L'}"
+        )
+    f = tmp_path / "children.csv"
+    f.write_text("\n".join(lines) + "\n")
+    r = leukon.screen(str(f), format="long")
+    panels = {p["patient_id"]: p for p in r.panels.iter_rows(named=True)}
+    assert len(panels) == len(TABLE)
+    for i, (d, sex, code, value, expected, finding) in enumerate(TABLE):
+        p = panels[f"P{i}"]
+        assert p["age_days"] == d
+        assert (finding in p["findings"]) == (expected is not None), (d, sex, code, value)
+        analyte = "hemoglobin" if code == "718-7" else "wbc"
+        a = leukon.assess(**{analyte: value}, age_days=d, sex=sex)
+        assert p["findings"] == [x.code for x in a.findings] and p["not_assessed"] == list(
+            dict.fromkeys(n.code for n in a.not_assessed)
+        )
