@@ -240,3 +240,20 @@ def test_assess_picks_the_patient_in_a_bulk_export(capsys) -> None:
     assert doc["values"]["anc"]["value"] == 0.3 and doc["patient"]["sex"] == "female"
     assert main(["assess", "--fhir", str(FHIR / "bulk"), "--patient", "nobody"]) == 2
     assert "no usable white-cell result (WBC, ANC or differential) for patient 'nobody'" in capsys.readouterr().err
+
+
+def test_a_report_pointing_at_an_invalid_observation_counts_it_once() -> None:
+    bad = {
+        "resourceType": "Observation",
+        "id": "w",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "6690-2"}]},
+        "valueQuantity": {"value": 4.0, "unit": "10*3/uL"},
+    }  # no status: invalid R4
+    panel = {"resourceType": "Observation", "id": "cbc", "status": "final", "subject": {"reference": "Patient/1"},
+             "effectiveDateTime": "2024-01-01", "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
+             "contained": [{**bad, "id": "n", "status": "final", "code": {"coding": [{"system": "http://loinc.org", "code": "751-8"}]}}],
+             "hasMember": [{"reference": "Observation/w"}, {"reference": "#n"}]}  # fmt: skip
+    src = read_fhir({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": bad}, {"resource": panel}]})
+    m, r = accounted(src)
+    assert src.rows_read == 2 and m["analyte"].to_list() == ["anc"]  # the contained member of a loose panel
+    assert r["reason"].to_list() == ["invalid FHIR R4 Observation (status: Value for the field 'status' is required.)"]

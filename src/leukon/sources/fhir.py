@@ -109,7 +109,7 @@ class _Reader:
         if hit is None:
             m = _TAIL.search(ref)
             hit = self.index.get(f"{m[1]}/{m[2]}") if m else None
-        return hit.resource if hit and hit.invalid is None else None
+        return hit.resource if hit else None  # an invalid target is returned too: it is already a reject
 
     def patient_id(self, subject: dict | None, container: dict | None) -> str | None:
         if not subject:
@@ -117,7 +117,8 @@ class _Reader:
         ref = subject.get("reference")
         res = self.resolve(ref, container)
         if res is not None and res.get("resourceType") == "Patient":
-            return res.get("id") or _tail(ref)
+            pid = res.get("id")
+            return pid if isinstance(pid, str) and pid else _tail(ref)
         if ref:
             return _tail(ref)
         ident = subject.get("identifier") or {}
@@ -139,7 +140,7 @@ class _Reader:
             self.report(item.resource, item.where)
         for item in self._valid("Observation"):  # panels not reached from a report
             if item.resource.get("hasMember") and id(item.resource) not in self.claimed:
-                self.panel(item.resource, self._loose_group(item.resource, None), None)
+                self.panel(item.resource, self._loose_group(item.resource, None), item.resource)
         for item in self._valid("Observation"):  # results not reached from a report or panel
             if id(item.resource) not in self.claimed:
                 self.claimed.add(id(item.resource))
@@ -189,6 +190,8 @@ class _Reader:
     def follow(self, ref_obj: dict, container: dict | None, group: _Group) -> None:
         ref = ref_obj.get("reference")
         target = self.resolve(ref, container)
+        if target is not None and id(target) in self.claimed:
+            return  # listed twice, by two reports, or invalid (then already rejected with the model's reason)
         if target is None or target.get("resourceType") != "Observation":
             what = "is not in the input" if target is None else f"is a {target.get('resourceType')}, not an Observation"
             raw = {"reference": ref, "display": ref_obj.get("display"), "via": group.via}
@@ -202,8 +205,6 @@ class _Reader:
                 )
             )
             return
-        if id(target) in self.claimed:
-            return  # listed twice (or by two reports): read once
         if target.get("hasMember"):
             self.panel(target, group, container)
             return
