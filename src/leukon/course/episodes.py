@@ -3,7 +3,7 @@
 An episode starts at the first count below that specimen's lower limit of normal and ends at the first
 count at or above its lower limit (see `limits` for where each limit comes from; `Line.entry`/`Line.exit`
 set fixed cut-offs instead, and entry < exit gives hysteresis: counts in between keep the current state).
-A count with no lower limit (no range applies, e.g. WBC under one year) is "not assessed": it neither
+A count with no lower limit (no range applies, e.g. WBC in the first month) is "not assessed": it neither
 starts nor ends an episode. A stretch without
 counts longer than ``max_gap_days`` ends the episode without a recovery (we cannot tell what happened in
 the gap). Everything is vectorised over all patients at once; the only Python loop is over the distinct

@@ -12,7 +12,7 @@ profile. The ranges themselves are never re-stated here; they come from one plac
    assessed (we do not second-guess it with another range);
 3. otherwise `leukon.rules.ranges.reference_range` for the specimen's profile, sex, age and ancestry
    (the ``profile``, ``sex``, ``age_days``, ``ancestry`` columns when present), called once per distinct
-   combination. No range (e.g. WBC under one year) means the count is "not assessed", with the reason.
+   combination. No range (e.g. WBC in the first month) means the count is "not assessed", with the reason.
 
 Each count gets ``_lln_<column>``, ``_uln_<column>`` and ``_lim_<column>`` (an id into the small table of
 limit descriptions: origin, source, and why a count was not assessed), so millions of counts carry two
