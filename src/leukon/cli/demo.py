@@ -90,7 +90,7 @@ def cohort(console: Console, *, patients: int, out: str | None) -> None:
 def examples(console: Console) -> None:
     table = Table(title="leukon demo: built-in example CBCs", title_justify="left")
     for col in ("example", "findings", "CTCAE v5 WBC / ANC", "clinical"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # long finding codes wrap at 80 columns instead of being cut
     for name, values, options in EXAMPLES:
         a = assess_mapping(values, **options)
         codes = ", ".join(f.code + (" (possible)" if f.certainty == "possible" else "") for f in a.findings) or "none"
