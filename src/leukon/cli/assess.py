@@ -143,11 +143,10 @@ def _stdin_bytes() -> bytes:
     return buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8")
 
 
-def _assess_doc(doc: object, args: argparse.Namespace, *, index: int | None = None) -> dict:
-    """The assessment of one JSON CBC as a dict (with its `index` in a list)."""
-    where = "json" if index is None else f"CBC {index}"
-    if not isinstance(doc, dict):
-        raise InputError(where, f'expected a JSON object with analyte keys, e.g. {{"wbc": 3.1}}, not {_kind(doc)}')
+def split_document(doc: dict) -> tuple[dict, dict]:
+    """One JSON CBC as (values, options) for `assess_mapping`, after checking each key and its JSON type
+    (InputError naming the key). A null option means "not given", as a null value does. Shared with the
+    web service (POST /assess), so both give the same answer and the same messages."""
     for k, v in doc.items():
         if k not in ANALYTES and k not in JSON_KEYS:
             raise InputError(
@@ -155,7 +154,16 @@ def _assess_doc(doc: object, args: argparse.Namespace, *, index: int | None = No
             )
         _check_shape(k, v)
     values = {k: v for k, v in doc.items() if k in ANALYTES}
-    options = {k: v for k, v in doc.items() if k not in ANALYTES}
+    options = {k: v for k, v in doc.items() if k not in ANALYTES and v is not None}
+    return values, options
+
+
+def _assess_doc(doc: object, args: argparse.Namespace, *, index: int | None = None) -> dict:
+    """The assessment of one JSON CBC as a dict (with its `index` in a list)."""
+    where = "json" if index is None else f"CBC {index}"
+    if not isinstance(doc, dict):
+        raise InputError(where, f'expected a JSON object with analyte keys, e.g. {{"wbc": 3.1}}, not {_kind(doc)}')
+    values, options = split_document(doc)
     result = assess_mapping(values, **options)
     out = result.to_dict()
     if args.explain:

@@ -12,9 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, create_model
 
-from leukon.cli.assess import JSON_KEYS
-from leukon.cli.assess import _check_shape as check_shape  # the CLI's JSON check, so the messages are its own
-from leukon.errors import InputError
+from leukon.cli.assess import split_document
 from leukon.knowledge.kb import AUDIENCES
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.criteria import DEFAULT_PROFILE
@@ -97,19 +95,9 @@ AssessRequest = create_model(
 
 
 def assess_arguments(body: BaseModel) -> tuple[dict, dict]:
-    """Split a request into (values, options) for `assess_mapping`, after the CLI's own JSON checks (unknown
-    keys, the JSON type of each key), so a bad request gets the line `leukon assess --json` prints. A null
-    option means "not given", as for a value."""
-    doc = body.model_dump(exclude_unset=True, exclude={"explanation"})
-    for k, v in doc.items():
-        if k not in ANALYTES and k not in JSON_KEYS:
-            raise InputError(
-                k, f"unknown key; use analyte ids ({', '.join(ANALYTES)}) or {', '.join(sorted(JSON_KEYS))}"
-            )
-        check_shape(k, v)
-    values = {k: v for k, v in doc.items() if k in ANALYTES}
-    options = {k: v for k, v in doc.items() if k not in ANALYTES and v is not None}
-    return values, options
+    """(values, options) for `assess_mapping`, split and checked by the CLI's own `split_document`, so a
+    bad request gets the line `leukon assess --json` prints."""
+    return split_document(body.model_dump(exclude_unset=True, exclude={"explanation"}))
 
 
 class GradeRequest(BaseModel):

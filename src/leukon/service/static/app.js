@@ -63,6 +63,8 @@ function cbcBody() {
 // The input a problem's `field` points at: "wbc" -> #v-wbc, "wbc.lln" -> #lln-wbc, "age_years" -> #age_years.
 function inputFor(field) {
   if (!field) return null;
+  if (field === "patient_id" || field === "patient") return $("#series-patient");
+  if (field === "csv" || field === "series") return $("#series");
   const [name, part] = field.split(".");
   if (part === "lln" || part === "uln") return document.getElementById(part + "-" + name);
   if (name === "ancestry") return $("#duffy_null");
@@ -77,8 +79,9 @@ function clearErrors(form) {
 function showProblem(box, problem, form) {
   box.textContent = problem.detail || problem.title || "The request failed.";
   box.hidden = false;
-  const input = inputFor(problem.field);
-  if (input && form.contains(input)) {
+  let input = inputFor(problem.field);
+  if (!input || !form.contains(input)) input = form.querySelector("textarea, input"); // the form's first field
+  if (input) {
     input.setAttribute("aria-invalid", "true");
     const details = input.closest("details");
     if (details) details.open = true;
@@ -152,23 +155,26 @@ function renderAssessment(doc) {
     notes.append(ul);
   }
   $("#explanation").innerHTML = doc.explanation_html || "";
-  const result = $("#result");
-  result.hidden = false;
-  result.focus();
+  reveal("#result");
 }
 
-async function onAssess(event) {
+// Show a result region and move the focus there, so keyboard and screen-reader users land on the answer.
+function reveal(sel) {
+  const region = $(sel);
+  region.hidden = false;
+  region.focus();
+}
+
+// Send a form's request: a problem is shown by the form (and its field marked), an answer is rendered.
+async function submit(event, errorSel, path, body, render) {
   event.preventDefault();
   const form = event.target;
-  const box = $("#form-error");
+  const box = $(errorSel);
   box.hidden = true;
   clearErrors(form);
-  const { ok, doc } = await post("/assess", cbcBody());
-  if (!ok) {
-    showProblem(box, doc, form);
-    return;
-  }
-  renderAssessment(doc);
+  const { ok, doc } = await post(path, await body());
+  if (ok) render(doc);
+  else showProblem(box, doc, form);
 }
 
 function renderCourse(doc) {
@@ -194,28 +200,16 @@ function renderCourse(doc) {
     episodes.append(el("li", `${e.line} #${e.episode}: ${e.start.slice(0, 10)} to ${end}, nadir ${e.nadir} on ` +
       `${e.nadir_at.slice(0, 10)}, worst grade ${e.worst_grade === null ? "-" : e.worst_grade}`));
   }
-  const box = $("#trend-result");
-  box.hidden = false;
-  box.focus();
+  reveal("#trend-result");
 }
 
-async function onSeries(event) {
-  event.preventDefault();
-  const form = event.target;
-  const box = $("#series-error");
-  box.hidden = true;
-  clearErrors(form);
+async function seriesBody() {
   const file = $("#series-file").files[0];
   const csv = file ? await file.text() : $("#series").value;
   const body = { csv: csv, scheme: $("#scheme").value, chart: true };
   const patient = $("#series-patient").value.trim();
   if (patient) body.patient_id = patient;
-  const { ok, doc } = await post("/follow", body);
-  if (!ok) {
-    showProblem(box, { ...doc, field: doc.field === "patient_id" ? "series-patient" : "series" }, form);
-    return;
-  }
-  renderCourse(doc);
+  return body;
 }
 
 function fillExample() {
@@ -236,8 +230,8 @@ function fillSeriesExample() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("#cbc-form").addEventListener("submit", onAssess);
-  $("#series-form").addEventListener("submit", onSeries);
+  $("#cbc-form").addEventListener("submit", (e) => submit(e, "#form-error", "/assess", cbcBody, renderAssessment));
+  $("#series-form").addEventListener("submit", (e) => submit(e, "#series-error", "/follow", seriesBody, renderCourse));
   $("#example").addEventListener("click", fillExample);
   $("#series-example").addEventListener("click", fillSeriesExample);
   $("#print").addEventListener("click", () => window.print());
