@@ -78,6 +78,45 @@ def main() -> None:
     print(f"{'input':32} {'seconds':>8} {'results/s':>10} {'x CSV':>7}")
     for name, t in times.items():
         print(f"{name:32} {t:8.3f} {n / t:10,.0f} {t / base:7.1f}")
+    single()
+
+
+def single(n: int = 200) -> None:
+    """One report at the bedside: read + assess a DiagnosticReport, against `assess` on the same values."""
+    import statistics
+
+    from leukon import assess
+    from leukon.pipelines.assess import assess_mapping
+    from leukon.sources.fhir import read_fhir_cbc
+    from leukon.sources.hl7v2 import read_hl7v2_cbc
+
+    with tempfile.TemporaryDirectory() as d:
+        files = write(Path(d), 1)
+        report = json.loads(files["FHIR NDJSON"].read_text())
+        message = files["HL7 v2 ORU"].read_text()
+
+    def ms(fn) -> float:
+        out = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - t0) * 1000)
+        return statistics.median(out)
+
+    def fhir() -> None:
+        c = read_fhir_cbc(report)
+        assess_mapping(c.values, **c.options)
+
+    def hl7() -> None:
+        c = read_hl7v2_cbc("bench", text=message)
+        assess_mapping(c.values, **c.options)
+
+    values = {a: (v, u) for _, a, v, u in VALUES}
+    base = ms(lambda: assess(**values))
+    print(f"\none CBC, median of {n}: assess alone {base:.2f} ms")
+    for name, fn in (("FHIR DiagnosticReport -> assess", fhir), ("HL7 v2 ORU -> assess", hl7)):
+        t = ms(fn)
+        print(f"{name:32} {t:8.2f} ms  x assess {t / base:6.1f}")
 
 
 if __name__ == "__main__":
