@@ -179,3 +179,18 @@ def test_lab_flags_travel_with_the_single_report(capsys) -> None:
     assert notes == ["the lab flagged anc N (normal); leukon reads it as low (L)"]
     assert main(["assess", "--hl7", str(HL7 / "oru-cbc.hl7")]) == 0
     assert "the lab flagged" not in capsys.readouterr().err
+
+
+def test_loinc_in_the_alternate_identifier() -> None:
+    """OBX-3 with the lab's own code first and LOINC as the alternate (components 4-6), as many LIS send it."""
+    text = (
+        (HL7 / "oru-cbc.hl7")
+        .read_text()
+        .replace(
+            "OBX|1|NM|6690-2^Leukocytes [#/volume] in Blood by Automated count^LN",
+            "OBX|1|NM|WBC^White count^L^6690-2^Leukocytes^LN",
+        )
+    )
+    m, _ = accounted(read_hl7v2("alternate", text=text))
+    wbc = m.filter(pl.col("analyte") == "wbc").row(0, named=True)
+    assert wbc["value"] == 4.6 and wbc["lln"] == 4.0
