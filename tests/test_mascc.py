@@ -221,6 +221,7 @@ def test_assess_scores_mascc_when_febrile_neutropenia_is_met():
     d = json.loads(a.to_json())["mascc"]
     assert (d["score"], d["risk"], d["low_risk_min"], d["missing"]) == (26, "low", 21, [])
     assert len(d["counted"]) == 7 and "Klastersky" in d["source"]
+    assert "adults" in d["scope"] and "MDCalc" in d["scope"]  # and what it was not validated for
 
 
 def test_assess_scores_mascc_when_febrile_neutropenia_is_possible():

@@ -137,6 +137,7 @@ class MasccResult:
             "missing": list(self.missing),
             "summary": self.summary(),
             "source": self.source,
+            "scope": f"{_index().scope} [{_index().scope_source}]",
         }
 
 
