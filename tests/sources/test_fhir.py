@@ -257,3 +257,13 @@ def test_a_report_pointing_at_an_invalid_observation_counts_it_once() -> None:
     m, r = accounted(src)
     assert src.rows_read == 2 and m["analyte"].to_list() == ["anc"]  # the contained member of a loose panel
     assert r["reason"].to_list() == ["invalid FHIR R4 Observation (status: Value for the field 'status' is required.)"]
+
+
+def test_table_options_on_a_message_format_are_one_line_errors(tmp_path: Path, capsys) -> None:
+    from leukon.cli import main
+
+    assert main(["screen", str(FHIR / "searchset.json"), "--out", str(tmp_path), "--patient-id", "MRN"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "leukon screen: error: patient_id: not an option of the fhir format (it has no columns to name); options: map, codes"
+    ]

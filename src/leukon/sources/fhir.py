@@ -381,6 +381,7 @@ def read_fhir(
     *,
     codes: Mapping[str, str] | None = None,
     map: str | Path | dict | LocalMap | None = None,
+    **unknown: object,
 ) -> Source:
     """A `Source` from FHIR R4 JSON: a file (Bundle or resource), NDJSON, a folder of them, or a parsed dict.
 
@@ -388,6 +389,7 @@ def read_fhir(
     ({"http://lab.example/codes|WBC": "wbc"} or {"WBC": "wbc"}); LOINC codes need neither.
     Raises InputError for input that is not FHIR at all (bad JSON, no resourceType, an invalid Bundle).
     """
+    records.no_other_options(unknown, "fhir")
     reader = _Reader(load(spec), records.local_map(map, codes))
     doc = reader.doc
     recs = reader.run()

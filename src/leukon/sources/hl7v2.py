@@ -249,12 +249,14 @@ def read_hl7v2(
     codes: Mapping[str, str] | None = None,
     map: str | Path | dict | LocalMap | None = None,
     text: str | None = None,
+    **unknown: object,
 ) -> Source:
     """A `Source` from a file of HL7 v2 ORU^R01 messages (or from `text`).
 
     Local OBX-3 codes: `map` is a mapping file as for tables (`leukon.sources.mapping`), `codes` a dict
     ({"WBC": "wbc"} or {"99LAB|WBC": "wbc"}, the coding system before the bar).
     """
+    records.no_other_options(unknown, "hl7v2")
     if text is None:
         path = Path(spec)
         if not path.is_file():

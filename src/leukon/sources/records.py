@@ -17,6 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
+from leukon.errors import InputError
+
 from . import base
 from .mapping import LocalMap, load_map
 from .mapping import _key as fold
@@ -99,6 +101,13 @@ def to_source(
     """A `Source` over `records`: one input row per record, so rows read = results used + rejected."""
     count = pl.LazyFrame({"rows_read": [len(records)]}, schema={"rows_read": pl.UInt64})
     return base.finish(staged(records), row_count=count, format=format, label=label, patients=patients, notes=notes)
+
+
+def no_other_options(options: Mapping[str, object], fmt: str) -> None:
+    """A message format has no columns to name: a table option (``--patient-id MRN``) is one clear error."""
+    if options:
+        first = sorted(options)[0]
+        raise InputError(first, f"not an option of the {fmt} format (it has no columns to name); options: map, codes")
 
 
 def local_map(map: str | Path | dict | LocalMap | None, codes: Mapping[str, str] | None) -> LocalMap:
