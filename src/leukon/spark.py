@@ -44,7 +44,7 @@ from leukon.rules.criteria import DEFAULT_PROFILE, scheme
 from leukon.rules.ranges import check_profile
 from leukon.sources.io import ROW
 
-__all__ = ["ROWS_PER_PARTITION", "SparkScreenResult", "read_file", "screen", "session"]
+__all__ = ["ROWS_PER_PARTITION", "SparkScreenResult", "read_file", "screen", "screen_files", "session"]
 
 #: Input rows per partition by default: at BYTES_PER_RESULT (the Polars engine's measured peak per result)
 #: one task then needs about 1.6 GB, so two tasks run side by side in an executor of 4 GB.
@@ -58,6 +58,23 @@ class SparkScreenResult:
     out: Path
     summary: dict
     output: str = "parquet"
+
+    # The tables under the names a `ScreenResult` uses, as lazy scans of the part files (None when the run
+    # did not write that table, e.g. patients and episodes without the course).
+    panels = property(lambda self: self.scan("panels"))
+    grades = property(lambda self: self.scan("grades"))
+    rejects = property(lambda self: self.scan("rejects"))
+    patients = property(lambda self: self.scan("patients"))
+    episodes = property(lambda self: self.scan("episodes"))
+
+    def scan(self, table: str) -> pl.LazyFrame | None:
+        """One output table as a lazy Polars scan over its part files, or None if the run did not write it."""
+        files = self.files(table)
+        if not files:
+            return None
+        if self.output == "parquet":
+            return pl.scan_parquet(files)
+        return pl.concat([pl.scan_csv(f, infer_schema=False) for f in files], how="diagonal_relaxed")
 
     def files(self, table: str) -> list[Path]:
         """The part files of one output table, in partition order."""
@@ -162,6 +179,23 @@ def screen(
     doc = {k: v for k, v in summary.items() if k != "seconds"} | {"outputs": [*(f"{n}/" for n in written), MARKER]}
     (out / MARKER).write_text(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
     return SparkScreenResult(out, summary, output)
+
+
+def screen_files(
+    input: str | Path,
+    *,
+    out: str | Path,
+    format: str = "long",
+    patients: str | Path | None = None,
+    master: str | None = None,
+    **kwargs: Any,
+) -> SparkScreenResult:
+    """`leukon screen INPUT --engine spark`: read a CSV, CSV.gz or Parquet file (and a patients file) with
+    Spark, as the Polars engine reads them, and screen it. `kwargs` go to `screen`."""
+    spark = session(master)
+    df = read_file(spark, input)
+    pdf = read_file(spark, patients, field_name="patients") if patients else None
+    return screen(df, out=out, format=format, patients=pdf, label=str(input), **kwargs)
 
 
 def _prepare(out: Path, output: str, *, force: bool) -> None:

@@ -12,6 +12,7 @@ import importlib.util
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -95,3 +96,17 @@ def same_outputs():
         assert comparable_summary(got.summary) == comparable_summary(expected.summary)
 
     return compare
+
+
+@pytest.fixture
+def dbs_file(tmp_path) -> Path:
+    """A small SQLite file: a database table, which the Spark engine does not read."""
+    import sqlite3
+
+    path = tmp_path / "lab.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("create table results (patient_id text, taken_at text, analyte text, value text)")
+    con.execute("insert into results values ('P1', '2024-01-01 08:00', 'wbc', '2.0')")
+    con.commit()
+    con.close()
+    return path

@@ -47,6 +47,10 @@ def register(subparsers) -> None:
         "--chunks", type=int, default=None, help="process in N slices of patients (default: from size and memory)"
     )
     p.add_argument("--no-course", action="store_true", help="skip the per-patient course and episodes outputs")
+    p.add_argument("--engine", choices=("polars", "spark"), default="polars",
+                   help="spark: partitions of whole patients on a Spark cluster or local mode (pip install "
+                        "leukon[spark]); outputs are folders of part files, same schemas and summary")  # fmt: skip
+    p.add_argument("--partitions", type=int, default=None, help="Spark partitions (default: from the row count)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(run=command("screen", run))
 
@@ -63,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not split_spec(args.input)[0].exists():
         raise InputError("INPUT", f"{args.input} does not exist")
+    if args.engine == "spark":
+        return _on_spark(args, schemes)
     folder = RunFolder.prepare(args.out, force=args.force)
     try:  # from here on, any failure or Ctrl-C discards the staged run
         progress_console = terminal.console(stderr=True, quiet=args.quiet)
@@ -85,6 +91,30 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         folder.abandon()
         raise
+    if not args.quiet:
+        print_summary(result, terminal.console(), out=args.out)
+    _check_usable(result, args.out)
+    return 0
+
+
+def _on_spark(args: argparse.Namespace, schemes: tuple[str, ...]) -> int:
+    """`--engine spark`: the same run on Spark (`leukon.spark`), the same summary printed."""
+    import importlib.util
+    import os
+    import shutil
+
+    if importlib.util.find_spec("pyspark") is None:
+        raise InputError("--engine", "spark needs PySpark: pip install 'leukon[spark]' (and a Java 17 runtime)")
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        raise InputError("--engine", "spark needs a Java runtime (17 or 21): install one or set JAVA_HOME")
+    from leukon.spark import screen_files
+
+    options = source_options(args)
+    result = screen_files(
+        args.input, out=args.out, format=args.format, patients=options.pop("patients", None), schemes=schemes,
+        profile=args.profile, course=not args.no_course, output=args.output, partitions=args.partitions,
+        force=args.force, **options,
+    )  # fmt: skip
     if not args.quiet:
         print_summary(result, terminal.console(), out=args.out)
     _check_usable(result, args.out)
