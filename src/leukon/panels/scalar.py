@@ -19,8 +19,9 @@ from leukon.rules.logic import program
 from leukon.rules.ranges import range_rows
 
 
-@lru_cache(maxsize=1)
-def _panel_program():
+@lru_cache(maxsize=4)
+def _panel_program(n_ranges: int):
+    del n_ranges  # part of the key: range rows registered later (criteria.register_profiles) compile anew
     return program(book.derive_steps() + book.range_steps(), name="panel")
 
 
@@ -41,7 +42,7 @@ def panel_row(
         row[f"{a}_lab_lln"], row[f"{a}_lab_uln"] = lo, hi
     row.update(age_days=age_days, sex=sex, ancestry=ancestry, profile=profile)
     row.update(range_rows(profile, age_days, sex, ancestry))
-    return _panel_program()(row)
+    return _panel_program(len(criteria.RANGES))(row)
 
 
 def range_of(row: Mapping, analyte: str) -> dict:
