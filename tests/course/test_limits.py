@@ -309,8 +309,13 @@ def test_follow_command_on_a_raw_results_csv_reads_each_specimen_range(capsys):
         "INFANT": "none",
         "LAB_HIGH": "chronic",
         "LAB_LOW": "none",
+        "NEWBORN": "none",
     }
-    lim = {pid: [(x["lln"], x["origin"]) for x in p["courses"]["neutrophils"]["limits"]] for pid, p in d.items()}
+    lim = {
+        pid: [(x["lln"], x["origin"]) for x in p["courses"]["neutrophils"]["limits"]]
+        for pid, p in d.items()
+        if pid != "NEWBORN"  # neonatal ANC limits change by the day; the WBC is what this patient is for
+    }
     assert lim == {
         "ADULT": [(1.5, "profile")],
         "DUFFY": [(1.21, "profile")],
@@ -322,6 +327,10 @@ def test_follow_command_on_a_raw_results_csv_reads_each_specimen_range(capsys):
     wbc = d["INFANT"]["courses"]["white cells"]  # ages 60-186 days: WBC 3.4 below the 1-23 month band's 6.1
     assert wbc["label"] == "chronic" and wbc["n_not_assessed"] == 0
     assert [x["lln"] for x in wbc["limits"]] == [6.1]
+    newborn = d["NEWBORN"]["courses"]["white cells"]  # ages 3-27 days: no WBC range in the first month
+    assert newborn["label"] == "not assessed" and newborn["n_not_assessed"] == 9 and newborn["limits"] == []
+    assert "no reference range for wbc at ages 3-27 days" in newborn["reason"]
+    assert not [e for e in d["NEWBORN"]["episodes"] if e["line"] == "white cells"]
     assert d["ADULT"]["courses"]["white cells"]["label"] == "none"
     assert d["ADULT"]["episodes"][0]["lln_origin"] == "profile"
     duffy_lab = d["DUFFY_LAB"]["courses"]["neutrophils"]["reason"]
@@ -341,6 +350,7 @@ def test_screen_patients_table_reads_the_panel_ranges(tmp_path):
     assert row["DUFFY"]["label_neutrophils"] == "none" and row["ADULT"]["label_neutrophils"] == "chronic"
     assert row["INFANT"]["label_neutrophils"] == "none" and row["INFANT"]["label_white_cells"] == "chronic"
     assert row["LAB_LOW"]["label_neutrophils"] == "none" and row["LAB_HIGH"]["label_neutrophils"] == "chronic"
+    assert row["NEWBORN"]["label_white_cells"] == "not assessed" and row["NEWBORN"]["n_episodes_white_cells"] == 0
     assert set(r.episodes["patient_id"]) == {"ADULT", "DUFFY_LAB", "INFANT", "LAB_HIGH"}  # INFANT: WBC 3.4 < 6.1
 
 

@@ -24,7 +24,7 @@ floats and an integer, not repeated text.
 >>> lf, table = attach_limits(counts.lazy(), ("anc",))
 >>> lf.select("_lln_anc").collect()["_lln_anc"].to_list()
 [1.21, 1.5, 1.0]
->>> wbc, t = attach_limits(pl.LazyFrame({"wbc": [3.1], "age_days": [100]}), ("wbc",))
+>>> wbc, t = attach_limits(pl.LazyFrame({"wbc": [3.1], "age_days": [10]}), ("wbc",))  # no WBC range at 10 days
 >>> t.join(wbc.collect(), left_on="limit_id", right_on="_lim_wbc")["reason"][0]
 "the standard profile has no reference range for wbc at this age; give the lab's range"
 """
