@@ -116,3 +116,15 @@ def test_interrupt_writes_nothing_and_keeps_the_earlier_run(tmp_path):
     assert stderr.strip().splitlines()[-1] == "leukon screen: interrupted, nothing written"
     assert "Traceback" not in stderr and stdout == ""
     assert _files(out) == before  # no staging folder left, no file of the new run, the old ones intact
+
+
+def test_single_files_are_written_whole(leukon, tmp_path):
+    """synth, report and follow --chart write under a temporary name first: a failure leaves nothing behind."""
+    out = tmp_path / "cohort.csv"
+    assert leukon("synth", "--patients", "3", "--out", out, "--quiet").code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv", "cohort.scenarios.csv"]
+    r = leukon("synth", "--patients", "3", "--out", tmp_path)  # a folder, not a file
+    assert r.one_line_error() and "is a folder" in r.err
+    r = leukon("report", DATA / "long.csv", "--patient", "P001", "--html", tmp_path / "no" / "r.html")
+    assert r.one_line_error() and "--html" in r.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv", "cohort.scenarios.csv"]

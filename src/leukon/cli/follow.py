@@ -16,6 +16,7 @@ import polars as pl
 
 from leukon.cli.app import command
 from leukon.cli.arguments import add_profiles_argument
+from leukon.cli.files import written_whole
 from leukon.course.episodes import DEFAULT_LINES
 from leukon.course.follow import follow
 from leukon.course.model import NOT_A_DIAGNOSIS, FollowResult
@@ -177,7 +178,8 @@ def cmd_follow(args: argparse.Namespace) -> int:
             raise InputError("--chart", f"{len(result.patients)} patients in INPUT; choose one with --patient")
         from leukon.outputs.chart import save
 
-        save(result.patients[0], args.chart)
+        with written_whole(args.chart, field="--chart") as tmp:
+            save(result.patients[0], str(tmp))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import polars as pl
 
 from leukon.cli.app import command
+from leukon.cli.files import written_whole
 from leukon.cli.follow import add_follow_arguments, follow_args, read_table, reading_errors
 from leukon.errors import InputError
 
@@ -43,7 +43,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     html = render_report(
         patient, render(patient, "svg").decode("utf-8"), explanation_html=_latest_explanation(df, args.patient)
     )
-    Path(args.html).write_text(html, "utf-8")
+    with written_whole(args.html, field="--html") as tmp:
+        tmp.write_text(html, "utf-8")
     print(f"wrote {args.html}")
     return 0
 

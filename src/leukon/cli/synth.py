@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from leukon.cli.app import command
+from leukon.cli.files import written_whole
 from leukon.errors import InputError
 
 
@@ -42,11 +43,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--out", f"folder {out.parent} does not exist; create it first")
     t0 = time.perf_counter()
     df = synth.cohort(args.patients, seed=args.seed, dirt=args.dirt)
-    try:
-        synth.write(df, out, format=args.format)
-        sc = synth.write(synth.scenarios(args.patients, seed=args.seed), synth.scenarios_path(out), format="csv")
-    except OSError as exc:
-        raise InputError("--out", f"cannot write {out}: {exc.strerror or exc}") from None
+    sc = synth.scenarios_path(out)
+    with written_whole(out) as tmp_out, written_whole(sc) as tmp_sc:  # each file whole, never a truncated one
+        synth.write(df, tmp_out, format=args.format)
+        synth.write(synth.scenarios(args.patients, seed=args.seed), tmp_sc, format="csv")
     if not args.quiet:
         took = time.perf_counter() - t0
         print(f"wrote {df.height:,} results for {args.patients:,} patients to {out} in {took:.1f} s; scenarios in {sc}")
