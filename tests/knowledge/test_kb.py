@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from leukon.rules.book import FINDING_LABELS
 from leukon.knowledge.kb import KINDS, KnowledgeBaseError, build, knowledge_base, raw_data
 from leukon.knowledge.patterns import PATTERNS
+from leukon.rules.book import FINDING_LABELS
 
 
 def test_every_entry_has_id_text_and_known_sources():
