@@ -17,7 +17,7 @@ import polars as pl
 from leukon._spark_partition import KEY, PATIENTS, RESULTS, table_from
 from leukon.errors import InputError
 from leukon.sources import columns, mimic, omop, read
-from leukon.sources.io import _NULLS, ROW, open_table, separator
+from leukon.sources.io import _NULLS, ROW, open_table, separator, split_spec
 
 #: Where each format keeps the patient id in its results table (long and wide: the usual headers).
 PATIENT_FIELDS = {"omop": omop.FIELDS["patient_id"], "mimic-iv": mimic.FIELDS["patient_id"]}
@@ -110,10 +110,14 @@ def routed(results, key: str, patients=None, patients_key: str | None = None):
 
 def read_file(spark, spec: str | Path, *, field_name: str = "input"):
     """A CSV, CSV.gz or Parquet file as a Spark DataFrame read the way the Polars engine reads it: CSV
-    cells as text (never inferred), the same separator and the same null spellings."""
+    cells as text (never inferred), the same separator and the same null spellings. Quoted line breaks
+    are read as Polars reads them (multiLine), which makes Spark read a CSV file in one task: for large
+    inputs, Parquet is read in parallel."""
     from pyspark.sql import functions as F
 
-    path = Path(str(spec))
+    path, table = split_spec(spec)
+    if table:
+        raise InputError(field_name, f"{spec} is a database table; --engine spark reads CSV or Parquet, export it")
     t = open_table(path, field_name=field_name)  # the same checks and one-line errors as the Polars engine
     with path.open("rb") as fh:
         head = fh.read(16)
@@ -121,7 +125,10 @@ def read_file(spark, spec: str | Path, *, field_name: str = "input"):
         return spark.read.parquet(str(path.resolve()))
     if head.startswith(b"SQLite format 3\x00") or head[8:12] == b"DUCK":
         raise InputError(field_name, f"{t.label} is a database table; --engine spark reads CSV or Parquet, export it")
-    opener = gzip.open if head.startswith(b"\x1f\x8b") else open
+    gz = head.startswith(b"\x1f\x8b")
+    if gz and not path.name.lower().endswith(".gz"):  # Spark decompresses by the name, not the content
+        raise InputError(field_name, f"{path} is gzip-compressed; name it {path.name}.gz for --engine spark")
+    opener = gzip.open if gz else open
     with opener(path, "rt", encoding="utf-8", errors="ignore") as fh:
         header = fh.readline()
     df = spark.read.csv(
