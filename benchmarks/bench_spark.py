@@ -123,18 +123,23 @@ def main() -> None:
     p.add_argument("--keep", action="store_true", help="keep the generated file and the outputs")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
+    p.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.generate:  # the same synthetic file as benchmarks/bench_screen.py
+        sys.path.insert(0, str(Path(__file__).parent))
+        from bench_screen import generate
+
+        generate(Path(args.file), args.results)
+        return
     if args.child:
         child(args.child, args.file, args.out, args.cores, args.partitions)
         return
     tmp = Path(tempfile.mkdtemp(prefix="leukon-bench-spark-"))
     path = Path(args.file) if args.file else tmp / "results.parquet"
-    if not args.file:  # the generator of bench_screen.py, in a child so that this process stays small
+    if not args.file:  # in a child, so that this process stays small
         t = time.perf_counter()
-        code = "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from bench_screen import generate; generate(Path(sys.argv[2]), int(sys.argv[3]))"
-        subprocess.run(
-            [sys.executable, "-c", code, str(Path(__file__).parent), str(path), str(args.results)], check=True
-        )
+        gen = [sys.executable, __file__, "--generate", "--file", str(path), "--results", str(args.results)]
+        subprocess.run(gen, check=True)
         print(f"generated {args.results:,} results in {time.perf_counter() - t:.1f} s -> {path}", flush=True)
     import polars as pl
 
