@@ -116,6 +116,25 @@ class _Selector:
         return self.memo[key]
 
 
+def _outcome(
+    c: str, given: bool, rr: ReferenceRange | None, prof: str, age_days: int | None, desc: _Descriptions
+) -> tuple:
+    """(lln, uln, profile lln, id when no value is given, id of a given profile value) for one range.
+
+    Only whether the age is known matters beyond the range itself (the texts say "at this age" or "age not
+    given"), so the caller can reuse one outcome for every context that selects the same range."""
+    if given:
+        src = _profile_source(rr, age_days) if rr is not None else f"{prof} profile"
+        if rr is None or rr.lln is None:
+            why = _no_range(c, prof, age_days, rr)
+        else:
+            why = f"no lower limit was given with this count ({c}_lln is empty)"
+        return None, rr.uln if rr else None, rr.lln if rr else None, desc.id(None, None, why), desc.id("profile", src)
+    if rr is None or rr.lln is None:
+        return None, rr.uln if rr else None, None, desc.id(None, None, _no_range(c, prof, age_days, rr)), None
+    return rr.lln, rr.uln, None, desc.id("profile", _profile_source(rr, age_days)), None
+
+
 def attach_limits(
     lf: pl.LazyFrame,
     columns: Iterable[str],
@@ -155,27 +174,16 @@ def attach_limits(
     per = {c: {"lln": [], "uln": [], "plln": [], "absent": [], "present": []} for c in columns if c not in fixed}
     # Context outer, analyte inner: the range selector works out a whole context at once and keeps it, so the
     # analytes of one context reuse it.
+    outcomes: dict[tuple, tuple] = {}  # many contexts share one range: describe each range once
     for ctx in contexts:
         prof, age_days = ctx[0], ctx[2]
         for c, out in per.items():
             rr = select(c, ctx)
-            if given[c]:
-                src = _profile_source(rr, age_days) if rr is not None else f"{prof} profile"
-                if rr is None or rr.lln is None:
-                    why = _no_range(c, prof, age_days, rr)
-                else:
-                    why = f"no lower limit was given with this count ({c}_lln is empty)"
-                row = (None, rr.uln if rr else None, rr.lln if rr else None, desc.id(None, None, why))
-                present = desc.id("profile", src)
-            elif rr is None or rr.lln is None:
-                row = (None, rr.uln if rr else None, None, desc.id(None, None, _no_range(c, prof, age_days, rr)))
-                present = None
-            else:
-                row = (rr.lln, rr.uln, None, desc.id("profile", _profile_source(rr, age_days)))
-                present = None
-            for key, x in zip(("lln", "uln", "plln", "absent"), row, strict=True):
-                out[key].append(x)
-            out["present"].append(present)
+            key = (c, rr, prof, age_days is None)
+            if key not in outcomes:
+                outcomes[key] = _outcome(c, given[c], rr, prof, age_days, desc)
+            for k, x in zip(("lln", "uln", "plln", "absent", "present"), outcomes[key], strict=True):
+                out[k].append(x)
 
     def value(c: str, what: str, dtype: pl.DataType) -> pl.Expr:
         if combos is None:
