@@ -20,6 +20,7 @@ from leukon.pipelines.screen import screen_source
 from leukon.rules import book
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.logic import render_message
+from leukon.rules.ranges import usual_limit
 
 SCHEMES = ("ctcae-v4", "ctcae-v5", "ctcae-v6", "daids-v2.1", "clinical", "clozapine", "idsa-2011")
 UNITS = {
@@ -58,10 +59,13 @@ def cbcs(draw):
         unit, factor = draw(st.sampled_from(UNITS[dim]))
         entry = {"value": canonical / factor if dim != "temperature" else canonical, "unit": unit}
         if dim == "count" and draw(st.integers(0, 3)) == 0:
-            lo = round(draw(st.floats(0.1, 5.0)), 2)
+            usual = usual_limit(a, "lln") or 1.0
+            lo = round(usual * draw(st.floats(0.3, 1.5)), 3)
+            if draw(st.integers(0, 10)) == 0:
+                lo = usual * 1e-3  # a limit given in another unit than its value: refused by both paths
             entry["lln"] = lo / factor
             if draw(st.booleans()):
-                entry["uln"] = (lo + round(draw(st.floats(0.5, 10.0)), 2)) / factor
+                entry["uln"] = round(lo * draw(st.floats(1.5, 4.0)), 3) / factor
         values[a] = entry
     age = draw(st.one_of(st.none(), st.integers(0, 12), st.integers(13, 800), st.integers(800, 32000)))
     sex = draw(st.sampled_from([None, "female", "male"]))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import polars as pl
 
 from leukon.rules.analytes import ANALYTES
+from leukon.rules.ranges import LIMIT_MAGNITUDE, lab_limit_problem, usual_limit
 from leukon.rules.units import _DESCRIBE, SIGNIFICANT_DIGITS, parse_unit
 
 #: leukon's analyte ids as a Polars Enum: a byte per row instead of a string, compared as integers.
@@ -49,7 +50,7 @@ REJECT_SCHEMA = {"source_row": pl.UInt64, "raw": pl.String, "reason": pl.String}
 USED_SCHEMA = {**MEASUREMENT_SCHEMA, "time_key": pl.Datetime("us")}
 
 # Reason codes, in the order the checks run (the first failing check names the row's reason).
-NO_PATIENT, NO_TIME, BAD_UNIT, MISSING, INFINITE, NEGATIVE, OVER_100, TOO_HIGH, TOO_LOW = range(1, 10)
+NO_PATIENT, NO_TIME, BAD_UNIT, MISSING, INFINITE, NEGATIVE, OVER_100, TOO_HIGH, TOO_LOW, LIMIT_SCALE = range(1, 11)
 
 
 def unit_table(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -84,6 +85,8 @@ def _limits() -> pl.DataFrame:
             "plausible_max": [a.plausible_max for a in ANALYTES.values()],
             "canonical_unit": [a.unit for a in ANALYTES.values()],
             "is_fraction": [a.dimension == "fraction" for a in ANALYTES.values()],
+            "usual_lln": [usual_limit(a, "lln") for a in ANALYTES],
+            "usual_uln": [usual_limit(a, "uln") for a in ANALYTES],
         }
     )
 
@@ -146,6 +149,29 @@ def _message() -> pl.Expr:
     )  # fmt: skip
 
 
+def _off_scale(side: str) -> pl.Expr:
+    """A lab limit whose magnitude cannot fit the value's unit (`leukon.rules.ranges.lab_limit_problem`)."""
+    c, usual = pl.col(f"_{side}_c"), pl.col(f"usual_{side}")
+    return ((c > 0) & (usual > 0) & ((c / usual > LIMIT_MAGNITUDE) | (usual / c > LIMIT_MAGNITUDE))).fill_null(False)
+
+
+def _scale_message(has_limits: bool) -> pl.Expr:
+    """For LIMIT_SCALE rejects, the scalar path's message for the first limit off scale, prefixed with its field."""
+    if not has_limits:
+        return pl.lit(None, pl.String)
+
+    def one(r: dict) -> str | None:
+        for side in ("lln", "uln"):
+            c = r[f"_{side}_c"]
+            problem = None if c is None else lab_limit_problem(r["analyte"], side, r[side], r["unit"], c)
+            if problem:
+                return f"{r['analyte']}.{side}: {problem}"
+        return None
+
+    fields = pl.struct("analyte", "unit", "lln", "uln", "_lln_c", "_uln_c")
+    return pl.when(pl.col("code") == LIMIT_SCALE).then(fields.map_elements(one, return_dtype=pl.String))
+
+
 def _pair_code() -> pl.Expr:
     """One integer per (analyte, unit) pair, from the physical codes of the Enum and Categorical columns."""
     return pl.col("analyte").to_physical().cast(pl.UInt64) * (1 << 32) + pl.col("unit").to_physical().cast(pl.UInt64)
@@ -191,7 +217,7 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
         table.filter(pl.col("factor").is_not_null())
         .with_columns(pl.col("analyte").cast(pl.String))
         .join(limits, on="analyte", how="left")
-        .select("code", "factor", "offset", "plausible_min", "plausible_max", "is_fraction")
+        .select("code", "factor", "offset", "plausible_min", "plausible_max", "is_fraction", "usual_lln", "usual_uln")
         .rename({"code": "_pair"})
     )
     df = df.join(lookup, on="_pair", how="left")
@@ -225,13 +251,13 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
         .then(TOO_HIGH)
         .when(canon < pl.col("plausible_min"))
         .then(TOO_LOW)
-        .cast(pl.Int8)
     )
-    df = df.with_columns(code=code)
-    bad = df.filter(pl.col("code").is_not_null())
     has_limits = df["lln"].null_count() < df.height or df["uln"].null_count() < df.height
     if has_limits:
         df = df.with_columns(_lln_c=_canonical(df, "lln"), _uln_c=_canonical(df, "uln"))
+        code = code.when(_off_scale("lln") | _off_scale("uln")).then(LIMIT_SCALE)
+    df = df.with_columns(code=code.cast(pl.Int8))
+    bad = df.filter(pl.col("code").is_not_null())
     used = df.filter(pl.col("code").is_null()).select(
         "source_row", "patient_id", "specimen_id", "taken_at", "analyte",
         value=canon,
@@ -254,7 +280,9 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
             canonical_unit=by_analyte("canonical_unit", pl.String),
         )
     rejects = (
-        bad.select("source_row", raw=_raw_json(), reason=_message())
+        bad.select("source_row", raw=_raw_json(), reason=_message(), _scale=_scale_message(has_limits))
+        .with_columns(reason=pl.coalesce("_scale", "reason"))
+        .drop("_scale")
         if bad.height
         else pl.DataFrame(schema=REJECT_SCHEMA)
     )

@@ -100,7 +100,10 @@ def with_demographics(panels: pl.LazyFrame, patients: pl.LazyFrame | None) -> pl
     """age_days (whole days from birth to the specimen date), sex and ancestry per panel (null when unknown)."""
     if patients is None:
         return panels.with_columns(
-            age_days=pl.lit(None, pl.Int64), sex=pl.lit(None, pl.String), ancestry=pl.lit(None, pl.String)
+            age_days=pl.lit(None, pl.Int64),
+            age_hours=pl.lit(None, pl.Int64),
+            sex=pl.lit(None, pl.String),
+            ancestry=pl.lit(None, pl.String),
         )
     cols = patients.collect_schema().names()
     p = patients.select(
@@ -111,7 +114,8 @@ def with_demographics(panels: pl.LazyFrame, patients: pl.LazyFrame | None) -> pl
     ).unique("patient_id", keep="first")
     out = panels.join(p, on="patient_id", how="left")
     age = (pl.col("taken_at").dt.date() - pl.col("birth_date")).dt.total_days()
-    return out.with_columns(age_days=pl.when(age >= 0).then(age)).drop("birth_date")
+    # Birth dates in tables carry no time of day, so the hours of life of a newborn are not known (null).
+    return out.with_columns(age_days=pl.when(age >= 0).then(age), age_hours=pl.lit(None, pl.Int64)).drop("birth_date")
 
 
 def derive_steps_frame(panels: pl.LazyFrame) -> pl.LazyFrame:

@@ -33,6 +33,7 @@ def panel_row(
     age_days: int | None = None,
     sex: str | None = None,
     ancestry: str | None = None,
+    age_hours: int | None = None,
 ) -> dict:
     """The panel as a dict of columns, as `leukon.panels.build.build_panels` makes one row of a table."""
     row: dict = dict.fromkeys(ANALYTES)
@@ -40,8 +41,8 @@ def panel_row(
     for a in ANALYTES:
         lo, hi = (lab or {}).get(a, (None, None))
         row[f"{a}_lab_lln"], row[f"{a}_lab_uln"] = lo, hi
-    row.update(age_days=age_days, sex=sex, ancestry=ancestry, profile=profile)
-    row.update(range_rows(profile, age_days, sex, ancestry))
+    row.update(age_days=age_days, sex=sex, ancestry=ancestry, profile=profile, age_hours=age_hours)
+    row.update(range_rows(profile, age_days, sex, ancestry, age_hours))
     return _panel_program(len(criteria.RANGES))(row)
 
 

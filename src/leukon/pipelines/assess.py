@@ -25,7 +25,7 @@ from leukon.rules.book import fever_terms
 from leukon.rules.criteria import DEFAULT_PROFILE, PROFILES, scheme
 from leukon.rules.grading import GradeResult, grade_row
 from leukon.rules.mascc import MasccResult, for_assessment
-from leukon.rules.ranges import check_ancestry, check_profile, check_sex
+from leukon.rules.ranges import check_ancestry, check_profile, check_sex, lab_limit_problem
 from leukon.rules.units import check_value
 
 DISCLAIMER = (
@@ -128,20 +128,38 @@ def _unpack(analyte: str, given: InputValue, unit: str | None, lln, uln):
     return given, unit, lln, uln
 
 
-def _age(age_days, age_years) -> int | None:
+MAX_AGE_HOURS = 28 * 24  # hours of life are asked for newborns; four weeks is plenty
+
+
+def _age(age_days, age_years, age_hours=None) -> tuple[int | None, int | None]:
+    """(age in whole days, age in hours when given). Hours decide the newborn ANC limit in the first 72 h."""
+    if age_hours is not None:
+        if isinstance(age_hours, bool) or not isinstance(age_hours, int | float) or not math.isfinite(age_hours):
+            raise InputError("age_hours", f"{age_hours!r} is not a number of hours")
+        if age_hours < 0 or age_hours > MAX_AGE_HOURS:
+            raise InputError("age_hours", f"{age_hours!r} must be between 0 and {MAX_AGE_HOURS} hours of life")
+        hours = math.floor(age_hours)
+        days = hours // 24
+        if age_days is not None and _age(age_days, None)[0] != days:
+            raise InputError("age_hours", f"{age_hours} hours is day {days} of life, but age_days says {age_days}")
+        return days, hours
     if age_days is not None:
         if isinstance(age_days, bool) or not isinstance(age_days, int | float) or not math.isfinite(age_days):
             raise InputError("age_days", f"{age_days!r} is not a number of days")
         if age_days < 0 or age_days > MAX_AGE_DAYS or age_days != int(age_days):
             raise InputError("age_days", f"{age_days!r} must be a whole number of days between 0 and {MAX_AGE_DAYS}")
-        return int(age_days)
+        return int(age_days), None
     if age_years is not None:
         if isinstance(age_years, bool) or not isinstance(age_years, int | float) or not math.isfinite(age_years):
             raise InputError("age_years", f"{age_years!r} is not a number of years")
         if age_years < 0 or age_years > 130:
             raise InputError("age_years", f"{age_years!r} must be between 0 and 130")
-        return math.ceil(age_years * 365.25)  # so whole years map back to themselves: floor(days / 365.25)
-    return None
+        if age_years < 1:  # "0 years" means "under one year", not day 0: infant limits change by day and hour
+            raise InputError(
+                "age_years", f"{age_years!r} years is under one year: give age_days (and age_hours in the first 3 days)"
+            )
+        return math.ceil(age_years * 365.25), None  # so whole years map back to themselves: floor(days / 365.25)
+    return None, None
 
 
 def assess(
@@ -168,6 +186,7 @@ def assess(
     uln: Mapping[str, float] | None = None,
     age_days: int | None = None,
     age_years: float | None = None,
+    age_hours: float | None = None,
     sex: str | None = None,
     ancestry: str | None = None,
     profile: str = DEFAULT_PROFILE,
@@ -194,7 +213,8 @@ def assess(
     }  # fmt: skip
     return assess_mapping(
         {k: v for k, v in given.items() if v is not None},
-        units=units, lln=lln, uln=uln, age_days=age_days, age_years=age_years, sex=sex, ancestry=ancestry,
+        units=units, lln=lln, uln=uln, age_days=age_days, age_years=age_years, age_hours=age_hours, sex=sex,
+        ancestry=ancestry,
         profile=profile, fever_sustained=fever_sustained, anc_expected_fall=anc_expected_fall, schemes=schemes,
         mascc=mascc,
     )  # fmt: skip
@@ -208,6 +228,7 @@ def assess_mapping(
     uln: Mapping[str, float] | None = None,
     age_days: int | None = None,
     age_years: float | None = None,
+    age_hours: float | None = None,
     sex: str | None = None,
     ancestry: str | None = None,
     profile: str = DEFAULT_PROFILE,
@@ -224,7 +245,7 @@ def assess_mapping(
                 raise InputError(name, f"unknown analyte {k!r} in {name}")
     profile = check_profile(profile)
     sex, ancestry = check_sex(sex), check_ancestry(ancestry)
-    age = _age(age_days, age_years)
+    age, hours = _age(age_days, age_years, age_hours)
     scheme_ids = _schemes(schemes, age)
 
     measured: dict[str, float] = {}
@@ -238,8 +259,8 @@ def assess_mapping(
             continue
         measured[analyte] = check_value(analyte, v, u)
         raw[analyte] = (v, u)
-        lo_c = None if lo is None else check_value(analyte, lo, u)
-        hi_c = None if hi is None else check_value(analyte, hi, u)
+        lo_c = None if lo is None else _lab_limit(analyte, "lln", lo, u)
+        hi_c = None if hi is None else _lab_limit(analyte, "uln", hi, u)
         if lo_c is not None and hi_c is not None and lo_c >= hi_c:
             raise InputError(f"{analyte}.lln", f"LLN {lo} is not below ULN {hi}")
         if lo_c is not None or hi_c is not None:
@@ -247,7 +268,7 @@ def assess_mapping(
     if not measured:
         raise InputError("values", "no values given; give at least a WBC or an ANC")
 
-    row = panel_row(measured, lab=lab, profile=profile, age_days=age, sex=sex, ancestry=ancestry)
+    row = panel_row(measured, lab=lab, profile=profile, age_days=age, sex=sex, ancestry=ancestry, age_hours=hours)
     row["fever_sustained"], row["anc_expected_fall"] = fever_sustained, anc_expected_fall
     values = {a: _value(a, row, raw.get(a)) for a in ANALYTES if row[a] is not None}
 
@@ -264,7 +285,7 @@ def assess_mapping(
     if mascc_note:
         not_assessed.append(Note("mascc", mascc_note, "mascc"))
     return Assessment(
-        patient={"age_days": age, "sex": sex, "ancestry": ancestry},
+        patient={"age_days": age, "age_hours": hours, "sex": sex, "ancestry": ancestry},
         profile={"id": profile, "name": PROFILES[profile].name, "description": PROFILES[profile].description},
         values=values,
         findings=findings,
@@ -273,6 +294,15 @@ def assess_mapping(
         not_assessed=not_assessed,
         mascc=mascc_result,
     )
+
+
+def _lab_limit(analyte: str, side: str, given, unit: str | None) -> float:
+    """A lab limit in canonical units, refused when its magnitude cannot fit the value's unit."""
+    v = check_value(analyte, given, unit)
+    problem = lab_limit_problem(analyte, side, given, unit, v)
+    if problem:
+        raise InputError(f"{analyte}.{side}", problem)
+    return v
 
 
 def _value(analyte: str, row: dict, raw: tuple | None) -> Value:

@@ -33,9 +33,17 @@ from leukon.rules.logic import Expr, Message, all_, any_, coalesce, col, lit, lo
 DIFF_SUM_TOLERANCE = 5.0
 #: Measured and derived ANC further apart than this fraction of the larger are flagged (leukon's choice).
 ANC_MISMATCH = 0.20
-#: Agranulocytosis: ANC below 0.1 x 10^9/L, a virtual absence of neutrophils (Medscape, agranulocytosis).
-AGRANULOCYTOSIS_BELOW = 0.1
-AGRANULOCYTOSIS_SOURCE = "Medscape: agranulocytosis is a virtual absence of neutrophils, ANC typically below 100/uL"
+#: Agranulocytosis: ANC below 0.5 x 10^9/L, most often drug-induced (Andres & Maloisel, Curr Opin Hematol 2006;
+#: ASH Education Program 2017, drug-induced neutropenia). Below 0.1 it is profound: the stricter definition some
+#: texts use, a virtual absence of neutrophils (Medscape, agranulocytosis), kept as the named alternative.
+AGRANULOCYTOSIS_BELOW = 0.5
+AGRANULOCYTOSIS_SOURCE = "Andres & Maloisel, Curr Opin Hematol 2006; ASH Education Program 2017: agranulocytosis is an ANC below 0.5 x 10^9/L"
+AGRANULOCYTOSIS_STRICT_BELOW = 0.1
+AGRANULOCYTOSIS_STRICT_SOURCE = "Medscape: a virtual absence of neutrophils, ANC typically below 100/uL"
+AGRANULOCYTOSIS_ADVICE = (
+    "if a medicine may have caused it (clozapine, antithyroid drugs, sulfonamides, some antibiotics and"
+    " anticonvulsants), stop the suspected medicine and have a clinician review you the same day"
+)
 #: Left shift: bands above their upper limit (Verywell Health: bands 0-500/mm3 and 0-5 % of white cells).
 LEFT_SHIFT_SOURCE = "Verywell Health: band neutrophils 0-500/mm3 and 0-5 % of white cells"
 #: Age assumed when none is given: adult rows apply, and the assessment warns that age was missing.
@@ -128,8 +136,10 @@ def age_years(age_days: Expr) -> Expr:
     return (age_days / DAYS_PER_YEAR).floor()
 
 
-def in_age_band(band: criteria.AgeBand, age_days: Expr) -> Expr:
-    """Inclusive limits in days and in whole years (floor(days / 365.25)); open limits always hold."""
+def in_age_band(band: criteria.AgeBand, age_days: Expr, age_hours: Expr | None = None) -> Expr:
+    """Inclusive limits in days, in whole years (floor(days / 365.25)) and, for newborns, in hours of life; open
+    limits always hold. A band with hour limits needs the age in hours: whole days do not say where in the first
+    72 h a newborn is."""
     conds = []
     if band.min_days is not None:
         conds.append(age_days >= band.min_days)
@@ -139,6 +149,13 @@ def in_age_band(band: criteria.AgeBand, age_days: Expr) -> Expr:
         conds.append(age_years(age_days) >= band.min_years)
     if band.max_years is not None:
         conds.append(age_years(age_days) <= band.max_years)
+    if band.needs_hours:
+        hours = age_hours if age_hours is not None else lit(None)
+        conds.append(hours.not_null())
+        if band.min_hours is not None:
+            conds.append(hours >= band.min_hours)
+        if band.max_hours is not None:
+            conds.append(hours <= band.max_hours)
     return all_(conds)
 
 
@@ -158,7 +175,7 @@ def profile_row(analyte: str, profile: str, *, ancestry: Expr | None = None) -> 
         fits = [i for i, r in enumerate(rows) if r.profile == p and r.analyte == analyte]
         for i in sorted(fits, key=lambda i: _specificity(rows[i]), reverse=True):  # stable: ties keep file order
             r = rows[i]
-            cond = in_age_band(r.age, age)
+            cond = in_age_band(r.age, age, col("age_hours"))
             if r.sex != "any":
                 cond = cond & col("sex").eq(r.sex)
             if r.ancestry != "any":
@@ -243,14 +260,26 @@ def known(a: str) -> Expr:
     return col(a).not_null() & col(f"{a}_lln").not_null()
 
 
+def impossible_pair() -> Expr:
+    """An ANC above the WBC cannot be (neutrophils are some of the white cells): neither value is trusted for a
+    conclusion about the white cells until both are checked."""
+    return col("anc") > col("wbc")
+
+
+def low_white(a: str) -> Expr:
+    """WBC or ANC below its LLN, and only when the pair is possible."""
+    return low(a) & ~impossible_pair()
+
+
 def finding_conditions() -> dict[str, Expr]:
-    """Each finding code's condition (febrile neutropenia: see `fever_finding`)."""
+    """Each finding code's condition (febrile neutropenia: see `fever_any`)."""
     out = {code: low(a) for a, code in LOW_FINDINGS.items()}
-    out["agranulocytosis"] = col("anc") < AGRANULOCYTOSIS_BELOW
-    out["neutropenia_without_leukopenia"] = low("anc") & known("wbc") & ~low("wbc")
-    out["leukopenia_without_neutropenia"] = low("wbc") & known("anc") & ~low("anc")
+    out["leukopenia"], out["neutropenia"] = low_white("wbc"), low_white("anc")
+    out["agranulocytosis"] = (col("anc") < AGRANULOCYTOSIS_BELOW) & ~impossible_pair()
+    out["neutropenia_without_leukopenia"] = low_white("anc") & known("wbc") & ~low("wbc")
+    out["leukopenia_without_neutropenia"] = low_white("wbc") & known("anc") & ~low("anc")
     out["left_shift"] = (col("bands") > col("bands_uln")) | (col("bands_pct") > col("bands_pct_uln"))
-    n_low = [any_(low(a) for a in analytes) for _, _, analytes in CELL_LINES]
+    n_low = [any_(low_white(a) if a in ("wbc", "anc") else low(a) for a in analytes) for _, _, analytes in CELL_LINES]
     out["pancytopenia"] = all_(n_low)
     out["bicytopenia"] = _exactly_two(n_low)
     out["leukocytosis"] = col("wbc") > col("wbc_uln")
@@ -276,7 +305,7 @@ def severity_labels() -> list[str]:
 def severity_expr() -> Expr:
     """Neutropenia severity on the clinical scale, for a neutropenic ANC (null otherwise)."""
     rules = severity_term().bands[0].rules
-    chain = when(~low("anc"), None)
+    chain = when(~low_white("anc"), None)
     for r in rules:
         chain = chain.when(col("anc").cmp(r.op, r.bound), r.label)
     return chain.otherwise(severity_labels()[-1])
@@ -289,10 +318,29 @@ def finding_rules() -> list[FindingRule]:
         if code in ("anemia", "thrombocytopenia"):
             continue
         out.append(FindingRule(code, c[code], "range", a, "<", f"{a}_lln"))
+    strict = col("anc") < AGRANULOCYTOSIS_STRICT_BELOW
     out.append(
         FindingRule(
-            "agranulocytosis", c["agranulocytosis"], "definition", "anc", "<", AGRANULOCYTOSIS_BELOW,
-            AGRANULOCYTOSIS_SOURCE, severity="profound",
+            "agranulocytosis",
+            c["agranulocytosis"] & strict,
+            "definition",
+            "anc",
+            "<",
+            AGRANULOCYTOSIS_STRICT_BELOW,
+            f"{AGRANULOCYTOSIS_SOURCE}; below 0.1 it is profound ({AGRANULOCYTOSIS_STRICT_SOURCE})",
+            detail=Message(
+                f"profound: ANC {{anc}} is below {AGRANULOCYTOSIS_STRICT_BELOW:g}; {AGRANULOCYTOSIS_ADVICE}",
+                anc=col("anc"),
+            ),
+            severity="profound",
+        )
+    )
+    out.append(
+        FindingRule(
+            "agranulocytosis", c["agranulocytosis"] & ~strict, "definition", "anc", "<", AGRANULOCYTOSIS_BELOW,
+            AGRANULOCYTOSIS_SOURCE,
+            detail=Message(f"ANC {{anc}} is below {AGRANULOCYTOSIS_BELOW:g}; {AGRANULOCYTOSIS_ADVICE}", anc=col("anc")),
+            severity="severe",
         )
     )  # fmt: skip
     out.append(
@@ -334,7 +382,7 @@ def finding_rules() -> list[FindingRule]:
 
 def _line_pattern_rules(c: dict[str, Expr]) -> list[FindingRule]:
     """Bicytopenia and pancytopenia, with which lines are low and which were not measured."""
-    lows = [any_(low(a) for a in analytes) for _, _, analytes in CELL_LINES]
+    lows = [any_(low_white(a) if a in ("wbc", "anc") else low(a) for a in analytes) for _, _, analytes in CELL_LINES]
     measured = [any_(col(a).not_null() for a in analytes) for _, _, analytes in CELL_LINES]
     names = [n for n, _, _ in CELL_LINES]
     out = [FindingRule("pancytopenia", c["pancytopenia"], "pattern", detail=Message("low: " + ", ".join(names)))]
@@ -352,6 +400,20 @@ def _line_pattern_rules(c: dict[str, Expr]) -> list[FindingRule]:
     return out
 
 
+NEWBORN_HOURS = 72  # the first 72 h of life, when the ANC limit moves by the hour (Manroe et al., 1979)
+
+
+def newborn_hours_needed() -> Expr:
+    """An ANC in the first three days of life with no range because only whole days are known."""
+    first_days = col("age_days") < NEWBORN_HOURS // 24
+    return col("anc").not_null() & col("anc_lln").is_null() & first_days & col("age_hours").is_null()
+
+
+def newborn_hour_uncovered() -> Expr:
+    """An ANC in the first 72 h whose hour of life no cited table covers."""
+    return col("anc").not_null() & col("anc_lln").is_null() & (col("age_hours") < NEWBORN_HOURS)
+
+
 def not_assessed_rules() -> list[NoteRule]:
     """What could not be assessed: a missing value (WBC, ANC), a missing range, lines not measured."""
     out = [
@@ -361,11 +423,60 @@ def not_assessed_rules() -> list[NoteRule]:
             Message("neutropenia not assessed: no ANC, and no WBC with neutrophil % to derive it"), "anc",
         ),
     ]  # fmt: skip
-    for a, code in LOW_FINDINGS.items():
+    out.append(
+        NoteRule(
+            "neutropenia",
+            newborn_hours_needed(),
+            Message(
+                "neutropenia not assessed: in the first 72 hours of life the ANC lower limit changes by the hour"
+                " (Manroe et al., J Pediatr 1979); give the age in hours (age_hours)"
+            ),
+            "age_hours",
+        )
+    )
+    out.append(
+        NoteRule(
+            "neutropenia",
+            newborn_hour_uncovered(),
+            Message(
+                "neutropenia not assessed: no hour-specific ANC lower limit is cited for hour {hours} of life;"
+                " give the lab's neonatal range",
+                hours=col("age_hours"),
+            ),
+            "age_hours",
+        )
+    )
+    for code in ("leukopenia", "neutropenia"):
         out.append(
             NoteRule(
                 code,
-                col(a).not_null() & col(f"{a}_lln").is_null(),
+                impossible_pair(),
+                Message(
+                    f"{code} not assessed: the ANC {{anc}} is above the WBC {{wbc}}, which cannot be; check both values",
+                    anc=col("anc"),
+                    wbc=col("wbc"),
+                ),
+                "anc",
+            )
+        )
+    out.append(
+        NoteRule(
+            "febrile_neutropenia",
+            col("temperature").not_null() & col("anc").is_null() & ~fever_any(),
+            Message(
+                "febrile neutropenia not assessed: no ANC, and the WBC {wbc} does not settle it; give the ANC or the"
+                " differential",
+                wbc=col("wbc"),
+            ),
+            "anc",
+        )
+    )
+    for a, code in LOW_FINDINGS.items():
+        newborn = newborn_hours_needed() | newborn_hour_uncovered() if a == "anc" else lit(False)
+        out.append(
+            NoteRule(
+                code,
+                col(a).not_null() & col(f"{a}_lln").is_null() & ~newborn,
                 Message(
                     f"{code} not assessed: no reference range for {ANALYTES[a].name} at this age; give the lab's LLN"
                 ),

@@ -31,32 +31,52 @@ def age_years(age_days: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class AgeBand:
-    """Inclusive age limits in days and/or whole years; None means open."""
+    """Inclusive age limits in days and/or whole years, and for newborns in hours of life; None means open.
+
+    A band with hour limits applies only when the age in hours is known: in the first 72 h the neutrophil lower
+    limit changes by the hour (Manroe et al., J Pediatr 1979), so whole days are not enough."""
 
     min_days: int | None = None
     max_days: int | None = None
     min_years: int | None = None
     max_years: int | None = None
+    min_hours: int | None = None
+    max_hours: int | None = None
 
-    def contains(self, age_days: int) -> bool:
+    def contains(self, age_days: int, age_hours: int | None = None) -> bool:
         y = age_years(age_days)
+        if self.needs_hours and age_hours is None:
+            return False
         return not (
             (self.min_days is not None and age_days < self.min_days)
             or (self.max_days is not None and age_days > self.max_days)
             or (self.min_years is not None and y < self.min_years)
             or (self.max_years is not None and y > self.max_years)
+            or (self.min_hours is not None and age_hours is not None and age_hours < self.min_hours)
+            or (self.max_hours is not None and age_hours is not None and age_hours > self.max_hours)
         )
 
     @property
+    def needs_hours(self) -> bool:
+        return self.min_hours is not None or self.max_hours is not None
+
+    @property
     def is_open(self) -> bool:
-        return self.min_days is None and self.max_days is None and self.min_years is None and self.max_years is None
+        return (
+            self.min_days is None
+            and self.max_days is None
+            and self.min_years is None
+            and self.max_years is None
+            and not self.needs_hours
+        )
 
     def span_days(self) -> float:
         """A width for choosing the most specific band (narrower wins)."""
-        lo = max(self.min_days or 0, (self.min_years or 0) * 365.25)
+        lo = max(self.min_days or 0, (self.min_years or 0) * 365.25, (self.min_hours or 0) / 24)
         hi = min(
             self.max_days if self.max_days is not None else math.inf,
             (self.max_years + 1) * 365.25 if self.max_years is not None else math.inf,
+            (self.max_hours + 1) / 24 if self.max_hours is not None else math.inf,
         )
         return hi - lo
 
@@ -67,6 +87,8 @@ class AgeBand:
             row.get("max_age_days"),
             row.get("min_age_years"),
             row.get("max_age_years"),
+            row.get("min_age_hours"),
+            row.get("max_age_hours"),
         )
 
 
@@ -364,7 +386,7 @@ def scheme(scheme_id: str) -> Scheme:
 #: Keys a row of a profiles file may hold; anything else is a typo and is refused.
 _PROFILE_KEYS = {"id", "name", "description"}
 _RANGE_KEYS = {"profile", "analyte", "lln", "uln", "unit", "source", "sex", "ancestry", "min_age_days",
-               "max_age_days", "min_age_years", "max_age_years", "note"}  # fmt: skip
+               "max_age_days", "min_age_years", "max_age_years", "note", "min_age_hours", "max_age_hours"}  # fmt: skip
 _ANCESTRIES = ("any", "duffy-null")
 #: Profiles registered so far: id -> the rows it brought, so loading the same file twice is harmless.
 _REGISTERED: dict[str, tuple[Profile, tuple[RangeRow, ...]]] = {}
@@ -478,12 +500,16 @@ def _user_range(r: dict, where: str, profiles: dict[str, Profile], fail) -> Rang
     lln, uln = (None if v is None else float(v) * conv.factor + conv.offset for v in (limits["lln"], limits["uln"]))
     if lln is not None and uln is not None and lln >= uln:
         fail(where, f"lln {limits['lln']} must be below uln {limits['uln']}")
-    for key in ("min_age_days", "max_age_days", "min_age_years", "max_age_years"):
+    for key in ("min_age_days", "max_age_days", "min_age_years", "max_age_years", "min_age_hours", "max_age_hours"):
         v = r.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
             fail(where, f"{key} must be a whole number from 0 up, not {v!r}")
     age = AgeBand.from_row(r)
-    for lo, hi in (("min_age_days", "max_age_days"), ("min_age_years", "max_age_years")):
+    for lo, hi in (
+        ("min_age_days", "max_age_days"),
+        ("min_age_years", "max_age_years"),
+        ("min_age_hours", "max_age_hours"),
+    ):
         if r.get(lo) is not None and r.get(hi) is not None and r[lo] > r[hi]:
             fail(where, f"{lo} {r[lo]} is above {hi} {r[hi]}")
     return RangeRow(

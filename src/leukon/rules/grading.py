@@ -61,12 +61,15 @@ def _short(analyte: str) -> str:
 def _result(term: Term, grade: int | None, value, lln, band_label, reason=None, rule: Rule | None = None):
     action = rule.action if rule else (term.grade0_action if grade == 0 else None)
     monitoring = rule.monitoring if rule else (term.grade0_monitoring if grade == 0 else None)
+    label = term.label_of(grade)
+    if term.kind == "febrile_neutropenia" and grade is not None:  # a yes/no definition: met or not met
+        label = "met" if grade else "not met"
     return GradeResult(
         term.scheme,
         term.term,
         term.analyte,
         grade,
-        term.label_of(grade),
+        label,
         reason,
         value,
         lln,

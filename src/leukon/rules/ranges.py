@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from leukon.errors import InputError, did_you_mean
 from leukon.rules import book, criteria
+from leukon.rules.analytes import ANALYTES
 from leukon.rules.criteria import DEFAULT_PROFILE, PROFILES, age_years
 from leukon.rules.logic import program
 
@@ -75,19 +76,22 @@ def _rows_program(profile: str, n_rows: int):
 
 
 @lru_cache(maxsize=8192)
-def _range_rows(profile: str, n_rows: int, age_days: int | None, sex: str | None, ancestry: str | None) -> dict:
-    out = _rows_program(profile, n_rows)({"age_days": age_days, "sex": sex, "ancestry": ancestry})
+def _range_rows(profile: str, n_rows: int, age_days, sex, ancestry, age_hours) -> dict:
+    row = {"age_days": age_days, "sex": sex, "ancestry": ancestry, "age_hours": age_hours}
+    out = _rows_program(profile, n_rows)(row)
     return {k: v for k, v in out.items() if k.endswith("_row")}
 
 
-def range_rows(profile: str, age_days: int | None, sex: str | None, ancestry: str | None) -> dict[str, int | None]:
+def range_rows(
+    profile: str, age_days: int | None, sex: str | None, ancestry: str | None, age_hours: int | None = None
+) -> dict[str, int | None]:
     """Which profile row (an index in `criteria.RANGES`) applies to each analyte, as `<analyte>_range_row`, for
     these demographics: the rule book's `range_row_steps`, the same selection `screen` compiles to Polars."""
-    return _range_rows(profile, len(criteria.RANGES), age_days, sex, ancestry)
+    return _range_rows(profile, len(criteria.RANGES), age_days, sex, ancestry, age_hours)
 
 
-def _profile_range(analyte: str, profile: str, sex: str | None, age_days: int | None, ancestry: str | None):
-    i = range_rows(profile, age_days, sex, ancestry).get(f"{analyte}_range_row")
+def _profile_range(analyte: str, profile: str, sex, age_days, ancestry, age_hours=None):
+    i = range_rows(profile, age_days, sex, ancestry, age_hours).get(f"{analyte}_range_row")
     if i is None:
         return None
     row = criteria.RANGES[i]
@@ -103,12 +107,14 @@ def reference_range(
     ancestry: str | None = None,
     lab_lln: float | None = None,
     lab_uln: float | None = None,
+    age_hours: int | None = None,
 ) -> ReferenceRange | None:
     """The range that applies to one result, or None when no profile covers this analyte and age.
 
-    A lab limit given with the result wins for that side; the other side comes from the profile.
+    A lab limit given with the result wins for that side; the other side comes from the profile. Newborn ANC limits
+    in the first 72 h need `age_hours`.
     """
-    prof = _profile_range(analyte, profile, sex, age_days, ancestry)
+    prof = _profile_range(analyte, profile, sex, age_days, ancestry, age_hours)
     if lab_lln is None and lab_uln is None:
         return prof
     return ReferenceRange(
@@ -116,8 +122,46 @@ def reference_range(
         lab_uln if lab_uln is not None else (prof.uln if prof else None),
         "lab",
         None,
-        "the laboratory's reference range given with the result",
+        book.LAB_RANGE_SOURCE,
     )
 
 
-__all__ = ["ReferenceRange", "age_years", "check_ancestry", "check_profile", "check_sex", "reference_range"]
+#: A lab limit more than this factor away from the usual adult limit cannot be in the value's unit (WBC 3100 /uL
+#: with LLN 4.0 would make the LLN 0.004 x 10^9/L, a 1000-fold slip): leukon's margin, wide enough for any age, lab
+#: or line, narrow enough to catch a limit given in another unit than its value.
+LIMIT_MAGNITUDE = 100.0
+
+
+def usual_limit(analyte: str, side: str) -> float | None:
+    """The standard profile's adult limit for a count (None for percentages, temperature, or no such limit): the
+    yardstick for a lab limit's magnitude."""
+    if ANALYTES[analyte].dimension != "count":
+        return None
+    usual = _profile_range(analyte, DEFAULT_PROFILE, None, book.ADULT_AGE_DAYS, None)
+    return getattr(usual, side, None) if usual else None
+
+
+def lab_limit_problem(analyte: str, side: str, given: object, unit: str | None, canonical: float) -> str | None:
+    """Why a lab limit cannot be applied (its magnitude does not fit the value's unit), or None when it fits.
+    `canonical` is the limit converted with the value's unit; `side` is "lln" or "uln"."""
+    a = ANALYTES[analyte]
+    ref = usual_limit(analyte, side)
+    if not ref or canonical <= 0 or (canonical / ref <= LIMIT_MAGNITUDE and ref / canonical <= LIMIT_MAGNITUDE):
+        return None
+    shown = unit or a.unit
+    return (
+        f"{side.upper()} {given} {shown} is {canonical:g} {a.unit}, far from any usual {analyte} limit ({ref:g});"
+        f" the limits must be in the value's unit ({shown})"
+    )
+
+
+__all__ = [
+    "LIMIT_MAGNITUDE",
+    "ReferenceRange",
+    "age_years",
+    "check_ancestry",
+    "check_profile",
+    "check_sex",
+    "lab_limit_problem",
+    "reference_range",
+]
