@@ -69,14 +69,15 @@ def probe(df, fmt: str, options: dict, patients=None, label: str = "") -> str:
     """Check format, options and columns on the driver, before any task runs, by reading an empty frame
     with the input's columns through the adapter itself (so its one-line errors name the field). Returns
     the canonical format name."""
-    empty = _empty(df)
+    empty = empty_frame(df)
     opts = dict(options)
     if patients is not None:
-        opts["patients"] = table_from(_empty(patients), f"{label} (patients)")
+        opts["patients"] = table_from(empty_frame(patients), f"{label} (patients)")
     return read(table_from(empty, label), format=fmt, **opts).format
 
 
-def _empty(df) -> pl.DataFrame:
+def empty_frame(df) -> pl.DataFrame:
+    """No rows, with the columns and types of Spark DataFrame `df` (and `source_row`)."""
     frame = pl.from_arrow(df.limit(0).toArrow())
     if ROW not in frame.columns:
         frame = frame.with_columns(pl.lit(None, pl.UInt64).alias(ROW))

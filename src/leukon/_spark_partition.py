@@ -141,6 +141,13 @@ def run_partition(batches: Iterable[pa.RecordBatch], settings: Settings, partiti
     results, patients = split(routed, has_patients=settings.has_patients)
     if results.is_empty():  # only patients rows routed here: nothing to screen, nothing read
         return {}
+    return run_rows(results, patients, settings, partition, attempt)
+
+
+def run_rows(
+    results: pl.DataFrame, patients: pl.DataFrame | None, settings: Settings, partition: int, attempt: int = 0
+) -> dict:
+    """Screen rows already unpacked, write their parts and return the report (also used for an empty input)."""
     try:
         result = screen_rows(results, patients, settings)
     except InputError as e:  # bad input is the user's to fix: reported to the driver, not a task failure

@@ -35,7 +35,7 @@ from typing import Any
 import polars as pl
 
 from leukon._spark_input import numbered, patient_column, probe, read_file, routed
-from leukon._spark_partition import KEY, REPORT_SCHEMA, RESULTS, TABLES, Settings, task
+from leukon._spark_partition import KEY, REPORT_SCHEMA, RESULTS, TABLES, Settings, run_rows, task
 from leukon._spark_summary import merge
 from leukon.errors import InputError
 from leukon.pipelines.run_folder import MARKER
@@ -162,7 +162,9 @@ def screen(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # PySpark's notice about the pandas version it tested
         reports = frame.mapInArrow(task(settings), REPORT_SCHEMA).collect()
-    reports = sorted(reports, key=lambda r: r["partition"])
+    reports = sorted((r.asDict() for r in reports), key=lambda r: r["partition"])
+    if not reports:  # no rows at all: the tables are still written, empty, with their schemas
+        reports = [_empty_run(df, settings)]
     errors = [json.loads(r["error"]) for r in reports if r["error"]]
     if errors:  # the input's fault, found by a task: one line, and no half-written run left behind
         _clear(out, output)
@@ -196,6 +198,13 @@ def screen_files(
     df = read_file(spark, input)
     pdf = read_file(spark, patients, field_name="patients") if patients else None
     return screen(df, out=out, format=format, patients=pdf, label=str(input), **kwargs)
+
+
+def _empty_run(df: Any, settings: Settings) -> dict:
+    """The report of screening no rows, run on the driver: empty part files with their schemas, zero counts."""
+    from leukon._spark_input import empty_frame
+
+    return run_rows(empty_frame(df), None, settings, partition=0)
 
 
 def _prepare(out: Path, output: str, *, force: bool) -> None:

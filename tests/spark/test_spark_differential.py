@@ -116,3 +116,16 @@ def test_bad_input_is_one_line_before_any_task(spark, tmp_path):
     with pytest.raises(InputError, match="output"):
         lspark.screen(df, out=tmp_path, output="xlsx")
     assert not (tmp_path / "panels").exists()
+
+
+def test_empty_input_still_writes_every_table_with_its_schema(spark, tmp_path):
+    header = tmp_path / "empty.csv"
+    header.write_text("patient_id,taken_at,analyte,value,unit\n")
+    expected = leukon.screen(header, format="long", out=tmp_path / "polars")
+    got = lspark.screen(lspark.read_file(spark, header), out=tmp_path / "spark")
+    assert got.summary["rows_read"] == 0 and got.summary["accounted"]
+    for name in ("panels", "grades", "rejects", "patients", "episodes"):
+        want = pl.read_parquet(tmp_path / "polars" / f"{name}.parquet")
+        assert got.to_polars(name).schema == want.schema, name
+        assert got.to_polars(name).height == 0
+    assert expected.summary["rows_read"] == 0
