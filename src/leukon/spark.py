@@ -159,9 +159,13 @@ def screen(
         course=course, output=output, label=label, has_patients=patients is not None,
     )  # fmt: skip
     frame = routed(rows, key, patients, pkey).repartition(n, KEY).sortWithinPartitions(KEY, f"{RESULTS}.{ROW}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # PySpark's notice about the pandas version it tested
-        reports = frame.mapInArrow(task(settings), REPORT_SCHEMA).collect()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # PySpark's notice about the pandas version it tested
+            reports = frame.mapInArrow(task(settings), REPORT_SCHEMA).collect()
+    except BaseException:  # a failed job (or Ctrl-C) leaves no parts that could pass for a run
+        _clear(out, output)
+        raise
     reports = sorted((r.asDict() for r in reports), key=lambda r: r["partition"])
     if not reports:  # no rows at all: the tables are still written, empty, with their schemas
         reports = [_empty_run(df, settings)]
@@ -178,7 +182,7 @@ def screen(
         raise RuntimeError(f"row accounting failed: {total} rows in the input, {summary['rows_read']} screened")
     # Written last: like the Polars engine's summary.json, it marks a complete run and lists its outputs.
     written = [name for name in TABLES if (out / name).is_dir() and any((out / name).glob("part-*"))]
-    doc = {k: v for k, v in summary.items() if k != "seconds"} | {"outputs": [*(f"{n}/" for n in written), MARKER]}
+    doc = {k: v for k, v in summary.items() if k != "seconds"} | {"outputs": [*(f"{t}/" for t in written), MARKER]}
     (out / MARKER).write_text(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
     return SparkScreenResult(out, summary, output)
 
