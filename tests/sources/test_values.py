@@ -8,7 +8,7 @@ from importlib import resources
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leukon.rules.analytes import ABSOLUTE, PERCENT, by_local_name, fold_name
@@ -23,6 +23,7 @@ def _text(d: Decimal, mark: str) -> str:
     return f"{d:.2f}".replace(".", mark)
 
 
+@settings(deadline=None)  # a loaded CI machine must not fail a correct test on time
 @given(amounts, st.sampled_from(["<", "<=", ">", ">=", "≤", "≥", ""]), st.sampled_from(["", " ", "  "]),
        st.sampled_from(["", " L", " H", " LL", "*", " (H)"]), st.sampled_from([".", ","]))  # fmt: skip
 def test_a_result_cell_reads_back_its_number_and_operator(d, op, gap, flag, mark):
@@ -31,6 +32,7 @@ def test_a_result_cell_reads_back_its_number_and_operator(d, op, gap, flag, mark
     assert censor == {"≤": "<=", "≥": ">=", "": None}.get(op, op)
 
 
+@settings(deadline=None)  # a loaded CI machine must not fail a correct test on time
 @given(amounts, amounts, st.sampled_from(["-", " - ", "–", " to "]), st.sampled_from(["", " x10^9/L", " G/l"]),
        st.sampled_from([".", ","]))  # fmt: skip
 def test_a_range_string_reads_back_its_limits(lo, hi, dash, unit, mark):
@@ -127,6 +129,7 @@ def test_names_as_labs_print_them(name, unit, analyte):
     assert resolve(name, unit).analyte == analyte
 
 
+@settings(deadline=None)  # a loaded CI machine must not fail a correct test on time
 @given(st.sampled_from([n for _, _, n in EVERY_NAME]), st.sampled_from([str.upper, str.lower, str.title]),
        st.sampled_from(["", " ", "  "]))  # fmt: skip
 def test_case_and_spacing_do_not_change_a_name(name, case, pad):
@@ -146,6 +149,7 @@ cells = st.one_of(
 )
 
 
+@settings(deadline=None)  # a loaded CI machine must not fail a correct test on time
 @given(st.lists(cells, min_size=1, max_size=20), st.sampled_from([".", ","]))
 def test_the_vectorised_reader_agrees_with_the_scalar_one(texts, mark):
     """value_exprs (Polars, for tables) and parse_value (one cell) read every cell alike."""
