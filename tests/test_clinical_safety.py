@@ -160,3 +160,12 @@ def test_agranulocytosis_below_half(anc, found, severity):
         assert f.severity == severity and "Andres" in f.source and "same day" in f.detail
     panel, _, _ = _screen({"anc": (anc, "10^9/L", None)})
     assert ("agranulocytosis" in panel["findings"]) is found
+
+
+def test_cli_flags_for_hours_and_expected_fall(capsys):
+    from leukon.cli import main
+
+    assert main(["assess", "--anc", "6.0", "--age-hours", "12"]) == 0
+    assert main(["assess", "--anc", "0.8", "--temp", "38.5", "--anc-expected-fall", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"emergency": true' in out and "expected to fall below 0.5 within 48 h" in out

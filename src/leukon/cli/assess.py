@@ -23,7 +23,7 @@ from leukon.rules.analytes import ANALYTES
 from leukon.rules.criteria import PROFILES, SCHEMES
 
 #: Keys a JSON CBC may hold beside the analyte ids: the keyword options of `assess_mapping`.
-JSON_KEYS = frozenset({"units", "lln", "uln", "age_days", "age_years", "sex", "ancestry", "profile",
+JSON_KEYS = frozenset({"units", "lln", "uln", "age_days", "age_years", "age_hours", "sex", "ancestry", "profile",
                        "fever_sustained", "anc_expected_fall", "schemes"})  # fmt: skip
 
 
@@ -36,11 +36,18 @@ def register(subparsers) -> None:
     p.add_argument("--uln", action="append", metavar="ANALYTE=VALUE", help="the lab's upper limit")
     p.add_argument("--age-years", metavar="YEARS")
     p.add_argument("--age-days", metavar="DAYS")
+    p.add_argument("--age-hours", metavar="HOURS", help="hours of life, for newborns: the ANC limit moves by the hour")
     p.add_argument("--sex", choices=["female", "male", "unknown"])
     p.add_argument("--ancestry", help="duffy-null for the Duffy-null (DANC) ranges")
     p.add_argument("--profile", default="standard", help=f"reference profile: {', '.join(PROFILES)}")
     add_profiles_argument(p)
     p.add_argument("--scheme", action="append", help=f"grade only these schemes: {', '.join(SCHEMES)}")
+    p.add_argument(
+        "--anc-expected-fall",
+        action="store_true",
+        default=False,
+        help="the ANC is expected to fall below 0.5 within 48 h (IDSA febrile neutropenia)",
+    )
     p.add_argument("--fever-sustained", action=argparse.BooleanOptionalAction, default=None,
                    help="a temperature of 38.0 C or more lasted over an hour")  # fmt: skip
     p.add_argument("--json", nargs="?", const=True, default=None, metavar="FILE",
@@ -74,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
             "fever_sustained": args.fever_sustained, "schemes": args.scheme,
             "age_years": None if args.age_years is None else number("age_years", args.age_years),
             "age_days": None if args.age_days is None else whole("age_days", args.age_days),
+            "age_hours": None if args.age_hours is None else number("age_hours", args.age_hours),
+            "anc_expected_fall": args.anc_expected_fall,
         }  # fmt: skip
         result = assess_mapping(values, **options)
     if args.output == "fhir":
@@ -175,7 +184,7 @@ def _assess_doc(doc: object, args: argparse.Namespace, *, index: int | None = No
 
 #: The JSON types each option takes (analytes take a number, a string "3100 /uL" or {"value", "unit"}).
 _SHAPES = {
-    "units": (dict,), "lln": (dict,), "uln": (dict,), "age_days": (int, float), "age_years": (int, float),
+    "units": (dict,), "lln": (dict,), "uln": (dict,), "age_days": (int, float), "age_years": (int, float), "age_hours": (int, float),
     "sex": (str,), "ancestry": (str,), "profile": (str,), "fever_sustained": (bool,),
     "anc_expected_fall": (bool,), "schemes": (list,),
 }  # fmt: skip

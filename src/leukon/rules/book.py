@@ -696,7 +696,7 @@ def fever_program(term: Term, inputs: dict[str, Expr] | None = None) -> FeverPro
         ),
     ]
     if f.anc_expected_fall_bound is not None:
-        why_low.append((expected, f"ANC expected to fall below {f.anc_expected_fall_bound:g} within 48 h", {}))
+        why_low.append((expected, f"ANC expected to fall below {bound} within 48 h", {}))
     reasons: list[tuple[Expr, Message]] = [
         (temp.is_null(), Message("no temperature given; febrile neutropenia needs one")),
         (undetermined & wbc.is_null(), Message("no ANC value, and no WBC to bound it: give the ANC or the differential")),
