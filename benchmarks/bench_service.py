@@ -37,6 +37,7 @@ from pathlib import Path
 CBC = {"wbc": {"value": 2.1, "unit": "K/uL"}, "anc": 0.4, "lymphocytes": 0.9, "age_years": 56, "temperature": 38.6}
 GRADE = {"scheme": "ctcae-v5", "term": "Neutrophil count decreased", "value": 700, "unit": "cells/uL"}
 PATHS = [("GET /health (floor)", "GET", "/health", None), ("POST /grade", "POST", "/grade", GRADE),
+         ("POST /assess, no explanation", "POST", "/assess", CBC | {"explanation": None}),
          ("POST /assess (+ explanation)", "POST", "/assess", CBC)]  # fmt: skip
 
 
