@@ -77,9 +77,9 @@ def to_polars(e: L.Expr) -> pl.Expr:
             chain = pl.when(c).then(v) if chain is None else chain.when(c).then(v)
         return chain.otherwise(to_polars(e.default))  # type: ignore[union-attr]
     if isinstance(e, L.Lookup):
-        dtype = _dtype_of(e.values)
-        idx = to_polars(e.index).cast(pl.Int64)
-        return idx.replace_strict(list(range(len(e.values))), list(e.values), default=None, return_dtype=dtype)
+        # a gather from the table as a literal Series: far cheaper than a hash map built per expression
+        table = pl.Series(list(e.values), dtype=_dtype_of(e.values))
+        return pl.lit(table).gather(to_polars(e.index).cast(pl.UInt32))
     raise TypeError(f"not an expression: {e!r}")
 
 
