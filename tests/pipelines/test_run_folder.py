@@ -1,0 +1,64 @@
+"""The output folder protocol: staged files replace the earlier run only as a whole, summary.json last."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from leukon.errors import InputError
+from leukon.pipelines.run_folder import MARKER, RunFolder, canonical, is_output, write_tables
+
+
+def _run(folder: RunFolder, value: float) -> list:
+    tables = {"panels": pl.DataFrame({"patient_id": ["b", "a"], "taken_at": [2, 1], "specimen_id": ["y", "x"],
+                                      "anc": [value, 1 / 3]})}  # fmt: skip
+    write_tables(tables, {"rows_read": 2, "seconds": 0.5}, folder.staging, output="csv")
+    return folder.commit()
+
+
+def test_commit_moves_the_marker_last_and_lists_the_outputs(tmp_path):
+    folder = RunFolder.prepare(tmp_path / "out")
+    placed = _run(folder, 0.1)
+    assert [p.name for p in placed] == ["panels.csv", MARKER]
+    summary = json.loads((tmp_path / "out" / MARKER).read_text())
+    assert summary == {"rows_read": 2, "outputs": ["panels.csv", MARKER]}  # no run-dependent seconds
+    assert (tmp_path / "out" / "panels.csv").read_text().splitlines()[1:] == ["a,1,x,0.333333333333", "b,2,y,0.1"]
+    assert not folder.staging.exists()
+
+
+def test_abandon_and_commit_exclude_each_other(tmp_path):
+    folder = RunFolder.prepare(tmp_path / "out")
+    assert folder.abandon() is True
+    assert not (tmp_path / "out").exists()  # created by this run, so removed with it
+    with pytest.raises(RuntimeError, match="abandoned"):
+        folder.commit()
+    done = RunFolder.prepare(tmp_path / "out2")
+    _run(done, 0.2)
+    assert done.abandon() is False  # too late: the complete run stays
+    assert (tmp_path / "out2" / MARKER).exists()
+
+
+def test_earlier_run_needs_force_and_other_files_are_left_alone(tmp_path):
+    out = tmp_path / "out"
+    _run(RunFolder.prepare(out), 0.1)
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="--force"):
+        RunFolder.prepare(out)
+    _run(RunFolder.prepare(out, force=True), 0.2)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "panels.csv", MARKER]
+    assert "0.2" in (out / "panels.csv").read_text()
+
+
+@pytest.mark.parametrize(("name", "ours"), [("panels.parquet", True), ("rejects.csv", True), (MARKER, True),
+                                            ("panels.json", False), ("notes.txt", False), ("panels", False)])  # fmt: skip
+def test_is_output(name, ours):
+    assert is_output(name) is ours
+
+
+def test_canonical_is_independent_of_row_order():
+    df = pl.DataFrame({"patient_id": ["b", "a", None], "taken_at": [1, 2, 3], "specimen_id": ["1", "2", "3"],
+                       "wbc": [0.1 + 0.2, 4.0, None]})  # fmt: skip
+    assert canonical(df, "panels").equals(canonical(df.reverse(), "panels"))
+    assert canonical(df, "panels")["wbc"].to_list() == [4.0, 0.3, None]
