@@ -195,8 +195,17 @@ def _course(panels: pl.DataFrame, scheme_id: str) -> tuple[pl.DataFrame, pl.Data
         if term.lower() in sch.terms:
             t = sch.terms[term.lower()]
             cols.append(grade_expr(t, col, f"{col}_lln", "age_days").alias(grade_column(scheme_id, col)))
+    # Each count's own range and its origin, and the demographics and warnings behind it, so the course says where
+    # every lower limit came from (lab, profile row, Duffy-null) and notes a Duffy-null person low only by the lab.
+    context = [f"{a}_{s}" for a in terms for s in ("lln", "range")] + [
+        "age_days",
+        "sex",
+        "ancestry",
+        "profile",
+        "warnings",
+    ]
     counts = panels.select("patient_id", "specimen_id", "taken_at", "wbc", "anc", "lymphocytes", *cols,
-                           *[c for c in ("anc_lln", "wbc_lln", "lymphocytes_lln") if c in panels.columns])  # fmt: skip
+                           *[c for c in context if c in panels.columns])  # fmt: skip
     return screen_tables(counts, scheme=scheme_id)
 
 
