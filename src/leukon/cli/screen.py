@@ -63,10 +63,10 @@ def run(args: argparse.Namespace) -> int:
     check_profile(args.profile)
     if args.chunks is not None and args.chunks < 1:
         raise InputError("--chunks", f"{args.chunks} must be 1 or more")
-    from leukon.sources.io import split_spec
+    from leukon.sources.io import ACCEPTED, split_spec
 
     if not split_spec(args.input)[0].exists():
-        raise InputError("INPUT", f"{args.input} does not exist")
+        raise InputError("INPUT", f"{args.input} does not exist; give {ACCEPTED}")
     if args.engine == "spark":
         return _on_spark(args, schemes)
     folder = RunFolder.prepare(args.out, force=args.force)
