@@ -121,7 +121,7 @@ class RunFolder:
             if (out / MARKER).exists() and not force:
                 raise InputError(
                     field,
-                    f"{out} holds an earlier run ({MARKER}); add --force to replace it, or give a new folder",
+                    f"{out} holds an earlier run ({MARKER}); add --force (force=True) to replace it, or give a new folder",
                 )
         try:
             staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out))
