@@ -9,6 +9,7 @@ only when all are written (`leukon.pipelines.run_folder`), so an interrupt leave
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -91,10 +92,22 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         folder.abandon()
         raise
-    if not args.quiet:
-        print_summary(result, terminal.console(), out=args.out)
+    if not args.quiet:  # the outputs are complete: a Ctrl-C now must not say "nothing written"
+        _holding_interrupts(lambda: print_summary(result, terminal.console(), out=args.out))
     _check_usable(result, args.out)
     return 0
+
+
+def _holding_interrupts(fn) -> None:
+    """Run `fn` with Ctrl-C ignored (main thread only; signal handlers cannot be set elsewhere)."""
+    if threading.current_thread() is not threading.main_thread():
+        fn()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        fn()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _on_spark(args: argparse.Namespace, schemes: tuple[str, ...]) -> int:
@@ -115,10 +128,22 @@ def _on_spark(args: argparse.Namespace, schemes: tuple[str, ...]) -> int:
         profile=args.profile, course=not args.no_course, output=args.output, partitions=args.partitions,
         force=args.force, **options,
     )  # fmt: skip
-    if not args.quiet:
-        print_summary(result, terminal.console(), out=args.out)
+    if not args.quiet:  # the outputs are complete: a Ctrl-C now must not say "nothing written"
+        _holding_interrupts(lambda: print_summary(result, terminal.console(), out=args.out))
     _check_usable(result, args.out)
     return 0
+
+
+def _holding_interrupts(fn) -> None:
+    """Run `fn` with Ctrl-C ignored (main thread only; signal handlers cannot be set elsewhere)."""
+    if threading.current_thread() is not threading.main_thread():
+        fn()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        fn()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _in_worker(folder: RunFolder, job):
