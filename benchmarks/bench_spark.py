@@ -119,6 +119,7 @@ def main() -> None:
     p.add_argument("--results", type=int, default=10_000_000)
     p.add_argument("--cores", type=int, default=2, help="Spark local mode cores (local[N])")
     p.add_argument("--partitions", type=int, default=None, help="Spark partitions (default: leukon.spark's)")
+    p.add_argument("--engines", default=",".join(ENGINES), help="order of the runs (spark,polars runs Spark first)")
     p.add_argument("--file", help="use this long-format Parquet file instead of generating one")
     p.add_argument("--keep", action="store_true", help="keep the generated file and the outputs")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -145,7 +146,7 @@ def main() -> None:
 
     rows = pl.scan_parquet(path).select(pl.len()).collect().item()
     res = {}
-    for engine in ENGINES:
+    for engine in args.engines.split(","):
         cmd = [sys.executable, __file__, "--child", engine, "--file", str(path), "--out", str(tmp / engine),
                "--cores", str(args.cores), *(["--partitions", str(args.partitions)] if args.partitions else [])]  # fmt: skip
         out = subprocess.run(cmd, capture_output=True, text=True)
