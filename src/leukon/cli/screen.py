@@ -134,18 +134,6 @@ def _on_spark(args: argparse.Namespace, schemes: tuple[str, ...]) -> int:
     return 0
 
 
-def _holding_interrupts(fn) -> None:
-    """Run `fn` with Ctrl-C ignored (main thread only; signal handlers cannot be set elsewhere)."""
-    if threading.current_thread() is not threading.main_thread():
-        fn()
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        fn()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _in_worker(folder: RunFolder, job):
     """Run `job` in a daemon thread; on Ctrl-C discard the staged outputs (unless already complete)."""
     box: dict = {}
