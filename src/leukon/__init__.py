@@ -10,17 +10,40 @@ The public API is small; everything else is an implementation detail::
     follow(...)   panels over time -> episodes, nadir, recovery, course, cyclic verdict
 
 Errors: see `leukon.errors` (LeukonError > InputError > UnitError; CriteriaError > Unknown*Error).
+
+The names are loaded on first use (module `__getattr__`), so ``import leukon`` is cheap and the one-CBC path
+(`assess`, `grade`) never imports Polars: only `screen`, `follow` and `explain` bring in the table engine.
 """
 
-from leukon.pipelines.assess import Assessment, assess, assess_mapping
-from leukon.pipelines.screen import ScreenResult, screen
-from leukon.rules.grading import GradeResult, grade, grade_detail
+from __future__ import annotations
 
-from .course import follow
+import importlib
+from typing import TYPE_CHECKING
+
 from .errors import CriteriaError, InputError, LeukonError, UnitError, UnknownSchemeError, UnknownTermError
-from .knowledge import explain
 
 __version__ = "0.1.0"
+
+#: Public name -> the module that defines it, imported on first access.
+_LAZY: dict[str, str] = {
+    "Assessment": "leukon.pipelines.assess",
+    "assess": "leukon.pipelines.assess",
+    "assess_mapping": "leukon.pipelines.assess",
+    "ScreenResult": "leukon.pipelines.screen",
+    "screen": "leukon.pipelines.screen",
+    "GradeResult": "leukon.rules.grading",
+    "grade": "leukon.rules.grading",
+    "grade_detail": "leukon.rules.grading",
+    "follow": "leukon.course",
+    "explain": "leukon.knowledge",
+}
+
+if TYPE_CHECKING:  # static tools see the names as eager imports
+    from leukon.course import follow
+    from leukon.knowledge import explain
+    from leukon.pipelines.assess import Assessment, assess, assess_mapping
+    from leukon.pipelines.screen import ScreenResult, screen
+    from leukon.rules.grading import GradeResult, grade, grade_detail
 
 __all__ = [
     "Assessment",
@@ -41,3 +64,16 @@ __all__ = [
     "grade_detail",
     "screen",
 ]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'leukon' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -24,7 +24,9 @@ EXIT_BUG = 1
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
 
-#: Sub-command modules, in the order `leukon --help` lists them. Adding a command = one entry here.
+#: Sub-command modules, in the order `leukon --help` lists them. Adding a command = one entry here; the module
+#: `leukon.cli.NAME` registers the command NAME (`build_parser(only=NAME)` relies on it), and imports its heavy
+#: dependencies (Polars, rich, uvicorn) inside the functions that run, not at module level.
 COMMANDS: tuple[str, ...] = (
     "leukon.cli.demo",
     "leukon.cli.assess",
@@ -83,23 +85,36 @@ def command(name: str, fn: Callable[[argparse.Namespace], int | None]) -> Callab
     return run
 
 
-def build_parser() -> Parser:
-    """The `leukon` parser with every sub-command in `COMMANDS` registered."""
+def build_parser(only: str | None = None) -> Parser:
+    """The `leukon` parser with every sub-command in `COMMANDS` registered, or only the command `only`.
+
+    Registering imports the command's module; a command run from the terminal registers only itself, so
+    `leukon assess` never imports what `screen` or `serve` need (Polars, uvicorn) just to build its parser."""
     from leukon import __version__
 
     parser = Parser(prog="leukon", description="White-cell cytopenias from complete blood counts, with reasons.")
     parser.add_argument("--version", action="version", version=f"leukon {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (f"leukon.cli.{only}",):
         importlib.import_module(name).register(sub)
     return parser
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The sub-command named on the command line (the first word not an option), if it is one of `COMMANDS`;
+    None (register them all) for ``--help``, no command or an unknown word, so those list every command."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word is not None and f"leukon.cli.{word}" in COMMANDS else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The `leukon` entry point: parse, run the sub-command, return its exit code."""
 
+    if argv is None:
+        argv = sys.argv[1:]
+
     def run() -> int:
-        parser = build_parser()
+        parser = build_parser(_chosen(argv))
         args, extra = parser.parse_known_args(argv)
         if extra:  # argparse reports them from the top-level parser; point at the command's own help
             sub = next(a for a in parser._actions if a.dest == "command").choices.get(getattr(args, "command", None))

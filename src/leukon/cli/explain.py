@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-
-from leukon.cli import terminal
 from leukon.cli.app import command
-from leukon.knowledge.explain import explain
 from leukon.knowledge.kb import AUDIENCES
-from leukon.knowledge.lookup import explain_topic
-from leukon.knowledge.model import Explanation
-from leukon.outputs.explanation_text import WIDTH, render
-from leukon.pipelines.assess import Assessment
+
+if TYPE_CHECKING:  # rich and the renderers are imported when an explanation is printed (fast `leukon assess`)
+    from rich.console import Console
+
+    from leukon.knowledge.model import Explanation
+    from leukon.pipelines.assess import Assessment
 
 
 def register(subparsers) -> None:
@@ -37,6 +36,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the answer to one term or question, or a one-line error with the closest topics."""
+    from leukon.knowledge.lookup import explain_topic
+
     term = " ".join(args.term)
     e = explain_topic(term, audience=args.audience)  # UnknownTopicError: one line with the nearest topics
     _print(e, as_json=args.json)
@@ -56,6 +57,8 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
 
 def explanation_from_args(assessment: Assessment, args: argparse.Namespace) -> Explanation:
     """The explanation the `add_explain_options` flags ask for."""
+    from leukon.knowledge.explain import explain
+
     return explain(
         assessment,
         audience=getattr(args, "audience", "patient"),
@@ -72,6 +75,9 @@ def print_explanation(assessment: Assessment, args: argparse.Namespace, console:
 
 
 def _print(e: Explanation, *, as_json: bool, console: Console | None = None) -> None:
+    from leukon.cli import terminal
+    from leukon.outputs.explanation_text import WIDTH, render
+
     if as_json:
         print(json.dumps(e.to_dict(), ensure_ascii=False, indent=2))
     else:
