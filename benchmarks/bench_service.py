@@ -278,9 +278,9 @@ def main() -> None:
             samples.append(tree_rss_mb(server.pid))
         k = max(1, len(samples) // 4)
         first, last = statistics.mean(samples[1 : 1 + k]), statistics.mean(samples[-k:])
-        print(f"  {total} requests; RSS MB: start {samples[0]:.0f}, after the first interval {samples[1]:.0f}, "
-              f"end {samples[-1]:.0f}, max {max(samples):.0f}; last quarter vs first quarter "
-              f"{last - first:+.1f} MB ({(last / first - 1) * 100:+.1f} %)")  # fmt: skip
+        print(f"  {total} requests, {len(samples)} samples; RSS MB: start {samples[0]:.1f}, after the first interval "
+              f"{samples[1]:.1f}, end {samples[-1]:.1f}, max {max(samples):.1f}; last quarter vs first quarter "
+              f"{last - first:+.1f} MB ({(last / first - 1) * 100:+.2f} %)")  # fmt: skip
     finally:
         os.killpg(server.pid, signal.SIGINT)
         try:
