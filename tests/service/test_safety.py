@@ -120,7 +120,8 @@ def test_logs_hold_no_values_or_identifiers(make_client, caplog, monkeypatch):
         raise RuntimeError("failed on P-SECRET-4711 with wbc 2.71828")
 
     monkeypatch.setattr("leukon.service.api.assess_mapping", boom)
-    r = client.post("/assess", json=body)
+    raising = type(client)(client.app)  # raise_server_exceptions: anything re-raised to the server fails here
+    r = raising.post("/assess", json=body)
     assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
     assert not any(s in r.text for s in SECRETS)
     text = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpx"))  # httpx: the client

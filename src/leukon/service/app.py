@@ -1,7 +1,8 @@
 """The app factory: `create_app(settings)` wires the API, the page, the docs, errors and the middleware.
 
-Middleware, outermost first: AccessLog (PHI-free log line, security headers) -> Limits (size, time) ->
-CORS (only when origins are configured) -> FastAPI. `create_app()` with no argument reads LEUKON_*
+Middleware, outermost first: AccessLog (PHI-free log line, security headers) -> InternalErrors (a bug is
+a 500 problem, never re-raised to the server's log) -> Limits (size, time) -> CORS (only when origins are
+configured) -> FastAPI. `create_app()` with no argument reads LEUKON_*
 variables, which is how uvicorn's worker processes get the settings `leukon serve` was given.
 """
 
@@ -48,5 +49,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(Limits, settings=settings)
+    app.add_middleware(problems.InternalErrors)
     app.add_middleware(AccessLog)
     return app

@@ -2,13 +2,15 @@
 
 The ``detail`` of a bad-input problem is the same line the CLI prints after ``leukon: error:``, because
 both come from the same `InputError`; ``field`` repeats the field on its own so a form can point at it.
-Internal errors say only that something failed and give a request id: no values, no traceback.
+Internal errors (`InternalErrors`) say only that something failed and give a request id: no values, no
+traceback, in the answer or in the log.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 
 from fastapi import FastAPI, Request
@@ -122,12 +124,52 @@ def install(app: FastAPI) -> None:
         field = "body" if e.status_code == 413 else None
         return problem(e.status_code, str(e.detail), field=field, headers=getattr(e, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, e: Exception) -> Response:
-        rid = uuid.uuid4().hex[:12]
-        # The exception's message may quote a value from the request: log its type only (see access_log).
-        log.error("internal error %s on %s %s: %s", rid, request.method, route_of(request.scope), type(e).__name__)
-        return problem(500, f"leukon failed on this request (id {rid}); the error was logged without its data")
+
+class InternalErrors:
+    """ASGI middleware: an unexpected exception becomes a 500 problem and one log line naming its type.
+
+    It is not re-raised (Starlette's outermost handler would hand it to the server, which prints the
+    message, and a message may quote a value or an identifier from the request). With LEUKON_DEBUG=1 the
+    traceback is logged too, for a developer on test data.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as e:
+            rid = uuid.uuid4().hex[:12]
+            log.error("internal error %s on %s %s: %s", rid, scope["method"], route_of(scope), type(e).__name__)
+            if os.environ.get("LEUKON_DEBUG", "0") not in ("", "0"):
+                log.exception("traceback of %s (LEUKON_DEBUG)", rid)
+            if not started:
+                body = problem_body(
+                    500, f"leukon failed on this request (id {rid}); the error was logged without its data"
+                )
+                await send({"type": "http.response.start", "status": 500,
+                            "headers": [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+                await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["MEDIA_TYPE", "PROBLEM_RESPONSES", "from_error", "from_validation", "install", "problem", "problem_body"]
+__all__ = [
+    "MEDIA_TYPE",
+    "PROBLEM_RESPONSES",
+    "InternalErrors",
+    "from_error",
+    "from_validation",
+    "install",
+    "problem",
+    "problem_body",
+]
