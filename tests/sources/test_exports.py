@@ -187,3 +187,18 @@ def test_command_line_uses_a_profiles_file(capsys):
     code = main(["assess", "--wbc", "3.6", "--profiles", str(EXPORTS / "local_map.toml")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("leukon") and "profiles" in err and len(err.strip().splitlines()) == 1
+
+
+def test_wide_export_with_local_headers_censored_cells_and_decimal_commas(tmp_path):
+    f = tmp_path / "wide.csv"
+    f.write_text("Probe;Patient;Datum;Zeit;LAB0042;Neutrophile [G/l];Lymphozyten [%]\n"
+                 "S1;P1;2024-03-05;08:00;2,9;<0,5;31\n"
+                 "S2;P2;2024-03-05;08:10;6,1;3,4;28,5\n")  # fmt: skip
+    src = read(f, format="wide", map=EXPORTS / "local_map.toml", units={"LAB0042": "G/l"})
+    m, r = accounted(src)
+    assert r.height == 0 and any("decimal commas detected" in n for n in src.notes)
+    s1 = {row["analyte"]: row for row in m.filter(pl.col("source_row") == 0).iter_rows(named=True)}
+    assert s1["wbc"]["value"] == 2.9 and s1["wbc"]["unit"] == "G/l"
+    assert (s1["anc"]["value"], s1["anc"]["censor"]) == (0.5, "<")
+    assert s1["lymphocytes_pct"]["value"] == 31.0
+    assert m.filter(pl.col("source_row") == 1)["taken_at"][0].isoformat() == "2024-03-05T08:10:00"
