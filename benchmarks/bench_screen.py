@@ -9,8 +9,12 @@ ratios and peak memory:
 - floor: a bare Polars scan of the file plus the group-by that builds one row a specimen, no rules;
 - leukon screen: adapter, units, checks, duplicates, panels, derived counts, ranges, findings, grades
   (CTCAE v5 and clinical), nothing written; then the same with the course (episodes, labels, cyclic test);
-- DuckDB SQL: the core rules only (codes and units mapped by small tables, ANC derived with bands,
-  CTCAE v5 WBC and neutrophil grades with the LLN), materialised as a table;
+- DuckDB SQL, like for like (`duckdb_sql`): rejects with reasons (missing patient or time, unknown code, a unit
+  that does not fit, missing, negative or implausible values, duplicates), every analyte pivoted with the lab's
+  limits, counts derived from the differential (ANC with bands), the range per analyte from a small ranges table
+  by age, sex and ancestry, every finding of the rule book (leukopenia ... bicytopenia, pancytopenia, febrile
+  neutropenia), CTCAE v5 grades and the clinical severity, materialised as tables. Its finding and reject counts
+  are printed beside leukon's, so a difference in the work done shows;
 - pandas, row-wise: the same core rules as a Python function per specimen, on a 1 % sample, scaled x100;
 - sort: the sort by patient and time that the course step needs, for scale.
 """
@@ -76,68 +80,244 @@ def run_leukon(path: str, course: bool) -> int:
     from leukon.sources import read
 
     result = screen_source(read(path, format="long"), course=course)
-    return result.panels.height
+    counts = dict(result.summary.get("findings", {}))
+    counts["(rejected rows)"] = result.summary["rows_rejected"]
+    counts["(duplicate rows)"] = sum(n for k, n in result.summary["rejected_by_reason"].items() if "duplicate" in k)
+    return result.panels.height, counts
 
 
-def run_duckdb(path: str) -> int:
+def _sql_tables(pairs: list[tuple]) -> dict[str, list[tuple]]:
+    """The small tables a SQL author keeps beside the query, filled from leukon's catalogue so both engines read
+    the same codes, units, plausible limits and reference ranges:
+
+    - units: one row per distinct (code, unit) in the file -> analyte, factor, offset, limits, or the reason the
+      row is rejected (unknown code, a unit that does not fit the analyte);
+    - ranges: the default profile's rows (analyte, sex, ancestry, age band, LLN, ULN) with a priority (the row
+      naming the ancestry, then the sex, then the narrower age band wins, as in leukon.rules.book.profile_row).
+    """
+    from leukon.rules import criteria
+    from leukon.rules.analytes import ANALYTES
+    from leukon.rules.units import _DESCRIBE, parse_unit
+    from leukon.sources.mapping import resolve
+
+    units = []
+    for code, unit in pairs:
+        if code is None or not str(code).strip():
+            units.append((code, unit or "", None, None, None, None, None, None, "missing analyte code"))
+            continue
+        hit = resolve(code, unit)
+        a = ANALYTES.get(hit.analyte) if hit.analyte else None
+        if a is None:
+            units.append((code, unit or "", None, None, None, None, None, None, hit.reason or "unknown analyte code"))
+            continue
+        u = hit.unit if hit.unit else ("%" if a.dimension == "fraction" else None)
+        conv = parse_unit(a.dimension, u) if u else None
+        reason = None if conv else (f"unit {u!r} is not a {_DESCRIBE[a.dimension]} for {a.id}" if u else "missing unit")
+        units.append((code, unit or "", a.id, conv.factor if conv else None, conv.offset if conv else None,
+                      a.plausible_min, a.plausible_max, a.dimension == "fraction", reason))  # fmt: skip
+    ranges = []
+    rows = [r for r in criteria.RANGES if r.profile == criteria.DEFAULT_PROFILE]
+    order = sorted(range(len(rows)), key=lambda i: (rows[i].ancestry == "any", rows[i].sex == "any",
+                                                    rows[i].age.span_days(), i))  # fmt: skip
+    for priority, i in enumerate(order):
+        r, age = rows[i], rows[i].age
+        if age.needs_hours:  # hour-of-life rows need the age in hours, which a lab table does not give
+            continue
+        ranges.append((r.analyte, r.sex, r.ancestry, age.min_days, age.max_days, age.min_years, age.max_years,
+                       r.lln, r.uln, priority))  # fmt: skip
+    return {"units": units, "ranges": ranges}
+
+
+def duckdb_sql(path: str) -> str:
+    """The like-for-like query, generated from leukon's catalogue and schemes (as mimic-code generates its
+    dialects): every analyte pivoted with the lab's limits, counts derived from the differential (ANC with bands),
+    the range per analyte from the ranges table by age, sex and ancestry, the findings of the rule book
+    (leukon.rules.book.finding_conditions), CTCAE v5 grades and the clinical neutropenia severity, and rejects.
+    Not done here, and done by leukon: warnings and not-assessed notes with their reasons, a reason per grade,
+    censored values ("<0.5"), lab limits on another scale than the value, ages in hours of life."""
+    from leukon.rules import book, criteria
+    from leukon.rules.analytes import ABSOLUTE, ANALYTES, PERCENT, WHITE_LINES
+    from leukon.rules.units import SIGNIFICANT_DIGITS
+    from leukon.sources.base import _SEX
+
+    names = list(ANALYTES)
+    pivot = ",\n".join(
+        f"min(v) FILTER (WHERE analyte = '{a}') AS {a}_lo, max(v) FILTER (WHERE analyte = '{a}') AS {a}_hi, "
+        f"count(*) FILTER (WHERE analyte = '{a}') AS {a}_n, max(lab_lln) FILTER (WHERE analyte = '{a}') AS {a}_lab_lln, "
+        f"max(lab_uln) FILTER (WHERE analyte = '{a}') AS {a}_lab_uln"
+        for a in names
+    )
+    # a repeat with the same value keeps the value (the repeat is a duplicate); different values keep none
+    values = ", ".join(f"CASE WHEN {a}_lo = {a}_hi THEN {a}_lo END AS {a}" for a in names)
+    duplicates = " + ".join(f"CASE WHEN {a}_n > 1 THEN {a}_n - (({a}_lo = {a}_hi)::INT) ELSE 0 END" for a in names)
+    female = ", ".join(f"'{k}'" for k, v in _SEX.items() if v == "female")
+    male = ", ".join(f"'{k}'" for k, v in _SEX.items() if v == "male")
+    derive = []
+    for line in WHITE_LINES:
+        a, pct = ABSOLUTE[line], PERCENT[line]
+        can = f"({a} IS NULL AND wbc IS NOT NULL AND {pct} IS NOT NULL)"
+        if line == "neutrophils":
+            derive.append(
+                f"CASE WHEN {a} IS NOT NULL THEN {a} WHEN {can} AND bands_pct IS NOT NULL THEN tidy(wbc * ({pct} + bands_pct) / 100)"
+                f" WHEN {can} AND bands IS NOT NULL THEN tidy(wbc * {pct} / 100 + bands) WHEN {can} THEN tidy(wbc * {pct} / 100) END AS {a}_d, "
+                f"CASE WHEN {a} IS NOT NULL THEN 'measured' WHEN {can} AND (bands_pct IS NOT NULL OR bands IS NOT NULL)"
+                f" THEN 'derived_with_bands' WHEN {can} THEN 'derived_without_bands' END AS {a}_method"
+            )  # fmt: skip
+        else:
+            derive.append(
+                f"CASE WHEN {a} IS NOT NULL THEN {a} WHEN {can} THEN tidy(wbc * {pct} / 100) END AS {a}_d, "
+                f"CASE WHEN {a} IS NOT NULL THEN 'measured' WHEN {can} THEN 'derived' END AS {a}_method"
+            )
+    derived = {ABSOLUTE[line] for line in WHITE_LINES}
+    replace = ", ".join(f"{a}_d AS {a}" for a in sorted(derived))
+    wide_ranges = ", ".join(
+        f"max(r.lln) FILTER (WHERE analyte = '{a}') AS {a}_p_lln, max(r.uln) FILTER (WHERE analyte = '{a}') AS {a}_p_uln"
+        for a in names
+    )
+    limits = ", ".join(
+        f"coalesce({a}_lab_lln, {a}_p_lln) AS {a}_lln, coalesce({a}_lab_uln, {a}_p_uln) AS {a}_uln, "
+        f"CASE WHEN {a}_lab_lln IS NOT NULL OR {a}_lab_uln IS NOT NULL THEN 'lab'"
+        f" WHEN {a}_p_lln IS NOT NULL OR {a}_p_uln IS NOT NULL THEN 'profile' END AS {a}_range"
+        for a in names
+    )
+
+    def low(a: str) -> str:
+        return f"coalesce({a} < {a}_lln, false)"
+
+    def not_low(a: str) -> str:
+        return f"coalesce({a} >= {a}_lln, false)"
+
+    possible = "NOT coalesce(anc > wbc, false)"  # an ANC above the WBC: no conclusion on the white cells
+    f = {code: low(a) for a, code in book.LOW_FINDINGS.items()}
+    f["leukopenia"], f["neutropenia"] = f"({low('wbc')} AND {possible})", f"({low('anc')} AND {possible})"
+    f["agranulocytosis"] = f"(coalesce(anc < {book.AGRANULOCYTOSIS_BELOW}, false) AND {possible})"
+    f["neutropenia_without_leukopenia"] = f"({f['neutropenia']} AND {not_low('wbc')})"
+    f["leukopenia_without_neutropenia"] = f"({f['leukopenia']} AND {not_low('anc')})"
+    f["left_shift"] = "(coalesce(bands > bands_uln, false) OR coalesce(bands_pct > bands_pct_uln, false))"
+    lines = [" OR ".join(f[c] for c in codes) for _, codes, _ in book.CELL_LINES]
+    n_low = " + ".join(f"({x})::INT" for x in lines)
+    f["pancytopenia"], f["bicytopenia"] = f"({n_low}) = 3", f"({n_low}) = 2"
+    f["leukocytosis"] = "coalesce(wbc > wbc_uln, false)"
+    fever = criteria.scheme("ctcae-v5").term("Febrile neutropenia").fever
+    # met or possible (leukon.rules.book.fever_any): a fever at the sustained threshold whose duration is unknown
+    f["febrile_neutropenia"] = (
+        f"coalesce(anc {fever.anc_op} {fever.anc_bound} AND temperature {fever.sustained_op} {fever.sustained_c}, false)"
+    )
+    order = [c for c in book.FINDING_LABELS if c in f]
+    findings = ", ".join(f"CASE WHEN {f[c]} THEN '{c}' END" for c in order)
+
+    def grade(term) -> str:
+        v = term.analyte
+        out = f"CASE WHEN {v} IS NULL THEN NULL"
+        for r in term.bands[0].rules:
+            bound = f"{v}_lln" if r.bound == "LLN" else (f"{v}_uln" if r.bound == "ULN" else repr(r.bound))
+            if isinstance(r.bound, str):
+                out += f" WHEN {bound} IS NULL THEN NULL"
+            out += f" WHEN {v} {r.op} {bound} THEN {r.grade if r.label is None else repr(r.label)}"
+        return out + (" ELSE 0 END" if term.bands[0].rules[-1].label is None else " END")
+
+    ctcae = criteria.scheme("ctcae-v5")
+    grades = ", ".join(
+        f"{grade(ctcae.term(t))} AS g_{i}"
+        for i, t in enumerate(ctcae.terms)
+        if ctcae.term(t).fever is None and len(ctcae.term(t).bands) == 1
+    )
+    severity = criteria.scheme("clinical").term("Neutropenia severity")
+    sev = grade(severity).replace("CASE WHEN anc IS NULL THEN NULL", f"CASE WHEN NOT {f['neutropenia']} THEN NULL")
+    sev = sev[: -len(" END")] + f" ELSE '{book.severity_labels()[-2]}' END"
+    return f"""
+CREATE MACRO tidy(x) AS CASE WHEN x IS NULL OR x = 0 OR isinf(x) OR isnan(x) THEN x
+                             ELSE round(x, {SIGNIFICANT_DIGITS - 1} - floor(log10(abs(x)))::INT) END;
+CREATE MACRO canon(x, factor, off) AS CASE WHEN factor = 1 AND off = 0 THEN x ELSE tidy(x * factor + off) END;
+
+CREATE TEMP TABLE checked AS
+SELECT r.file_row_number AS source_row, r.patient_id, r.specimen_id, r.taken_at, r.sex, r.birth_date, r.ancestry,
+       u.analyte, canon(r.value, u.factor, u."offset") AS v,
+       CASE WHEN r.lln >= 0 THEN canon(r.lln, u.factor, u."offset") END AS lab_lln,
+       CASE WHEN r.uln >= 0 THEN canon(r.uln, u.factor, u."offset") END AS lab_uln,
+       CASE WHEN r.patient_id IS NULL OR r.patient_id = '' THEN 'missing patient id'
+            WHEN r.taken_at IS NULL THEN 'missing time'
+            WHEN u.factor IS NULL THEN coalesce(u.reason, 'unknown analyte code')
+            WHEN r.value IS NULL OR isnan(r.value) THEN 'missing value'
+            WHEN isinf(r.value) THEN 'infinite value'
+            WHEN r.value < 0 THEN 'negative value'
+            WHEN u.is_fraction AND v > 100 THEN 'percentage over 100'
+            WHEN v > u.plausible_max THEN 'implausible, too high'
+            WHEN v < u.plausible_min THEN 'implausible, too low' END AS reason
+FROM read_parquet('{path}', file_row_number = true) r
+LEFT JOIN units u ON u.code = r.analyte AND u.unit = coalesce(r.unit, '');
+
+CREATE TEMP TABLE rejects AS SELECT source_row, reason FROM checked WHERE reason IS NOT NULL;
+
+CREATE TEMP TABLE panels AS
+WITH p AS (
+    SELECT patient_id, specimen_id, min(taken_at) AS taken_at, count(*) AS n_results,
+           any_value(sex) AS sex_raw, any_value(birth_date) AS birth_date, any_value(ancestry) AS ancestry_raw,
+           {pivot}
+    FROM checked WHERE reason IS NULL
+    GROUP BY patient_id, specimen_id, CASE WHEN specimen_id IS NULL THEN taken_at END
+),
+v AS (
+    SELECT patient_id, specimen_id, taken_at, n_results, {values}, ({duplicates}) AS n_duplicates,
+           {", ".join(f"{a}_lab_lln, {a}_lab_uln" for a in names)},
+           CASE WHEN lower(sex_raw) IN ({female}) THEN 'female' WHEN lower(sex_raw) IN ({male}) THEN 'male' END AS sex,
+           lower(ancestry_raw) AS ancestry,
+           CASE WHEN date_diff('day', birth_date, taken_at::DATE) >= 0 THEN date_diff('day', birth_date, taken_at::DATE) END AS age_days
+    FROM p
+),
+d AS (
+    SELECT * REPLACE ({replace}) FROM (SELECT *, {", ".join(derive)} FROM v)
+),
+demo AS (SELECT DISTINCT coalesce(age_days, {book.ADULT_AGE_DAYS}) AS age, sex, ancestry FROM d),
+picked AS (
+    SELECT demo.age, demo.sex, demo.ancestry, r.analyte,
+           arg_min(struct_pack(lln := r.lln, uln := r.uln), r.priority) AS r
+    FROM demo JOIN ranges r
+      ON (r.min_days IS NULL OR demo.age >= r.min_days) AND (r.max_days IS NULL OR demo.age <= r.max_days)
+     AND (r.min_years IS NULL OR floor(demo.age / {book.DAYS_PER_YEAR}) >= r.min_years)
+     AND (r.max_years IS NULL OR floor(demo.age / {book.DAYS_PER_YEAR}) <= r.max_years)
+     AND (r.sex = 'any' OR r.sex = demo.sex) AND (r.ancestry = 'any' OR r.ancestry = demo.ancestry)
+    GROUP BY ALL
+),
+wide AS (SELECT age, sex, ancestry, {wide_ranges} FROM picked GROUP BY ALL),
+l AS (
+    SELECT d.*, {limits}
+    FROM d LEFT JOIN wide w ON w.age = coalesce(d.age_days, {book.ADULT_AGE_DAYS})
+     AND w.sex IS NOT DISTINCT FROM d.sex AND w.ancestry IS NOT DISTINCT FROM d.ancestry
+)
+SELECT * EXCLUDE ({", ".join(f"{a}_lab_lln, {a}_lab_uln" for a in names)}),
+       list_filter([{findings}], lambda x: x IS NOT NULL) AS findings,
+       {sev} AS neutropenia_severity, {grades}
+FROM l;
+"""
+
+
+def run_duckdb(path: str) -> tuple[int, dict]:
+    """The like-for-like DuckDB query (`duckdb_sql`): panels and rejects materialised as tables."""
     import duckdb
-    import polars as pl
 
-    codes, conv = _maps()
     con = duckdb.connect()
     pairs = con.execute(f"SELECT DISTINCT analyte, unit FROM read_parquet('{path}')").fetchall()
-    rows = []
-    for code, unit in pairs:
-        a = code_table_get(codes, code)
-        c = conv(a, unit) if a else None
-        if c is not None:
-            rows.append((code, unit, a, c.factor))
-    units = pl.DataFrame(rows, schema=["code", "unit", "analyte", "factor"], orient="row")
-    con.register("units", units.to_arrow())
-    n = con.execute(
-        f"""
-        CREATE TEMP TABLE panels AS
-        WITH m AS (
-            SELECT r.specimen_id, r.patient_id, r.taken_at, u.analyte,
-                   r.value * u.factor AS v, r.lln * u.factor AS lln
-            FROM read_parquet('{path}') r JOIN units u ON r.analyte = u.code AND r.unit = u.unit
-            WHERE r.value >= 0
-        ),
-        p AS (
-            SELECT specimen_id, any_value(patient_id) AS patient_id, min(taken_at) AS taken_at,
-                   max(v) FILTER (WHERE analyte = 'wbc') AS wbc,
-                   max(lln) FILTER (WHERE analyte = 'wbc') AS wbc_lln,
-                   max(v) FILTER (WHERE analyte = 'anc') AS anc_measured,
-                   max(lln) FILTER (WHERE analyte = 'anc') AS anc_lln,
-                   max(v) FILTER (WHERE analyte = 'neutrophils_pct') AS neut_pct,
-                   max(v) FILTER (WHERE analyte = 'bands_pct') AS bands_pct
-            FROM m GROUP BY specimen_id
-        ),
-        d AS (
-            SELECT *, coalesce(anc_measured, wbc * (neut_pct + coalesce(bands_pct, 0)) / 100) AS anc,
-                   CASE WHEN anc_measured IS NOT NULL THEN 'measured'
-                        WHEN wbc IS NOT NULL AND neut_pct IS NOT NULL AND bands_pct IS NOT NULL THEN 'derived_with_bands'
-                        WHEN wbc IS NOT NULL AND neut_pct IS NOT NULL THEN 'derived_without_bands' END AS anc_method
-            FROM p
-        )
-        SELECT *,
-            CASE WHEN wbc IS NULL THEN NULL WHEN wbc < 1 THEN 4 WHEN wbc < 2 THEN 3 WHEN wbc < 3 THEN 2
-                 WHEN coalesce(wbc_lln, 4.0) IS NULL THEN NULL WHEN wbc < coalesce(wbc_lln, 4.0) THEN 1 ELSE 0 END AS wbc_grade,
-            CASE WHEN anc IS NULL THEN NULL WHEN anc < 0.5 THEN 4 WHEN anc < 1 THEN 3 WHEN anc < 1.5 THEN 2
-                 WHEN anc < coalesce(anc_lln, 1.5) THEN 1 ELSE 0 END AS anc_grade
-        FROM d
-        """
-    ).fetchall()
-    del n
-    return con.execute("SELECT count(*) FROM panels").fetchone()[0]
-
-
-def code_table_get(codes, code):
-    hit = codes.filter(codes["code"] == str(code).strip().lower())
-    if hit.height:
-        return hit["analyte"][0]
-    hit = codes.filter(codes["code"] == str(code).strip())
-    return hit["analyte"][0] if hit.height else None
+    tables = _sql_tables(pairs)
+    con.execute(
+        'CREATE TEMP TABLE units (code VARCHAR, unit VARCHAR, analyte VARCHAR, factor DOUBLE, "offset" DOUBLE,'
+        " plausible_min DOUBLE, plausible_max DOUBLE, is_fraction BOOLEAN, reason VARCHAR)"
+    )
+    con.executemany("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", tables["units"])
+    con.execute(
+        "CREATE TEMP TABLE ranges (analyte VARCHAR, sex VARCHAR, ancestry VARCHAR, min_days INT, max_days INT,"
+        " min_years INT, max_years INT, lln DOUBLE, uln DOUBLE, priority INT)"
+    )
+    con.executemany("INSERT INTO ranges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tables["ranges"])
+    con.execute(duckdb_sql(path))
+    n = con.execute("SELECT count(*) FROM panels").fetchone()[0]
+    counts = dict(
+        con.execute("SELECT f, count(*) FROM (SELECT unnest(findings) AS f FROM panels) GROUP BY f").fetchall()
+    )
+    counts["(rejected rows)"] = con.execute("SELECT count(*) FROM rejects").fetchone()[0]
+    counts["(duplicate rows)"] = con.execute("SELECT sum(n_duplicates) FROM panels").fetchone()[0]
+    counts["(rejected rows)"] += counts["(duplicate rows)"]
+    return n, counts
 
 
 def run_pandas(path: str) -> int:
@@ -192,10 +372,11 @@ def child(engine: str, path: str) -> None:
     else:
         n = run_pandas(path)
     seconds = time.perf_counter() - t0
+    n, counts = n if isinstance(n, tuple) else (n, None)
     if engine == "pandas":
         seconds *= 100  # the sample is 1 % of specimens
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"engine": engine, "seconds": seconds, "out_rows": n, "peak_mb": peak_mb}))
+    print(json.dumps({"engine": engine, "seconds": seconds, "out_rows": n, "peak_mb": peak_mb, "counts": counts}))
 
 
 def main() -> None:
@@ -248,6 +429,12 @@ def main() -> None:
         print(
             f"\ncourse (episodes, labels, cyclic) adds {extra:.2f} s = {extra / res['sort']['seconds']:.1f}x the sort by patient and time it needs"
         )
+    mine, theirs = res.get("leukon", {}).get("counts"), res.get("duckdb", {}).get("counts")
+    if mine and theirs:
+        print(f"\nsame work? finding and reject counts\n{'':<34}{'leukon':>10}{'duckdb':>10}")
+        for key in sorted(set(mine) | set(theirs), key=lambda k: -(mine.get(k) or 0)):
+            a, b = mine.get(key, 0), theirs.get(key, 0)
+            print(f"{key:<34}{a:>10}{b:>10}{'' if a == b else '  differs'}")
     if not args.keep and not args.file:
         path.unlink(missing_ok=True)
 
