@@ -103,17 +103,19 @@ def _sql_tables(pairs: list[tuple]) -> dict[str, list[tuple]]:
     units = []
     for code, unit in pairs:
         if code is None or not str(code).strip():
-            units.append((code, unit or "", None, None, None, None, None, None, "missing analyte code"))
+            units.append((code, unit or "", None, None, None, None, None, None, None, "missing analyte code"))
             continue
         hit = resolve(code, unit)
         a = ANALYTES.get(hit.analyte) if hit.analyte else None
         if a is None:
-            units.append((code, unit or "", None, None, None, None, None, None, hit.reason or "unknown analyte code"))
+            units.append(
+                (code, unit or "", None, None, None, None, None, None, None, hit.reason or "unknown analyte code")
+            )
             continue
         u = hit.unit if hit.unit else ("%" if a.dimension == "fraction" else None)
         conv = parse_unit(a.dimension, u) if u else None
         reason = None if conv else (f"unit {u!r} is not a {_DESCRIBE[a.dimension]} for {a.id}" if u else "missing unit")
-        units.append((code, unit or "", a.id, conv.factor if conv else None, conv.offset if conv else None,
+        units.append((code, unit or "", a.id, list(ANALYTES).index(a.id), conv.factor if conv else None, conv.offset if conv else None,
                       a.plausible_min, a.plausible_max, a.dimension == "fraction", reason))  # fmt: skip
     ranges = []
     rows = [r for r in criteria.RANGES if r.profile == criteria.DEFAULT_PROFILE]
@@ -141,15 +143,18 @@ def duckdb_sql(path: str) -> str:
     from leukon.sources.base import _SEX
 
     names = list(ANALYTES)
+    # One struct per analyte and specimen (fewer aggregates than one per value and limit: DuckDB pays per
+    # aggregate); a bit per analyte flags the few specimens with a repeated result, resolved apart (`repeats`).
     pivot = ",\n".join(
-        f"min(v) FILTER (WHERE analyte = '{a}') AS {a}_lo, max(v) FILTER (WHERE analyte = '{a}') AS {a}_hi, "
-        f"count(*) FILTER (WHERE analyte = '{a}') AS {a}_n, max(lab_lln) FILTER (WHERE analyte = '{a}') AS {a}_lab_lln, "
-        f"max(lab_uln) FILTER (WHERE analyte = '{a}') AS {a}_lab_uln"
+        f"any_value(struct_pack(v := v, lln := lab_lln, uln := lab_uln)) FILTER (WHERE analyte = '{a}') AS {a}_s"
         for a in names
     )
-    # a repeat with the same value keeps the value (the repeat is a duplicate); different values keep none
-    values = ", ".join(f"CASE WHEN {a}_lo = {a}_hi THEN {a}_lo END AS {a}" for a in names)
-    duplicates = " + ".join(f"CASE WHEN {a}_n > 1 THEN {a}_n - (({a}_lo = {a}_hi)::INT) ELSE 0 END" for a in names)
+    # a repeat with the same value keeps the first (the repeat is a duplicate); different values keep none
+    values = ", ".join(
+        f"CASE WHEN list_contains(r.conflicts, '{a}') THEN NULL ELSE {a}_s.v END AS {a}, "
+        f"{a}_s.lln AS {a}_lab_lln, {a}_s.uln AS {a}_lab_uln"
+        for a in names
+    )
     female = ", ".join(f"'{k}'" for k, v in _SEX.items() if v == "female")
     male = ", ".join(f"'{k}'" for k, v in _SEX.items() if v == "male")
     derive = []
@@ -170,16 +175,17 @@ def duckdb_sql(path: str) -> str:
             )
     derived = {ABSOLUTE[line] for line in WHITE_LINES}
     replace = ", ".join(f"{a}_d AS {a}" for a in sorted(derived))
-    wide_ranges = ", ".join(
-        f"max(r.lln) FILTER (WHERE analyte = '{a}') AS {a}_p_lln, max(r.uln) FILTER (WHERE analyte = '{a}') AS {a}_p_uln"
-        for a in names
-    )
+    wide_ranges = ", ".join(f"any_value(r) FILTER (WHERE analyte = '{a}') AS {a}_p" for a in names)
     limits = ", ".join(
-        f"coalesce({a}_lab_lln, {a}_p_lln) AS {a}_lln, coalesce({a}_lab_uln, {a}_p_uln) AS {a}_uln, "
+        f"coalesce({a}_lab_lln, w.{a}_p.lln) AS {a}_lln, coalesce({a}_lab_uln, w.{a}_p.uln) AS {a}_uln, "
         f"CASE WHEN {a}_lab_lln IS NOT NULL OR {a}_lab_uln IS NOT NULL THEN 'lab'"
-        f" WHEN {a}_p_lln IS NOT NULL OR {a}_p_uln IS NOT NULL THEN 'profile' END AS {a}_range"
+        f" WHEN w.{a}_p.lln IS NOT NULL OR w.{a}_p.uln IS NOT NULL THEN 'profile' END AS {a}_range"
         for a in names
     )
+    # Ages past the last day limit of the ranges table differ only in whole years: the distinct demographics
+    # (a few hundred) pick their rows, not each of the panels.
+    tables = _sql_tables([])
+    day_cap = 1 + max(d for r in tables["ranges"] for d in (r[3], r[4]) if d is not None)
 
     def low(a: str) -> str:
         return f"coalesce({a} < {a}_lln, false)"
@@ -191,20 +197,25 @@ def duckdb_sql(path: str) -> str:
     f = {code: low(a) for a, code in book.LOW_FINDINGS.items()}
     f["leukopenia"], f["neutropenia"] = f"({low('wbc')} AND {possible})", f"({low('anc')} AND {possible})"
     f["agranulocytosis"] = f"(coalesce(anc < {book.AGRANULOCYTOSIS_BELOW}, false) AND {possible})"
-    f["neutropenia_without_leukopenia"] = f"({f['neutropenia']} AND {not_low('wbc')})"
-    f["leukopenia_without_neutropenia"] = f"({f['leukopenia']} AND {not_low('anc')})"
     f["left_shift"] = "(coalesce(bands > bands_uln, false) OR coalesce(bands_pct > bands_pct_uln, false))"
-    lines = [" OR ".join(f[c] for c in codes) for _, codes, _ in book.CELL_LINES]
-    n_low = " + ".join(f"({x})::INT" for x in lines)
-    f["pancytopenia"], f["bicytopenia"] = f"({n_low}) = 3", f"({n_low}) = 2"
     f["leukocytosis"] = "coalesce(wbc > wbc_uln, false)"
     fever = criteria.scheme("ctcae-v5").term("Febrile neutropenia").fever
     # met or possible (leukon.rules.book.fever_any): a fever at the sustained threshold whose duration is unknown
     f["febrile_neutropenia"] = (
         f"coalesce(anc {fever.anc_op} {fever.anc_bound} AND temperature {fever.sustained_op} {fever.sustained_c}, false)"
     )
-    order = [c for c in book.FINDING_LABELS if c in f]
-    findings = ", ".join(f"CASE WHEN {f[c]} THEN '{c}' END" for c in order)
+    base = ", ".join(f"{cond} AS f_{code}" for code, cond in f.items())
+    # patterns of the findings above, read from their columns
+    lines = [" OR ".join(f"f_{c}" for c in codes) for _, codes, _ in book.CELL_LINES]
+    n_low = " + ".join(f"({x})::INT" for x in lines)
+    pattern = {
+        "neutropenia_without_leukopenia": f"f_neutropenia AND {not_low('wbc')}",
+        "leukopenia_without_neutropenia": f"f_leukopenia AND {not_low('anc')}",
+        "pancytopenia": f"({n_low}) = 3",
+        "bicytopenia": f"({n_low}) = 2",
+    }
+    order = [c for c in book.FINDING_LABELS if c in f or c in pattern]
+    findings = ", ".join(f"CASE WHEN {pattern.get(c, f'f_{c}')} THEN '{c}' END" for c in order)
 
     def grade(term) -> str:
         v = term.analyte
@@ -223,7 +234,7 @@ def duckdb_sql(path: str) -> str:
         if ctcae.term(t).fever is None and len(ctcae.term(t).bands) == 1
     )
     severity = criteria.scheme("clinical").term("Neutropenia severity")
-    sev = grade(severity).replace("CASE WHEN anc IS NULL THEN NULL", f"CASE WHEN NOT {f['neutropenia']} THEN NULL")
+    sev = grade(severity).replace("CASE WHEN anc IS NULL THEN NULL", "CASE WHEN NOT f_neutropenia THEN NULL")
     sev = sev[: -len(" END")] + f" ELSE '{book.severity_labels()[-2]}' END"
     return f"""
 CREATE MACRO tidy(x) AS CASE WHEN x IS NULL OR x = 0 OR isinf(x) OR isnan(x) THEN x
@@ -232,7 +243,7 @@ CREATE MACRO canon(x, factor, off) AS CASE WHEN factor = 1 AND off = 0 THEN x EL
 
 CREATE TEMP TABLE checked AS
 SELECT r.file_row_number AS source_row, r.patient_id, r.specimen_id, r.taken_at, r.sex, r.birth_date, r.ancestry,
-       u.analyte, canon(r.value, u.factor, u."offset") AS v,
+       u.analyte, u.idx, canon(r.value, u.factor, u."offset") AS v,
        CASE WHEN r.lln >= 0 THEN canon(r.lln, u.factor, u."offset") END AS lab_lln,
        CASE WHEN r.uln >= 0 THEN canon(r.uln, u.factor, u."offset") END AS lab_uln,
        CASE WHEN r.patient_id IS NULL OR r.patient_id = '' THEN 'missing patient id'
@@ -249,46 +260,63 @@ LEFT JOIN units u ON u.code = r.analyte AND u.unit = coalesce(r.unit, '');
 
 CREATE TEMP TABLE rejects AS SELECT source_row, reason FROM checked WHERE reason IS NOT NULL;
 
+CREATE TEMP TABLE p AS
+SELECT patient_id, specimen_id, CASE WHEN specimen_id IS NULL THEN taken_at END AS tkey, min(taken_at) AS taken_at,
+       count(*) AS n_results, bit_or(1::UBIGINT << idx) AS mask,
+       any_value(sex) AS sex_raw, any_value(birth_date) AS birth_date, any_value(ancestry) AS ancestry_raw,
+       {pivot}
+FROM checked WHERE reason IS NULL
+GROUP BY ALL;
+
+CREATE TEMP TABLE repeats AS
+SELECT patient_id, specimen_id, tkey, list(analyte) FILTER (WHERE conflict) AS conflicts,
+       sum(CASE WHEN conflict THEN n ELSE n - 1 END) AS n_duplicates
+FROM (
+    SELECT c.patient_id, c.specimen_id, CASE WHEN c.specimen_id IS NULL THEN c.taken_at END AS tkey, c.analyte,
+           count(*) AS n, min(c.v) <> max(c.v) AS conflict
+    FROM checked c SEMI JOIN (SELECT * FROM p WHERE n_results > bit_count(mask)) f
+      ON c.patient_id = f.patient_id AND c.specimen_id IS NOT DISTINCT FROM f.specimen_id
+     AND (CASE WHEN c.specimen_id IS NULL THEN c.taken_at END) IS NOT DISTINCT FROM f.tkey
+    WHERE c.reason IS NULL
+    GROUP BY ALL HAVING count(*) > 1
+)
+GROUP BY ALL;
+
 CREATE TEMP TABLE panels AS
-WITH p AS (
-    SELECT patient_id, specimen_id, min(taken_at) AS taken_at, count(*) AS n_results,
-           any_value(sex) AS sex_raw, any_value(birth_date) AS birth_date, any_value(ancestry) AS ancestry_raw,
-           {pivot}
-    FROM checked WHERE reason IS NULL
-    GROUP BY patient_id, specimen_id, CASE WHEN specimen_id IS NULL THEN taken_at END
-),
-v AS (
-    SELECT patient_id, specimen_id, taken_at, n_results, {values}, ({duplicates}) AS n_duplicates,
-           {", ".join(f"{a}_lab_lln, {a}_lab_uln" for a in names)},
+WITH v AS (
+    SELECT p.patient_id, p.specimen_id, p.taken_at, n_results, {values}, coalesce(r.n_duplicates, 0) AS n_duplicates,
            CASE WHEN lower(sex_raw) IN ({female}) THEN 'female' WHEN lower(sex_raw) IN ({male}) THEN 'male' END AS sex,
            lower(ancestry_raw) AS ancestry,
            CASE WHEN date_diff('day', birth_date, taken_at::DATE) >= 0 THEN date_diff('day', birth_date, taken_at::DATE) END AS age_days
-    FROM p
+    FROM p LEFT JOIN repeats r ON r.patient_id = p.patient_id AND r.specimen_id IS NOT DISTINCT FROM p.specimen_id
+     AND r.tkey IS NOT DISTINCT FROM p.tkey
 ),
 d AS (
-    SELECT * REPLACE ({replace}) FROM (SELECT *, {", ".join(derive)} FROM v)
+    SELECT * REPLACE ({replace}),
+           least(coalesce(age_days, {book.ADULT_AGE_DAYS}), {day_cap}) AS age_key,
+           floor(coalesce(age_days, {book.ADULT_AGE_DAYS}) / {book.DAYS_PER_YEAR})::INT AS age_years
+    FROM (SELECT *, {", ".join(derive)} FROM v)
 ),
-demo AS (SELECT DISTINCT coalesce(age_days, {book.ADULT_AGE_DAYS}) AS age, sex, ancestry FROM d),
+demo AS (SELECT DISTINCT age_key, age_years, sex, ancestry FROM d),
 picked AS (
-    SELECT demo.age, demo.sex, demo.ancestry, r.analyte,
-           arg_min(struct_pack(lln := r.lln, uln := r.uln), r.priority) AS r
+    SELECT demo.*, r.analyte, arg_min(struct_pack(lln := r.lln, uln := r.uln), r.priority) AS r
     FROM demo JOIN ranges r
-      ON (r.min_days IS NULL OR demo.age >= r.min_days) AND (r.max_days IS NULL OR demo.age <= r.max_days)
-     AND (r.min_years IS NULL OR floor(demo.age / {book.DAYS_PER_YEAR}) >= r.min_years)
-     AND (r.max_years IS NULL OR floor(demo.age / {book.DAYS_PER_YEAR}) <= r.max_years)
+      ON (r.min_days IS NULL OR age_key >= r.min_days) AND (r.max_days IS NULL OR age_key <= r.max_days)
+     AND (r.min_years IS NULL OR age_years >= r.min_years) AND (r.max_years IS NULL OR age_years <= r.max_years)
      AND (r.sex = 'any' OR r.sex = demo.sex) AND (r.ancestry = 'any' OR r.ancestry = demo.ancestry)
     GROUP BY ALL
 ),
-wide AS (SELECT age, sex, ancestry, {wide_ranges} FROM picked GROUP BY ALL),
+wide AS (SELECT age_key, age_years, sex, ancestry, {wide_ranges} FROM picked GROUP BY ALL),
 l AS (
-    SELECT d.*, {limits}
-    FROM d LEFT JOIN wide w ON w.age = coalesce(d.age_days, {book.ADULT_AGE_DAYS})
+    SELECT d.* EXCLUDE ({", ".join(f"{a}_lab_lln, {a}_lab_uln" for a in names)}), {limits}
+    FROM d LEFT JOIN wide w ON w.age_key = d.age_key AND w.age_years = d.age_years
      AND w.sex IS NOT DISTINCT FROM d.sex AND w.ancestry IS NOT DISTINCT FROM d.ancestry
-)
-SELECT * EXCLUDE ({", ".join(f"{a}_lab_lln, {a}_lab_uln" for a in names)}),
+),
+fx AS (SELECT *, {base} FROM l)
+SELECT * EXCLUDE ({", ".join(f"f_{c}" for c in f)}),
        list_filter([{findings}], lambda x: x IS NOT NULL) AS findings,
        {sev} AS neutropenia_severity, {grades}
-FROM l;
+FROM fx;
 """
 
 
@@ -300,10 +328,10 @@ def run_duckdb(path: str) -> tuple[int, dict]:
     pairs = con.execute(f"SELECT DISTINCT analyte, unit FROM read_parquet('{path}')").fetchall()
     tables = _sql_tables(pairs)
     con.execute(
-        'CREATE TEMP TABLE units (code VARCHAR, unit VARCHAR, analyte VARCHAR, factor DOUBLE, "offset" DOUBLE,'
+        'CREATE TEMP TABLE units (code VARCHAR, unit VARCHAR, analyte VARCHAR, idx INT, factor DOUBLE, "offset" DOUBLE,'
         " plausible_min DOUBLE, plausible_max DOUBLE, is_fraction BOOLEAN, reason VARCHAR)"
     )
-    con.executemany("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", tables["units"])
+    con.executemany("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tables["units"])
     con.execute(
         "CREATE TEMP TABLE ranges (analyte VARCHAR, sex VARCHAR, ancestry VARCHAR, min_days INT, max_days INT,"
         " min_years INT, max_years INT, lln DOUBLE, uln DOUBLE, priority INT)"
