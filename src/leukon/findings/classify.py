@@ -15,7 +15,7 @@ from leukon.panels.scalar import range_of
 from leukon.rules import book
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.grading import GradeResult, fever_possible
-from leukon.rules.logic import function, render_message
+from leukon.rules.logic import function, render_message, simplify
 
 
 @lru_cache(maxsize=16)
@@ -26,6 +26,8 @@ def _compiled(profile: str, n_rows: int):
     notes = book.not_assessed_rules()
     exprs = [r.condition for r in findings] + [r.condition for r in warnings] + [r.condition for r in notes]
     exprs.append(book.severity_expr())
+    nulls, memo = frozenset(f"{a}_censor" for a in ANALYTES), {}  # one CBC's values are exact
+    exprs = [simplify(e, nulls, memo) for e in exprs]
     return function(exprs, name="classify"), findings, warnings, notes
 
 

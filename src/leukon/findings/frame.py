@@ -10,10 +10,11 @@ from __future__ import annotations
 import polars as pl
 
 from leukon.findings.grade_exprs import fever_exprs, grade_expr, reason_expr
-from leukon.panels.expressions import to_polars
+from leukon.panels.build import CENSOR_COLUMNS
+from leukon.panels.expressions import null_columns, to_polars
 from leukon.rules import book
 from leukon.rules.criteria import DEFAULT_PROFILE, SCHEMES
-from leukon.rules.logic import Expr, lit
+from leukon.rules.logic import Expr, lit, simplify
 
 SEVERITY = pl.Enum(book.severity_labels())
 
@@ -45,12 +46,19 @@ def finding_items() -> list[tuple[str, Expr]]:
 
 
 def classify_panels(panels: pl.LazyFrame, profile: str = DEFAULT_PROFILE) -> pl.LazyFrame:
-    """Add findings, neutropenia_severity, warnings and not_assessed (lists of codes) to built panels."""
+    """Add findings, neutropenia_severity, warnings and not_assessed (lists of codes) to built panels. Rules on
+    censored values are folded away when the table holds none (`leukon.rules.logic.simplify`)."""
+    nulls = null_columns(panels, CENSOR_COLUMNS)
+    memo: dict = {}
+
+    def fold(items: list[tuple[str, Expr]]) -> list[tuple[str, Expr]]:
+        return [(code, simplify(cond, nulls, memo)) for code, cond in items]
+
     return panels.with_columns(
-        findings=_codes_list(finding_items()),
-        neutropenia_severity=to_polars(book.severity_expr()).cast(SEVERITY),
-        warnings=_codes_list([(r.code, r.condition) for r in book.warning_rules(profile)]),
-        not_assessed=_codes_list([(r.code, r.condition) for r in book.not_assessed_rules()]),
+        findings=_codes_list(fold(finding_items())),
+        neutropenia_severity=to_polars(simplify(book.severity_expr(), nulls, memo)).cast(SEVERITY),
+        warnings=_codes_list(fold([(r.code, r.condition) for r in book.warning_rules(profile)])),
+        not_assessed=_codes_list(fold([(r.code, r.condition) for r in book.not_assessed_rules()])),
     )
 
 
@@ -67,6 +75,7 @@ def grades_long(panels: pl.LazyFrame, schemes: tuple[str, ...]) -> pl.LazyFrame:
     """One row a specimen, scheme and term whose analyte the specimen has: grade (null = not gradable), reason."""
     parts = []
     names = set(panels.collect_schema().names())
+    censored = set(CENSOR_COLUMNS) - null_columns(panels, CENSOR_COLUMNS)
     unknown = {c: lit(None) for c in ("fever_sustained", "anc_expected_fall") if c not in names}
     for sid in schemes:
         for t in SCHEMES[sid].terms.values():
@@ -76,8 +85,9 @@ def grades_long(panels: pl.LazyFrame, schemes: tuple[str, ...]) -> pl.LazyFrame:
                     pl.col("anc").is_not_null() | pl.col("wbc").is_not_null()
                 )
             else:
-                g = grade_expr(t, t.analyte, f"{t.analyte}_lln", "age_days")
-                why = reason_expr(t, t.analyte, f"{t.analyte}_lln", "age_days")
+                cens = f"{t.analyte}_censor" in censored
+                g = grade_expr(t, t.analyte, f"{t.analyte}_lln", "age_days", censored=cens)
+                why = reason_expr(t, t.analyte, f"{t.analyte}_lln", "age_days", censored=cens)
                 present = pl.col(t.analyte).is_not_null()
             parts.append(
                 panels.filter(present).select(

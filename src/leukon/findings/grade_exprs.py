@@ -16,23 +16,30 @@ from __future__ import annotations
 import polars as pl
 
 from leukon.panels.expressions import messages_expr, to_polars
-from leukon.rules.book import fever_program, term_program
+from leukon.rules.book import censored_term_program, fever_program, term_program
 from leukon.rules.criteria import Term
 from leukon.rules.logic import Expr, col, lit
 
 
-def _program(term: Term, value: str, lln: str, age_days: str | None):
-    return term_program(term, col(value), col(lln), col(age_days) if age_days else lit(None))
+def _program(term: Term, value: str, lln: str, age_days: str | None, censored: bool):
+    age = col(age_days) if age_days else lit(None)
+    if censored:  # the table has `<value>_censor`: a censored result is graded only where its bound decides
+        return censored_term_program(term, value, col(lln), age)
+    return term_program(term, col(value), col(lln), age)
 
 
-def grade_expr(term: Term, value: str, lln: str, age_days: str | None = "age_days") -> pl.Expr:
+def grade_expr(
+    term: Term, value: str, lln: str, age_days: str | None = "age_days", *, censored: bool = False
+) -> pl.Expr:
     """The grade (Int8; null = not gradable) of the canonical column `value` under `term`."""
-    return to_polars(_program(term, value, lln, age_days).grade).cast(pl.Int8)
+    return to_polars(_program(term, value, lln, age_days, censored).grade).cast(pl.Int8)
 
 
-def reason_expr(term: Term, value: str, lln: str, age_days: str | None = "age_days") -> pl.Expr:
+def reason_expr(
+    term: Term, value: str, lln: str, age_days: str | None = "age_days", *, censored: bool = False
+) -> pl.Expr:
     """Why the grade is null (String; null where a grade was given), in the scalar grader's words."""
-    p = _program(term, value, lln, age_days)
+    p = _program(term, value, lln, age_days, censored)
     return messages_expr([(p.grade.is_null() & c, m) for c, m in p.reasons])
 
 

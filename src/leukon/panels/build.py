@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from leukon.measurements.normalize import REJECT_SCHEMA, resolve_duplicates
-from leukon.panels.expressions import with_steps
+from leukon.panels.expressions import null_columns, with_steps
 from leukon.rules import book
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.criteria import DEFAULT_PROFILE
@@ -35,18 +35,20 @@ def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
     found = set(u["analyte"].unique().cast(pl.String).to_list())  # unique first: casting 10^7 Enum values is slow
     present = [a for a in ALL if a in found]
     limits = u["lln"].null_count() < u.height or u["uln"].null_count() < u.height
-    panels = _group(u, keys, present, limits)
+    censored = "censor" in u.columns and u["censor"].null_count() < u.height
+    panels = _group(u, keys, present, limits, censored)
     rejects = pl.DataFrame(schema=REJECT_SCHEMA)
     used_rows = u["source_row"]
     flagged = panels.filter(pl.col("_repeats"))
     if flagged.height:
         rows = u.join(flagged.select(keys), on=keys, how="semi", nulls_equal=True)
         kept, rejects = resolve_duplicates(rows)
-        redone = _group(kept, keys, present, limits)
+        redone = _group(kept, keys, present, limits, censored)
         panels = pl.concat([panels.filter(~pl.col("_repeats")), redone], how="diagonal_relaxed")
         untouched = u.join(flagged.select(keys), on=keys, how="anti", nulls_equal=True)
         used_rows = pl.concat([untouched["source_row"], kept["source_row"]])
     missing = [pl.lit(None, pl.Float64).alias(c) for c in _panel_value_columns() if c not in panels.columns]
+    missing += [pl.lit(None, pl.String).alias(f"{a}_censor") for a in ALL if f"{a}_censor" not in panels.columns]
     key = pl.col("patient_id") + pl.lit("@") + pl.col("time_key").dt.strftime("%Y-%m-%dT%H:%M:%S")
     if "time_key" not in panels.columns:
         key = pl.lit(None, pl.String)
@@ -70,9 +72,11 @@ def _keys(u: pl.DataFrame) -> list[str]:
     return ["patient_id", "specimen_id", "time_key"]
 
 
-def _group(u: pl.DataFrame, keys: list[str], present: list[str], limits: bool) -> pl.DataFrame:
+def _group(u: pl.DataFrame, keys: list[str], present: list[str], limits: bool, censored: bool = False) -> pl.DataFrame:
     is_ = {a: pl.col("analyte") == a for a in present}
     aggs = [pl.col("value").filter(is_[a]).first().alias(a) for a in present]
+    if censored:  # "<0.5": the value holds the bound and `<a>_censor` the operator (leukon.rules.book.holds)
+        aggs += [pl.col("censor").filter(is_[a]).first().alias(f"{a}_censor") for a in present]
     if limits:
         for side in ("lln", "uln"):
             aggs += [pl.col(side).filter(is_[a]).first().alias(f"{a}_lab_{side}") for a in present]
@@ -118,9 +122,12 @@ def with_demographics(panels: pl.LazyFrame, patients: pl.LazyFrame | None) -> pl
     return out.with_columns(age_days=pl.when(age >= 0).then(age), age_hours=pl.lit(None, pl.Int64)).drop("birth_date")
 
 
-def derive_steps_frame(panels: pl.LazyFrame) -> pl.LazyFrame:
+CENSOR_COLUMNS = [f"{a}_censor" for a in ALL]
+
+
+def derive_steps_frame(panels: pl.LazyFrame, nulls: frozenset[str] = frozenset()) -> pl.LazyFrame:
     """Derived absolute counts and their methods (`leukon.rules.book.derive_steps`)."""
-    return with_steps(panels, book.derive_steps())
+    return with_steps(panels, book.derive_steps(), nulls)
 
 
 RANGE_ORIGIN = pl.Enum(list(book.RANGE_ORIGINS))
@@ -139,7 +146,7 @@ def build_panels(
     for repeated results found while building them; the source rows that reached a panel."""
     p, rejects, used_rows = pivot(used)
     p = with_demographics(p, patients)
-    p = derive_steps_frame(p)
+    p = derive_steps_frame(p, null_columns(p, CENSOR_COLUMNS))
     p = ranges_frame(p, profile)
     p = p.with_columns([pl.col(f"{a}_range").cast(RANGE_ORIGIN) for a in ALL])
     helpers = [f"{a}_lab_{s}" for a in ALL for s in ("lln", "uln")]

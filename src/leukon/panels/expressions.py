@@ -39,8 +39,19 @@ def _lit(v) -> pl.Expr:
     return pl.lit(v)
 
 
-def to_polars(e: L.Expr) -> pl.Expr:
-    """The Polars expression for a rule-book expression."""
+def to_polars(e: L.Expr, _memo: dict | None = None) -> pl.Expr:
+    """The Polars expression for a rule-book expression (a subtree shared in the rule book is built once)."""
+    memo = {} if _memo is None else _memo
+    hit = memo.get(id(e))
+    if hit is None:
+        hit = memo[id(e)] = (e, _to_polars(e, memo))
+    return hit[1]
+
+
+def _to_polars(e: L.Expr, memo: dict) -> pl.Expr:  # one branch per node type
+    def to_polars(x: L.Expr) -> pl.Expr:
+        return globals()["to_polars"](x, memo)
+
     if isinstance(e, L.Col):
         return pl.col(e.name)
     if isinstance(e, L.Lit):
@@ -116,9 +127,25 @@ def _render_batch(template: str, s: pl.Series) -> pl.Series:
     return joined.select(pl.when(pl.col("_valid")).then(pl.col("_text"))).to_series().alias(s.name)
 
 
-def with_steps(frame: pl.LazyFrame, steps: list[tuple[str, L.Expr]]) -> pl.LazyFrame:
+def null_columns(frame: pl.LazyFrame | pl.DataFrame, candidates: list[str]) -> frozenset[str]:
+    """Which of these columns hold no value at all (so `leukon.rules.logic.simplify` can drop the rules on them)."""
+    names = set(frame.collect_schema().names())
+    present = [c for c in candidates if c in names]
+    missing = {c for c in candidates if c not in names}
+    if not present:
+        return frozenset(missing)
+    row = frame.lazy().select([pl.col(c).is_not_null().any().alias(c) for c in present]).collect().row(0, named=True)
+    return frozenset(missing | {c for c, any_value in row.items() if not any_value})
+
+
+def with_steps(
+    frame: pl.LazyFrame, steps: list[tuple[str, L.Expr]], nulls: frozenset[str] = frozenset()
+) -> pl.LazyFrame:
     """Apply a rule program's steps as `with_columns` batches: a step that reads an earlier step's output starts a
-    new batch, exactly the order in which `leukon.rules.logic.program` fills them."""
+    new batch, exactly the order in which `leukon.rules.logic.program` fills them. Columns in `nulls` are known to
+    be null everywhere and their rules are folded away first."""
+    memo: dict = {}
+    steps = [(name, L.simplify(e, nulls, memo)) for name, e in steps]
     batch: dict[str, pl.Expr] = {}
     for name, e in steps:
         if L.columns(e) & batch.keys() or name in batch:

@@ -15,14 +15,18 @@ from functools import lru_cache
 
 from leukon.rules import book, criteria
 from leukon.rules.analytes import ANALYTES
-from leukon.rules.logic import program
+from leukon.rules.logic import program, simplify
 from leukon.rules.ranges import range_rows
 
 
 @lru_cache(maxsize=4)
 def _panel_program(n_ranges: int):
     del n_ranges  # part of the key: range rows registered later (criteria.register_profiles) compile anew
-    return program(book.derive_steps() + book.range_steps(), name="panel")
+    # one CBC's values are exact (a censored one is left out before this), so the censored-value rules fold away
+    nulls = frozenset(f"{a}_censor" for a in ANALYTES)
+    memo: dict = {}
+    steps = [(name, simplify(e, nulls, memo)) for name, e in book.derive_steps() + book.range_steps()]
+    return program(steps, name="panel")
 
 
 def panel_row(
@@ -37,6 +41,9 @@ def panel_row(
 ) -> dict:
     """The panel as a dict of columns, as `leukon.panels.build.build_panels` makes one row of a table."""
     row: dict = dict.fromkeys(ANALYTES)
+    row.update(
+        dict.fromkeys(f"{a}_censor" for a in ANALYTES)
+    )  # one CBC's values are exact (censored ones are left out)
     row.update(measured)
     for a in ANALYTES:
         lo, hi = (lab or {}).get(a, (None, None))

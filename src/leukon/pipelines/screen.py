@@ -68,7 +68,7 @@ def _panel_columns(panels: pl.DataFrame) -> list[str]:
         cols += [a]
         if f"{a}_method" in panels.columns:
             cols.append(f"{a}_method")
-        cols += [f"{a}_lln", f"{a}_uln", f"{a}_range"]
+        cols += [f"{a}_lln", f"{a}_uln", f"{a}_range", f"{a}_censor"]
     return [*cols, "findings", "neutropenia_severity", "warnings", "not_assessed"]
 
 
@@ -194,7 +194,8 @@ def _course(panels: pl.DataFrame, scheme_id: str) -> tuple[pl.DataFrame, pl.Data
     for col, term in terms.items():
         if term.lower() in sch.terms:
             t = sch.terms[term.lower()]
-            cols.append(grade_expr(t, col, f"{col}_lln", "age_days").alias(grade_column(scheme_id, col)))
+            cens = f"{col}_censor" in panels.columns and panels[f"{col}_censor"].null_count() < panels.height
+            cols.append(grade_expr(t, col, f"{col}_lln", "age_days", censored=cens).alias(grade_column(scheme_id, col)))
     # Each count's own range and its origin, and the demographics and warnings behind it, so the course says where
     # every lower limit came from (lab, profile row, Duffy-null) and notes a Duffy-null person low only by the lab.
     context = [f"{a}_{s}" for a in terms for s in ("lln", "range")] + [

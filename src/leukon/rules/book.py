@@ -109,10 +109,11 @@ def derive_steps() -> list[tuple[str, Expr]]:
     for line in WHITE_LINES:
         a, pct = ABSOLUTE[line], PERCENT[line]
         measured = col(a).not_null()
-        can = wbc.not_null() & col(pct).not_null() & ~measured
+        exact = all_(col(f"{x}_censor").is_null() for x in ("wbc", pct))  # a bound times a % is no count
+        can = wbc.not_null() & col(pct).not_null() & ~measured & exact
         if line == "neutrophils":
-            with_pct = can & col("bands_pct").not_null()
-            with_abs = can & col("bands_pct").is_null() & col("bands").not_null()
+            with_pct = can & col("bands_pct").not_null() & col("bands_pct_censor").is_null()
+            with_abs = can & col("bands_pct").is_null() & col("bands").not_null() & col("bands_censor").is_null()
             method = (
                 when(measured, MEASURED).when(with_pct | with_abs, WITH_BANDS).when(can, WITHOUT_BANDS).otherwise(None)
             )
@@ -218,6 +219,43 @@ def range_steps() -> list[tuple[str, Expr]]:
     return steps
 
 
+# --- censored values ----------------------------------------------------------------------------------------------
+
+#: A censored result ("<0.5") stands for an interval; `holds` is True only when a comparison holds for every value in
+#: it, `fails` only when it holds for none. Everything else is undecided and said so, never read as the bound.
+CENSOR_OPS = ("<", "<=", ">", ">=")
+_NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def holds(a: str, op: str, bound: Expr | float) -> Expr:
+    """`<a> op bound` for the true value behind `<a>` and `<a>_censor` (exact when the censor is null)."""
+    v, c = col(a), col(f"{a}_censor")
+    exact = c.is_null() & v.cmp(op, bound)
+    if op in ("<", "<="):
+        strict, loose = c.eq("<"), c.eq("<=")
+    else:
+        strict, loose = c.eq(">"), c.eq(">=")
+    looser = {"<": "<=", "<=": "<=", ">": ">=", ">=": ">="}[op]
+    # t < v <= bound gives t < bound; t <= v op bound gives t op bound
+    return exact | (strict & v.cmp(looser, bound)) | (loose & v.cmp(op, bound))
+
+
+def undecided(a: str, op: str, bound: Expr | float) -> Expr:
+    """A censored value for which `op bound` may or may not hold."""
+    return col(a).not_null() & col(f"{a}_censor").not_null() & ~holds(a, op, bound) & ~holds(a, _NEGATE[op], bound)
+
+
+def censored_interval(a: str) -> tuple[Expr, Expr]:
+    """The ends of the values a censored `<a>` stands for, within the analyte's plausible range; a strict bound moves
+    by one part in 2^52, so exactly compared thresholds see the values just inside."""
+    an = ANALYTES[a]
+    v, c = col(a), col(f"{a}_censor")
+    step = 2.0**-52
+    lo = when(c.eq(">"), v * (1 + step)).when(c.eq(">="), v).otherwise(an.plausible_min)
+    hi = when(c.eq("<"), v * (1 - step)).when(c.eq("<="), v).otherwise(max_(v, an.plausible_max))
+    return lo, hi
+
+
 # --- stage 3: findings, warnings, not assessed --------------------------------------------------------------------
 
 
@@ -253,7 +291,13 @@ class NoteRule:
 
 
 def low(a: str) -> Expr:
-    return col(a) < col(f"{a}_lln")
+    """Below the LLN, for every value a censored result can stand for."""
+    return holds(a, "<", col(f"{a}_lln"))
+
+
+def not_low(a: str) -> Expr:
+    """At or above the LLN, for every value a censored result can stand for."""
+    return holds(a, ">=", col(f"{a}_lln"))
 
 
 def known(a: str) -> Expr:
@@ -275,20 +319,23 @@ def finding_conditions() -> dict[str, Expr]:
     """Each finding code's condition (febrile neutropenia: see `fever_any`)."""
     out = {code: low(a) for a, code in LOW_FINDINGS.items()}
     out["leukopenia"], out["neutropenia"] = low_white("wbc"), low_white("anc")
-    out["agranulocytosis"] = (col("anc") < AGRANULOCYTOSIS_BELOW) & ~impossible_pair()
-    out["neutropenia_without_leukopenia"] = low_white("anc") & known("wbc") & ~low("wbc")
-    out["leukopenia_without_neutropenia"] = low_white("wbc") & known("anc") & ~low("anc")
-    out["left_shift"] = (col("bands") > col("bands_uln")) | (col("bands_pct") > col("bands_pct_uln"))
+    out["agranulocytosis"] = holds("anc", "<", AGRANULOCYTOSIS_BELOW) & ~impossible_pair()
+    out["neutropenia_without_leukopenia"] = low_white("anc") & known("wbc") & not_low("wbc")
+    out["leukopenia_without_neutropenia"] = low_white("wbc") & known("anc") & not_low("anc")
+    out["left_shift"] = holds("bands", ">", col("bands_uln")) | holds("bands_pct", ">", col("bands_pct_uln"))
     n_low = [any_(low_white(a) if a in ("wbc", "anc") else low(a) for a in analytes) for _, _, analytes in CELL_LINES]
     out["pancytopenia"] = all_(n_low)
     out["bicytopenia"] = _exactly_two(n_low)
-    out["leukocytosis"] = col("wbc") > col("wbc_uln")
+    out["leukocytosis"] = holds("wbc", ">", col("wbc_uln"))
     return out
 
 
 def _exactly_two(conds: list[Expr]) -> Expr:
     a, b, c = conds
     return (a & b & ~c) | (a & ~b & c) | (~a & b & c)
+
+
+SEVERITY_UNDECIDED = "not determined: the censored ANC spans severities"
 
 
 def severity_term() -> Term:
@@ -299,7 +346,10 @@ def severity_labels() -> list[str]:
     """The clinical severity labels, most severe first, and the label for an ANC low by its range but above the
     mildest severity bound."""
     rules = severity_term().bands[0].rules
-    return [r.label or "" for r in rules] + [f"below the reference range, above {rules[-1].bound:g}"]
+    return [r.label or "" for r in rules] + [
+        f"below the reference range, above {rules[-1].bound:g}",
+        SEVERITY_UNDECIDED,
+    ]
 
 
 def severity_expr() -> Expr:
@@ -307,8 +357,10 @@ def severity_expr() -> Expr:
     rules = severity_term().bands[0].rules
     chain = when(~low_white("anc"), None)
     for r in rules:
-        chain = chain.when(col("anc").cmp(r.op, r.bound), r.label)
-    return chain.otherwise(severity_labels()[-1])
+        chain = chain.when(undecided("anc", r.op, r.bound), SEVERITY_UNDECIDED).when(
+            holds("anc", r.op, r.bound), r.label
+        )
+    return chain.otherwise(severity_labels()[-2])
 
 
 def finding_rules() -> list[FindingRule]:
@@ -318,7 +370,7 @@ def finding_rules() -> list[FindingRule]:
         if code in ("anemia", "thrombocytopenia"):
             continue
         out.append(FindingRule(code, c[code], "range", a, "<", f"{a}_lln"))
-    strict = col("anc") < AGRANULOCYTOSIS_STRICT_BELOW
+    strict = holds("anc", "<", AGRANULOCYTOSIS_STRICT_BELOW)
     out.append(
         FindingRule(
             "agranulocytosis",
@@ -364,11 +416,11 @@ def finding_rules() -> list[FindingRule]:
             ),
         )
     )  # fmt: skip
-    bands_high = col("bands") > col("bands_uln")
+    bands_high = holds("bands", ">", col("bands_uln"))
     out.append(FindingRule("left_shift", bands_high, "range", "bands", ">", "bands_uln", LEFT_SHIFT_SOURCE))
     out.append(
         FindingRule(
-            "left_shift", ~bands_high & (col("bands_pct") > col("bands_pct_uln")), "range", "bands_pct", ">",
+            "left_shift", ~bands_high & holds("bands_pct", ">", col("bands_pct_uln")), "range", "bands_pct", ">",
             "bands_pct_uln", LEFT_SHIFT_SOURCE,
         )
     )  # fmt: skip
@@ -471,6 +523,17 @@ def not_assessed_rules() -> list[NoteRule]:
             "anc",
         )
     )
+    for a, code in LOW_FINDINGS.items():
+        out.append(
+            NoteRule(
+                code, undecided(a, "<", col(f"{a}_lln")),
+                Message(
+                    f"{code} not assessed: the censored result {{op}}{{value}} does not say whether {short_name(a)} is"
+                    " below the lower limit {lln}", op=col(f"{a}_censor"), value=col(a), lln=col(f"{a}_lln"),
+                ),
+                a,
+            )
+        )  # fmt: skip
     for a, code in LOW_FINDINGS.items():
         newborn = newborn_hours_needed() | newborn_hour_uncovered() if a == "anc" else lit(False)
         out.append(
@@ -646,6 +709,38 @@ def term_program(term: Term, value: Expr, lln: Expr, age_days: Expr) -> TermProg
                 break
             worse.append(value.cmp(rule.op, rule.bound))
     return TermProgram(grade, band_index, tuple(reasons))
+
+
+def censored_term_program(term: Term, a: str, lln: Expr, age_days: Expr) -> TermProgram:
+    """`term_program` for a value that may be censored (`<a>_censor`): graded only when both ends of the interval it
+    stands for get the same grade (every term is monotone, which the criteria loader checks); otherwise not
+    gradable, with the two grades it could be."""
+    exact = term_program(term, col(a), lln, age_days)
+    lo, hi = censored_interval(a)
+    at_lo, at_hi = term_program(term, lo, lln, age_days), term_program(term, hi, lln, age_days)
+    c = col(f"{a}_censor")
+    agree = at_lo.grade.eq(at_hi.grade)
+    grade = when(c.is_null(), exact.grade).when(agree, at_lo.grade).otherwise(None)
+    band = when(c.is_null(), exact.band).otherwise(at_lo.band)
+    shown = "censored ({cop} {cvalue} " + ANALYTES[term.analyte].unit + ")"
+    first = when(at_hi.grade < at_lo.grade, at_hi.grade).otherwise(at_lo.grade)
+    second = when(at_hi.grade < at_lo.grade, at_lo.grade).otherwise(at_hi.grade)
+    reasons = [(c.is_null() & cond, msg) for cond, msg in exact.reasons]
+    for cond, msg in at_lo.reasons + at_hi.reasons:  # an end that cannot be graded (no LLN, no age) says why
+        reasons.append(
+            (
+                c.not_null() & cond,
+                Message("not gradable: " + shown + ": " + msg.template, cop=c, cvalue=col(a), **msg.params),
+            )
+        )
+    reasons.append(
+        (
+            c.not_null() & ~agree,
+            Message("not gradable: " + shown + ": the value could be grade {g1} or grade {g2}",
+                    cop=c, cvalue=col(a), g1=first, g2=second),
+        )
+    )  # fmt: skip
+    return TermProgram(grade, band, tuple(reasons))
 
 
 @dataclass(frozen=True)

@@ -472,3 +472,86 @@ def render_message(msg: Message, row: Mapping, cache: dict | None = None, key: A
         if cache is not None:
             cache[key] = fn
     return render(msg.template, dict(zip(msg.params, fn(row), strict=True)))
+
+
+# --- constant folding ----------------------------------------------------------------------------------------------
+
+
+def simplify(e: Expr, nulls: frozenset[str] | set[str] = frozenset(), _memo: dict | None = None) -> Expr:
+    """`e` with the columns in `nulls` known to be null everywhere, and constants folded under the semantics above
+    (a comparison with a null side is False, arithmetic with a null is null, a branch whose condition is False is
+    dropped). Both compilers then emit only what can matter: a table with no censored value, or one CBC, never pays
+    for the censored-value rules."""
+    memo = {} if _memo is None else _memo
+    key = id(e)
+    if key in memo:
+        return memo[key][1]
+    out = _fold(e, nulls, memo)
+    memo[key] = (e, out)  # keep `e` alive so its id is not reused while the memo lives
+    return out
+
+
+def _is(e: Expr, value: Any) -> bool:
+    return isinstance(e, Lit) and e.value is value
+
+
+def _fold(e: Expr, nulls, memo) -> Expr:
+    s = lambda x: simplify(x, nulls, memo)  # noqa: E731
+    if isinstance(e, Col):
+        return Lit(None) if e.name in nulls else e
+    if isinstance(e, Lit):
+        return e
+    if isinstance(e, Cmp):
+        a, b = s(e.a), s(e.b)
+        if _is(a, None) or _is(b, None):
+            return Lit(False)
+        return Cmp(e.op, a, b)
+    if isinstance(e, Logic):
+        args = [s(x) for x in e.args]
+        if e.op == "and":
+            if any(_is(x, False) for x in args):
+                return Lit(False)
+            args = [x for x in args if not _is(x, True)]
+            return Lit(True) if not args else args[0] if len(args) == 1 else Logic("and", tuple(args))
+        if any(_is(x, True) for x in args):
+            return Lit(True)
+        args = [x for x in args if not _is(x, False)]
+        return Lit(False) if not args else args[0] if len(args) == 1 else Logic("or", tuple(args))
+    if isinstance(e, Not):
+        a = s(e.a)
+        if isinstance(a, Lit) and isinstance(a.value, bool):
+            return Lit(not a.value)
+        return Not(a)
+    if isinstance(e, IsNull):
+        a = s(e.a)
+        if isinstance(a, Lit):
+            return Lit(a.value is None)
+        return IsNull(a)
+    if isinstance(e, Arith):
+        a, b = s(e.a), s(e.b)
+        if _is(a, None) or _is(b, None):
+            return Lit(None)
+        return Arith(e.op, a, b)
+    if isinstance(e, Func):
+        args = tuple(s(x) for x in e.args)
+        if e.name != "max" and _is(args[0], None):
+            return Lit(None)
+        return Func(e.name, args)
+    if isinstance(e, Coalesce):
+        args = [x for x in (s(x) for x in e.args) if not _is(x, None)]
+        return Lit(None) if not args else args[0] if len(args) == 1 else Coalesce(tuple(args))
+    if isinstance(e, When):
+        branches = []
+        for cond, value in e.branches:
+            c = s(cond)
+            if _is(c, False):
+                continue
+            if _is(c, True):
+                return When(tuple(branches), s(value)) if branches else s(value)
+            branches.append((c, s(value)))
+        default = s(e.default)
+        return When(tuple(branches), default) if branches else default
+    if isinstance(e, Lookup):
+        i = s(e.index)
+        return Lit(None) if _is(i, None) else Lookup(i, e.values)
+    raise TypeError(f"not an expression: {e!r}")
