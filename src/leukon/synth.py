@@ -1,6 +1,6 @@
 """A synthetic CBC cohort in the long format, with planted white-cell patterns and a little dirt.
 
-Scenarios follow the source articles (seed-facts.md): chemotherapy cycles with a nadir near day 10-14
+Scenarios follow the source articles (knowledge/data/sources.toml): chemotherapy cycles with a nadir near day 10-14
 and recovery by the next cycle; cyclic neutropenia (period about 21 days, some patients sampled three
 times a week); Duffy-null people with a stable low-normal ANC; HIV-like lymphopenia (leukopenia without
 neutropenia); clozapine agranulocytosis under weekly monitoring; acute viral pseudo-leukopenia

@@ -22,7 +22,7 @@ What the Bundle holds:
   formula as `method`;
 - one Observation per graded scheme term: `valueInteger` the grade, `method` the scheme, `derivedFrom`
   the value graded; a term leukon could not grade has a `dataAbsentReason` and the reason as text;
-- a DiagnosticReport whose conclusion lists the findings (with SNOMED CT codes where codes.md gives one),
+- a DiagnosticReport whose conclusion lists the findings (with SNOMED CT codes where the OHDSI PhenotypeLibrary gives one),
   warnings and what was not assessed.
 
 Everything leukon computed is tagged `LEUKON_TAG`: reading the Bundle back (`leukon.sources.fhir`) takes
@@ -46,7 +46,7 @@ INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpreta
 _INTERPRETATION_NAMES = {"L": "Low", "LL": "Critical low", "N": "Normal", "H": "High"}
 DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 SNOMED = "http://snomed.info/sct"
-#: Finding codes with a SNOMED CT concept (codes.md section 6, read in the OHDSI PhenotypeLibrary).
+#: Finding codes with a SNOMED CT concept (read in the OHDSI PhenotypeLibrary).
 FINDING_SNOMED = {
     "neutropenia": ("165517008", "Neutropenia"),
     "leukopenia": ("84828003", "Leukopenia"),
@@ -56,7 +56,7 @@ FINDING_SNOMED = {
 }
 #: UCUM codes of leukon's canonical units.
 UCUM_CODES = {"10^9/L": "10*9/L", "%": "%", "g/dL": "g/dL", "Cel": "Cel"}
-#: A derived ANC is not an automated count: it takes the method-unspecified code (codes.md section 1).
+#: A derived ANC is not an automated count: it takes the method-unspecified code (LOINC 751-8, Neutrophils [#/volume] in Blood).
 DERIVED_LOINC = {"anc": "26499-4"}
 #: The scheme whose grade 4 marks a value as critically low (LL).
 CRITICAL_SCHEME, CRITICAL_GRADE = "ctcae-v5", 4

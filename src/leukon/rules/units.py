@@ -129,7 +129,7 @@ def parse_unit(dimension: str, unit: str) -> Conversion | None:
     if dimension == "fraction":
         return Conversion(1.0, canonical="%") if s in _PERCENT else None
     if dimension == "mass_concentration":
-        f = _MASS.get(s)  # mmol/L: 1.611344 g/dL per mmol/L, as ricu converts AUMCdb (codes.md)
+        f = _MASS.get(s)  # mmol/L: 1.611344 g/dL per mmol/L, as the ricu R package converts AUMCdb
         return Conversion(f, canonical="g/dL") if f else None
     if dimension == "temperature":
         if s in _CELSIUS:

@@ -47,7 +47,7 @@ from .records import Record
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
-#: CBC panel codes (codes.md section 2: LOINC panels seen together in public eCQM value sets).
+#: CBC panel codes (LOINC panels seen together in public eCQM value sets).
 CBC_PANELS = {
     "58410-2": "CBC panel - Blood by Automated count",
     "57021-8": "CBC W Auto Differential panel - Blood",

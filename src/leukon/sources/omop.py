@@ -2,8 +2,8 @@
 
 - Analyte by `measurement_concept_id` (the catalogue's OMOP ids); a row mapped to concept 0 falls back
   to `measurement_source_value` read as a LOINC code or name, since ETLs often leave local codes there.
-- Unit: `unit_source_value` as written, else `unit_concept_id` named by UNIT_CONCEPTS (codes.md section
-  3); an id not listed is passed as "omop-unit:<id>" so the kernel reports it by id.
+- Unit: `unit_source_value` as written, else `unit_concept_id` named by UNIT_CONCEPTS (OMOP CDM unit
+  concepts); an id not listed is passed as "omop-unit:<id>" so the kernel reports it by id.
 - Time: `measurement_datetime`, else `measurement_date` at midnight.
 - Specimen: OMOP has no specimen id on MEASUREMENT (`visit_occurrence_id` spans a whole stay, and
   `measurement_id` is one result), so specimen_id is null and the kernel groups a panel by patient and
@@ -23,7 +23,7 @@ from . import base, columns
 from .io import ROW, open_table
 from .tabular import _NULL, _check_options, map_code
 
-#: OMOP unit concept ids -> unit text that leukon.rules.units parses (codes.md section 3; 8554 onwards are [R]).
+#: OMOP unit concept ids -> unit text that leukon.rules.units parses (OMOP unit concepts; 8554 on: recalled).
 UNIT_CONCEPTS: dict[int, str] = {
     9444: "10*9/L",
     8848: "10*3/uL",
