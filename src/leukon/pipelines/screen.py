@@ -258,9 +258,11 @@ def screen(
     return result
 
 
-#: Peak memory per input result with one slice, measured on 10.1 M synthetic results (benchmarks/): about
-#: 400 bytes from Parquet (4.1 GB) and 560 from CSV (5.7 GB). The estimate keeps a margin over both.
-BYTES_PER_RESULT = 800
+#: Peak memory per input result with one slice (`screen`, course on), measured on the synthetic long file of
+#: benchmarks/bench_screen.py (peak RSS of a fresh process; 2026-12): Parquet 716 B at 2 M results and 561 B at
+#: 6 M (each further result adds 480-620 B), CSV 676 B at 2 M (548 B a further result); 10.1 M earlier: 400 B
+#: Parquet, 560 B CSV. 600 covers the large inputs this serves; `memory // 3` below keeps the margin.
+BYTES_PER_RESULT = 600
 #: Bytes per result row in a long CSV, taken low so that the row estimate errs towards more slices.
 CSV_BYTES_PER_ROW = 60
 
