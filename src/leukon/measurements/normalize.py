@@ -23,7 +23,7 @@ import polars as pl
 
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.ranges import LIMIT_MAGNITUDE, lab_limit_problem, usual_limit
-from leukon.rules.units import _DESCRIBE, SIGNIFICANT_DIGITS, parse_unit
+from leukon.rules.units import DIMENSION_NAMES, SIGNIFICANT_DIGITS, parse_unit
 
 #: leukon's analyte ids as a Polars Enum: a byte per row instead of a string, compared as integers.
 ANALYTE_ENUM = pl.Enum(list(ANALYTES))
@@ -65,7 +65,7 @@ def unit_table(pairs: pl.DataFrame) -> pl.DataFrame:
             reason = f"missing unit for {analyte}"
         else:
             conv = parse_unit(a.dimension, unit)
-            reason = None if conv else f"unit {unit!r} is not a {_DESCRIBE[a.dimension]} for {analyte}"
+            reason = None if conv else f"unit {unit!r} is not a {DIMENSION_NAMES[a.dimension]} for {analyte}"
         rows.append((analyte, unit, conv.factor if conv else None, conv.offset if conv else None, reason))
     schema = {
         "analyte": pl.String,

@@ -151,12 +151,12 @@ def conversion_for(analyte: str, unit: str | None) -> Conversion:
     conv = parse_unit(a.dimension, unit)
     if conv is None:
         raise UnitError(
-            analyte, f"unit {unit!r} is not a {_DESCRIBE[a.dimension]}; use one of {_EXAMPLES[a.dimension]}"
+            analyte, f"unit {unit!r} is not a {DIMENSION_NAMES[a.dimension]}; use one of {_EXAMPLES[a.dimension]}"
         )
     return conv
 
 
-_DESCRIBE = {
+DIMENSION_NAMES = {
     "count": "cell count per volume",
     "fraction": "percentage of white cells",
     "mass_concentration": "haemoglobin concentration",

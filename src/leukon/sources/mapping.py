@@ -36,7 +36,7 @@ import polars as pl
 
 from leukon.errors import InputError, did_you_mean
 from leukon.rules.analytes import ANALYTES, by_local_name, closest_names, code_table
-from leukon.rules.units import _DESCRIBE, parse_unit
+from leukon.rules.units import DIMENSION_NAMES, parse_unit
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class LocalMap:
 EMPTY = LocalMap()
 
 
-def _key(text: str) -> str:
+def fold_key(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip().lower())
 
 
@@ -93,13 +93,13 @@ def load_map(spec: str | Path | dict | LocalMap | None) -> LocalMap:
             raise InputError("map", f"{where}: unknown analyte {analyte!r}.{did_you_mean(analyte, list(ANALYTES))}")
         dim = ANALYTES[analyte].dimension
         if unit is not None and parse_unit(dim, str(unit)) is None:
-            raise InputError("map", f"{where}: unit {unit!r} is not a {_DESCRIBE[dim]} for {analyte}")
-        names[_key(local)] = (analyte, None if unit is None else str(unit))
+            raise InputError("map", f"{where}: unit {unit!r} is not a {DIMENSION_NAMES[dim]} for {analyte}")
+        names[fold_key(local)] = (analyte, None if unit is None else str(unit))
     units: dict[str, str] = {}
     for local, unit in raw.get("units", {}).items():
-        if not isinstance(unit, str) or not any(parse_unit(d, unit) for d in _DESCRIBE):
+        if not isinstance(unit, str) or not any(parse_unit(d, unit) for d in DIMENSION_NAMES):
             raise InputError("map", f"{label} [units] {local!r}: {unit!r} is not a unit leukon reads (e.g. 10^3/uL)")
-        units[_key(local)] = unit
+        units[fold_key(local)] = unit
     return LocalMap(names, units, label)
 
 
@@ -133,8 +133,8 @@ def resolve(code: str | None, unit: str | None, local: LocalMap = EMPTY) -> Reso
     code = str(code).strip()
     has_unit = unit is not None and bool(str(unit).strip())
     if has_unit and local.units:
-        unit = local.units.get(_key(str(unit)), unit)
-    hit = local.names.get(_key(code))
+        unit = local.units.get(fold_key(str(unit)), unit)
+    hit = local.names.get(fold_key(code))
     if hit:
         return Resolved(hit[0], unit if has_unit else hit[1])
     catalogue = _catalogue_codes().get(code.lower())

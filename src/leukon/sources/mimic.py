@@ -21,7 +21,7 @@ from leukon.rules.analytes import ANALYTES
 
 from . import base, columns
 from .io import ROW, open_table
-from .tabular import _NULL, _check_options
+from .tabular import NULL_TEXT, check_options
 
 FIELDS = {
     "patient_id": ("subject_id",),
@@ -58,12 +58,12 @@ def read_mimic(
     **names: str | None,
 ) -> base.Source:
     """labevents rows; `patients` is hosp/patients (subject_id, gender, anchor_age, anchor_year)."""
-    _check_options(names, tuple(FIELDS), "mimic-iv")
+    check_options(names, tuple(FIELDS), "mimic-iv")
     t = open_table(spec, table=table)
     cols = columns.resolve(t.columns, FIELDS, required=REQUIRED, given=names, label=t.label)
     if not (cols["value"] or cols["value_text"]):
         columns.resolve(t.columns, {"value": FIELDS["value"]}, required=("value",), given={}, label=t.label)
-    c = {k: (pl.col(v) if v else _NULL) for k, v in cols.items()}
+    c = {k: (pl.col(v) if v else NULL_TEXT) for k, v in cols.items()}
     item = base.text(c["code"]).str.replace(r"\.0+$", "")
     used, excluded = _items()
     value = pl.coalesce(base.text(c["value"]), base.text(c["value_text"]))
@@ -79,12 +79,12 @@ def read_mimic(
         c["lln"].alias("lln"),
         c["uln"].alias("uln"),
         pl.when(item.is_null())
-        .then(_NULL)
+        .then(NULL_TEXT)
         .when(item.is_in(list(excluded)))
         .then(item.replace_strict(excluded, default=None, return_dtype=pl.String))
         .when(~item.is_in(list(used)))
         .then(pl.lit("unknown itemid ") + item)
-        .otherwise(_NULL)
+        .otherwise(NULL_TEXT)
         .alias("reason"),
         pl.struct(t.columns).alias("raw"),
     )

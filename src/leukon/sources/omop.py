@@ -21,7 +21,7 @@ from leukon.rules.analytes import ANALYTES
 
 from . import base, columns
 from .io import ROW, open_table
-from .tabular import _NULL, _check_options, map_code
+from .tabular import NULL_TEXT, check_options, map_code
 
 #: OMOP unit concept ids -> unit text that leukon.rules.units parses (OMOP unit concepts; 8554 on: recalled).
 UNIT_CONCEPTS: dict[int, str] = {
@@ -79,12 +79,12 @@ def read_omop(
     **names: str | None,
 ) -> base.Source:
     """MEASUREMENT rows; `patients` is a PERSON table (CSV, Parquet or DB table)."""
-    _check_options(names, tuple(FIELDS), "omop")
+    check_options(names, tuple(FIELDS), "omop")
     t = open_table(spec, table=table)
     cols = columns.resolve(t.columns, FIELDS, required=REQUIRED, given=names, label=t.label)
     if not (cols["datetime"] or cols["date"]):
         columns.resolve(t.columns, {"date": FIELDS["date"]}, required=("date",), given={}, label=t.label)
-    c = {k: (pl.col(v) if v else _NULL) for k, v in cols.items()}
+    c = {k: (pl.col(v) if v else NULL_TEXT) for k, v in cols.items()}
     concept = _int_text(c["code"])
     source_code = base.text(c["source_code"])
     unit_id = _int_text(c["unit_concept"])
@@ -119,7 +119,7 @@ def read_omop(
         c["uln"].alias("uln"),
         pl.when(censored)
         .then(pl.lit("censored value (operator_concept_id ") + operator + pl.lit(")"))
-        .otherwise(_NULL)
+        .otherwise(NULL_TEXT)
         .alias("reason"),
         pl.struct(t.columns).alias("raw"),
     )

@@ -21,7 +21,7 @@ from leukon.errors import InputError
 
 from . import base
 from .mapping import LocalMap, load_map
-from .mapping import _key as fold
+from .mapping import fold_key as fold
 
 
 @dataclass(slots=True)

@@ -28,7 +28,7 @@ LONG_FIELDS = ("patient_id", "taken_at", "analyte", "value", "unit", "lln", "uln
                "birth_date", "ancestry")  # fmt: skip
 #: Rows read to detect a decimal comma in a text value column.
 DECIMAL_SAMPLE = 2000
-_NULL = pl.lit(None, pl.String)
+NULL_TEXT = pl.lit(None, pl.String)
 
 
 def map_code(key: pl.Expr, unit: pl.Expr) -> pl.Expr:
@@ -42,10 +42,10 @@ def map_code(key: pl.Expr, unit: pl.Expr) -> pl.Expr:
 
 
 def _col(name: str | None) -> pl.Expr:
-    return pl.col(name) if name else _NULL
+    return pl.col(name) if name else NULL_TEXT
 
 
-def _check_options(options: dict, allowed: tuple[str, ...], fmt: str) -> None:
+def check_options(options: dict, allowed: tuple[str, ...], fmt: str) -> None:
     extra = sorted(set(options) - set(allowed))
     if extra:
         raise InputError(extra[0], f"not an option of the {fmt} format; options: {', '.join(allowed)}")
@@ -99,7 +99,7 @@ def read_long(
     `map`: a mapping file of local codes and units (`leukon.sources.mapping`). `decimal`: the decimal mark
     of the number cells ('.' or ','); by default it is detected, and an ambiguous column is noted.
     """
-    _check_options(names, LONG_FIELDS, "long")
+    check_options(names, LONG_FIELDS, "long")
     local = mapping.load_map(map)
     decimal = values.check_decimal(decimal)
     t = open_table(spec, table=table)
@@ -127,7 +127,7 @@ def read_long(
         _col(cols["unit"]).alias("unit"),
         _limit(cols["lln"], schema, decimal).alias("lln"),
         _limit(cols["uln"], schema, decimal).alias("uln"),
-        _NULL.alias("reason"),
+        NULL_TEXT.alias("reason"),
         pl.struct(t.columns).alias("raw"),
         censor.alias("censor"),
         _col(cols["range"]).cast(pl.String).alias("_range"),
@@ -172,14 +172,14 @@ def _decimal_of(frame: pl.LazyFrame, column: str, schema: pl.Schema, decimal: st
 def _value_and_censor(column: str, schema: pl.Schema, decimal: str) -> tuple[pl.Expr, pl.Expr]:
     """The value as cleaned text (or the numeric column as is) and its censoring operator."""
     if schema[column] != pl.String:
-        return pl.col(column), _NULL
+        return pl.col(column), NULL_TEXT
     return values.value_exprs(pl.col(column), decimal)
 
 
 def _limit(column: str | None, schema: pl.Schema, decimal: str) -> pl.Expr:
     """A reference-limit column as cleaned text (decimal commas and thousands separators read)."""
     if column is None:
-        return _NULL
+        return NULL_TEXT
     if schema[column] != pl.String:
         return pl.col(column)
     return values.value_exprs(pl.col(column), decimal)[0]
@@ -311,7 +311,7 @@ def read_wide(
     `<column>_uln` columns give reference limits. Accounting is per input row: a row with at least one
     usable result is used (its bad cells are listed in `Source.dropped`), a row with none is a reject.
     """
-    _check_options(names, ROW_FIELDS, "wide")
+    check_options(names, ROW_FIELDS, "wide")
     local = mapping.load_map(map)
     decimal = values.check_decimal(decimal)
     t = open_table(spec, table=table)
@@ -349,7 +349,7 @@ def read_wide(
         used |= {c for c in (unit_col, lln, uln) if c}
         default = units.get(col.lower()) or header_unit
         given = pl.col(col).cast(pl.String) if as_text else pl.col(col).cast(pl.Float64)
-        value, censor = _value_and_censor(col, pl.Schema({col: pl.String}), decimal) if as_text else (given, _NULL)
+        value, censor = _value_and_censor(col, pl.Schema({col: pl.String}), decimal) if as_text else (given, NULL_TEXT)
         cells.append(
             t.frame.select(
                 pl.col(ROW),
@@ -360,9 +360,9 @@ def read_wide(
                 pl.lit(analyte).alias("analyte"),
                 (value.cast(pl.String) if as_text else value).alias("value"),
                 (pl.col(unit_col).cast(pl.String) if unit_col else pl.lit(default, pl.String)).alias("unit"),
-                (pl.col(lln).cast(pl.String) if lln else _NULL).alias("lln"),
-                (pl.col(uln).cast(pl.String) if uln else _NULL).alias("uln"),
-                _NULL.alias("reason"),
+                (pl.col(lln).cast(pl.String) if lln else NULL_TEXT).alias("lln"),
+                (pl.col(uln).cast(pl.String) if uln else NULL_TEXT).alias("uln"),
+                NULL_TEXT.alias("reason"),
                 pl.lit(None, pl.Null).alias("raw"),
                 base.text(given.cast(pl.String)).alias("value_text"),
                 base.text(given.cast(pl.String)).is_null().alias("empty"),
