@@ -33,8 +33,12 @@ TABLES = ("panels", "grades", "rejects", "patients", "episodes")
 def spark():
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    import warnings
+
     from leukon.spark import session
 
+    # PySpark 4.3 notes at start-up that it was not tested with pandas 3; leukon.spark does not use pandas.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark\.")
     s = session(
         "local[2]",
         app="leukon-tests",
