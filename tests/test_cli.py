@@ -157,7 +157,7 @@ def test_internal_errors_are_one_line(capsys, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("something broke\nsecond line")
 
-    monkeypatch.setattr(grade, "grade_detail", boom)
+    monkeypatch.setattr(grade, "grade_value", boom)
     code = main(["grade", "--scheme", "ctcae-v5", "--term", "Leukocytosis", "--value", "1"])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "internal error" in err and "Traceback" not in err

@@ -17,7 +17,7 @@ import polars as pl
 from leukon._spark_partition import KEY, PATIENTS, RESULTS, table_from
 from leukon.errors import InputError
 from leukon.sources import columns, mimic, omop, read
-from leukon.sources.io import _NULLS, ROW, open_table, separator, split_spec
+from leukon.sources.io import NULL_MARKERS, ROW, open_table, separator, split_spec
 
 #: Where each format keeps the patient id in its results table (long and wide: the usual headers).
 PATIENT_FIELDS = {"omop": omop.FIELDS["patient_id"], "mimic-iv": mimic.FIELDS["patient_id"]}
@@ -135,7 +135,7 @@ def read_file(spark, spec: str | Path, *, field_name: str = "input"):
     df = spark.read.csv(
         str(path.resolve()), header=True, sep=separator(header), inferSchema=False, multiLine=True, escape='"'
     )
-    nulls = F.array(*[F.lit(v) for v in _NULLS])
+    nulls = F.array(*[F.lit(v) for v in NULL_MARKERS])
     return df.select(
         *[F.when(F.array_contains(nulls, _quoted(c)), None).otherwise(_quoted(c)).alias(c) for c in df.columns]
     )

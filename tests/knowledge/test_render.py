@@ -104,10 +104,12 @@ def test_topic_renders(term):
 def test_docs_examples_are_current():
     from pathlib import Path
 
-    from leukon.knowledge.examples import markdown
+    from leukon.outputs.explanation_examples import markdown
 
     doc = Path(__file__).parents[2] / "docs" / "explanations.md"
-    assert doc.exists(), "docs/explanations.md is missing: python -m leukon.knowledge.examples > docs/explanations.md"
+    assert doc.exists(), (
+        "docs/explanations.md is missing: python -m leukon.outputs.explanation_examples > docs/explanations.md"
+    )
     assert doc.read_text(encoding="utf-8") == markdown(), (
-        "docs/explanations.md is stale: python -m leukon.knowledge.examples > docs/explanations.md"
+        "docs/explanations.md is stale: python -m leukon.outputs.explanation_examples > docs/explanations.md"
     )

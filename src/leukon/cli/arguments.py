@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from leukon.errors import InputError
+from leukon.pipelines.requests import SOURCE_FLAGS
 from leukon.rules.analytes import ANALYTES
 
 #: Short spellings people use at the bedside, beside the analyte's own flag.
@@ -101,20 +102,6 @@ def analyte_values(args: argparse.Namespace, units: dict[str, str]) -> dict[str,
 # --- lab tables -----------------------------------------------------------------------------------------
 
 #: Column flags shared by the table readers: flag -> read() option (`--patient-id MRN` -> patient_id="MRN").
-SOURCE_FLAGS = (
-    "patient_id",
-    "taken_at",
-    "analyte",
-    "value",
-    "unit",
-    "lln",
-    "uln",
-    "range",
-    "specimen_id",
-    "sex",
-    "birth_date",
-    "ancestry",
-)
 
 
 def add_source_arguments(p: argparse.ArgumentParser) -> None:

@@ -19,12 +19,8 @@ from leukon.cli.arguments import (
 )
 from leukon.errors import InputError
 from leukon.pipelines.assess import assess_mapping
-from leukon.rules.analytes import ANALYTES
+from leukon.pipelines.requests import kind_of, split_document
 from leukon.rules.criteria import PROFILES, SCHEMES
-
-#: Keys a JSON CBC may hold beside the analyte ids: the keyword options of `assess_mapping`.
-JSON_KEYS = frozenset({"units", "lln", "uln", "age_days", "age_years", "age_hours", "sex", "ancestry", "profile",
-                       "fever_sustained", "anc_expected_fall", "schemes"})  # fmt: skip
 
 
 def register(subparsers) -> None:
@@ -152,26 +148,11 @@ def _stdin_bytes() -> bytes:
     return buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8")
 
 
-def split_document(doc: dict) -> tuple[dict, dict]:
-    """One JSON CBC as (values, options) for `assess_mapping`, after checking each key and its JSON type
-    (InputError naming the key). A null option means "not given", as a null value does. Shared with the
-    web service (POST /assess), so both give the same answer and the same messages."""
-    for k, v in doc.items():
-        if k not in ANALYTES and k not in JSON_KEYS:
-            raise InputError(
-                k, f"unknown key; use analyte ids ({', '.join(ANALYTES)}) or {', '.join(sorted(JSON_KEYS))}"
-            )
-        _check_shape(k, v)
-    values = {k: v for k, v in doc.items() if k in ANALYTES}
-    options = {k: v for k, v in doc.items() if k not in ANALYTES and v is not None}
-    return values, options
-
-
 def _assess_doc(doc: object, args: argparse.Namespace, *, index: int | None = None) -> dict:
     """The assessment of one JSON CBC as a dict (with its `index` in a list)."""
     where = "json" if index is None else f"CBC {index}"
     if not isinstance(doc, dict):
-        raise InputError(where, f'expected a JSON object with analyte keys, e.g. {{"wbc": 3.1}}, not {_kind(doc)}')
+        raise InputError(where, f'expected a JSON object with analyte keys, e.g. {{"wbc": 3.1}}, not {kind_of(doc)}')
     values, options = split_document(doc)
     result = assess_mapping(values, **options)
     out = result.to_dict()
@@ -183,43 +164,3 @@ def _assess_doc(doc: object, args: argparse.Namespace, *, index: int | None = No
 
 
 #: The JSON types each option takes (analytes take a number, a string "3100 /uL" or {"value", "unit"}).
-_SHAPES = {
-    "units": (dict,), "lln": (dict,), "uln": (dict,), "age_days": (int, float), "age_years": (int, float), "age_hours": (int, float),
-    "sex": (str,), "ancestry": (str,), "profile": (str,), "fever_sustained": (bool,),
-    "anc_expected_fall": (bool,), "schemes": (list,),
-}  # fmt: skip
-
-
-def _check_shape(key: str, value: object) -> None:
-    """InputError naming `key` when its JSON value has the wrong type (a list for a count, a number for sex)."""
-    if value is None:
-        return
-    if key in ANALYTES:
-        if isinstance(value, bool) or not isinstance(value, int | float | str | dict):
-            raise InputError(
-                key, f'expected a number, a string like "3100 /uL" or {{"value", "unit"}}, not {_kind(value)}'
-            )
-        if isinstance(value, dict):
-            for part in ("value", "unit", "lln", "uln"):
-                if part in value:
-                    _check_scalar(f"{key}.{part}", value[part])
-        return
-    shapes = _SHAPES[key]
-    if (isinstance(value, bool) and bool not in shapes) or not isinstance(value, shapes):
-        raise InputError(key, f"expected {' or '.join(t.__name__ for t in shapes)}, not {_kind(value)}")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_scalar(f"{key}.{k}", v)
-    if isinstance(value, list) and not all(isinstance(x, str) for x in value):
-        raise InputError(key, "expected a list of scheme ids (strings)")
-
-
-def _check_scalar(field: str, value: object) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float | str)):
-        raise InputError(field, f"expected a number or a string, not {_kind(value)}")
-
-
-def _kind(value: object) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
-        type(value), "a number"
-    )

@@ -10,128 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
-
-import polars as pl
 
 from leukon.cli.app import command
 from leukon.cli.arguments import add_profiles_argument
 from leukon.cli.files import written_whole
-from leukon.course.episodes import DEFAULT_LINES
-from leukon.course.follow import follow
 from leukon.course.model import NOT_A_DIAGNOSIS, FollowResult
-from leukon.errors import InputError, LeukonError
-from leukon.rules.units import check_value
-
-COUNT_COLUMNS = tuple(line.column for line in DEFAULT_LINES)
-
-
-def _read_json_records(path: Path) -> pl.DataFrame:
-    data = json.loads(path.read_text("utf-8"))
-    if isinstance(data, dict):
-        data = data.get("results", data.get("panels"))
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise InputError("INPUT", "a JSON input must be a list of objects like {patient_id, taken_at, anc, wbc}")
-    rows = []
-    for i, r in enumerate(data):
-        if r.get("patient_id") is None or r.get("taken_at") is None:
-            raise InputError("INPUT", f"record {i} needs patient_id and taken_at")
-        row = {"patient_id": str(r["patient_id"]), "specimen_id": r.get("specimen_id"), "taken_at": str(r["taken_at"])}
-        for col in COUNT_COLUMNS:
-            v = r.get(col)
-            row[col] = None if v is None else check_value(col, v, r.get("unit"))
-        rows.append(row)
-    schema = {"patient_id": pl.String, "specimen_id": pl.String, "taken_at": pl.String} | dict.fromkeys(
-        COUNT_COLUMNS, pl.Float64
-    )
-    df = pl.DataFrame(rows, schema=schema)
-    return df.with_columns(pl.col("taken_at").str.to_datetime(time_unit="us", strict=False))
-
-
-def read_table(path: str, *, results: bool = False) -> pl.DataFrame:
-    """Read a table (CSV, Parquet, or a JSON list of records; the suffix decides). With `results`, a long
-    table of lab results (one row a result, as `leukon screen --format long` reads) that has no count
-    columns is screened into panels first."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("INPUT", f"{path}: no such file")
-    suffix = p.suffix.lower()
-    if results:
-        from leukon.sources.detect import detect_format
-
-        message = detect_format(p)  # a FHIR Bundle/NDJSON or HL7 v2 file: screened by its adapter, like a table
-        if message:
-            from leukon.pipelines.screen import screen
-
-            return screen(path, format=message, course=False).panels
-    from leukon.sources.io import file_kind, read_errors  # here: leukon.sources is slow to import
-
-    kind = file_kind(p)
-    if suffix == ".json" or kind == "a JSON document":
-        return _read_json_records(p)
-    if kind is not None:
-        raise InputError("INPUT", f"{path} is not a CSV but {kind}; give CSV, Parquet or a JSON list of counts")
-    with p.open("rb") as fh:
-        parquet = fh.read(4) == b"PAR1"
-    with read_errors(path):
-        df = pl.read_parquet(p) if parquet else pl.read_csv(p, try_parse_dates=True, infer_schema_length=10_000)
-    df = _times(df)
-    if results and not set(COUNT_COLUMNS) & set(df.columns):
-        return _panels_from_results(path)
-    return df
-
-
-def _times(df: pl.DataFrame) -> pl.DataFrame:
-    """taken_at read as `leukon screen` reads it: US or day-first dates settled by the column, or refused."""
-    if "taken_at" not in df.columns or df["taken_at"].dtype != pl.String:
-        return df
-    from leukon.sources.base import parse_time, resolve_time_format
-
-    fmt, _ = resolve_time_format(df.lazy(), None)
-    parsed = df.select(parse_time(pl.col("taken_at"), pl.String, fmt=fmt)).to_series()
-    bad = df["taken_at"].filter(parsed.is_null() & df["taken_at"].str.strip_chars().ne(""))
-    if bad.len():
-        raise InputError("taken_at", f"cannot read {bad[0]!r} as a date and time")
-    return df.with_columns(parsed.alias("taken_at"))
-
-
-def _panels_from_results(path: str) -> pl.DataFrame:
-    """Panels from a long results table, through the same adapter and kernel as `leukon screen`."""
-    from leukon.pipelines.screen import screen
-
-    try:
-        return screen(path, format="long", course=False).panels
-    except InputError as e:
-        raise InputError("INPUT", f"{path} has no count columns ({', '.join(COUNT_COLUMNS)}) with patient_id and"
-                         f" taken_at, and is not a long results table either ({e})") from None  # fmt: skip
-
-
-def _read_treatments(path: str | None) -> pl.DataFrame | None:
-    if path is None:
-        return None
-    p = Path(path)
-    if p.suffix.lower() == ".json":
-        if not p.is_file():
-            raise InputError("--treatments", f"{path}: no such file")
-        return pl.DataFrame(json.loads(p.read_text("utf-8")))
-    return read_table(path)
-
-
-def _check_dates(df: pl.DataFrame) -> None:
-    if "taken_at" in df.columns and df["taken_at"].dtype == pl.String:
-        parsed = df["taken_at"].str.to_datetime(time_unit="us", strict=False)
-        bad = df.filter(parsed.is_null() & df["taken_at"].is_not_null())
-        if bad.height:
-            raise InputError("taken_at", f"cannot read {bad['taken_at'][0]!r} as a date and time")
-    elif "taken_at" in df.columns and df["taken_at"].null_count():
-        raise InputError("taken_at", f"{df['taken_at'].null_count()} row(s) have no readable date and time")
-
-
-def follow_args(args: argparse.Namespace, df: pl.DataFrame | None = None) -> FollowResult:
-    """The course of the counts in INPUT (or `df`, already read), for the options `add_follow_arguments` adds."""
-    df = read_table(args.input, results=True) if df is None else df
-    _check_dates(df)
-    return follow(df, args.patient, treatments=_read_treatments(args.treatments), scheme=args.scheme)
+from leukon.errors import InputError
+from leukon.pipelines.follow_input import follow_args, read_table, reading_errors
 
 
 def _text(result: FollowResult) -> str:
@@ -194,16 +79,6 @@ def add_follow_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--treatments", metavar="FILE", help="CSV or JSON with patient_id, date, label")
     p.add_argument("--scheme", default="ctcae-v5", help="grading scheme for worst grades (default ctcae-v5)")
     add_profiles_argument(p)  # panels whose profile column names a lab's own profile
-
-
-def reading_errors(fn, args: argparse.Namespace) -> int:
-    """Run `fn(args)`, reporting a file that cannot be read as the input error it is (exit 2, one line)."""
-    try:
-        return fn(args)
-    except (OSError, ValueError, KeyError, pl.exceptions.PolarsError) as e:
-        if isinstance(e, LeukonError):
-            raise
-        raise InputError("INPUT", " ".join(str(e).split()) or type(e).__name__) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

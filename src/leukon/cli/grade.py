@@ -7,10 +7,8 @@ import json
 
 from leukon.cli.app import command
 from leukon.cli.arguments import number, whole
-from leukon.rules.analytes import ANALYTES
-from leukon.rules.criteria import SCHEMES, scheme
-from leukon.rules.grading import GradeResult, grade_detail
-from leukon.rules.units import check_value
+from leukon.pipelines.requests import grade_value
+from leukon.rules.criteria import SCHEMES
 
 
 def register(subparsers) -> None:
@@ -29,23 +27,6 @@ def register(subparsers) -> None:
     p.add_argument("--age-days", default=None, metavar="DAYS", help="age in days (DAIDS grades by age)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=command("grade", run))
-
-
-def grade_value(
-    scheme_id: str,
-    term_name: str,
-    value: float,
-    unit: str | None,
-    *,
-    lln: float | None = None,
-    age_days: int | None = None,
-) -> GradeResult:
-    """One value as `leukon grade` (and POST /grade) reads it: a wrong unit, an impossible or an ambiguous
-    bare value is an InputError; a bare number that passes is plausible only in the canonical unit, so it is
-    read there (`leukon.grade` itself never assumes a unit: "unit missing")."""
-    term = scheme(scheme_id).term(term_name)
-    check_value(term.analyte, value, unit)
-    return grade_detail(scheme_id, term_name, value, unit or ANALYTES[term.analyte].unit, lln=lln, age_days=age_days)
 
 
 def run(args: argparse.Namespace) -> int:

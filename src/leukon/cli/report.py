@@ -8,8 +8,9 @@ import polars as pl
 
 from leukon.cli.app import command
 from leukon.cli.files import written_whole
-from leukon.cli.follow import add_follow_arguments, follow_args, read_table, reading_errors
+from leukon.cli.follow import add_follow_arguments
 from leukon.errors import InputError
+from leukon.pipelines.follow_input import follow_args, read_table, reading_errors
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -24,13 +24,12 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from leukon.cli.arguments import SOURCE_FLAGS
-from leukon.cli.follow import follow_args, reading_errors  # the CLI's own reader: a series is read one way
-from leukon.cli.grade import grade_value
 from leukon.errors import InputError
 from leukon.knowledge.explain import explain
 from leukon.outputs.explanation_html import to_html
 from leukon.pipelines.assess import assess_mapping
+from leukon.pipelines.follow_input import follow_args, reading_errors  # one reader of a series, as the CLI's
+from leukon.pipelines.requests import SOURCE_FLAGS, grade_value
 from leukon.pipelines.screen import screen
 from leukon.rules.criteria import SCHEMES, scheme
 from leukon.sources import FORMATS

@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, create_model
 
-from leukon.cli.assess import split_document
 from leukon.knowledge.kb import AUDIENCES
+from leukon.pipelines.requests import split_document
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.criteria import DEFAULT_PROFILE
 
@@ -95,7 +95,7 @@ AssessRequest = create_model(
 
 
 def assess_arguments(body: BaseModel) -> tuple[dict, dict]:
-    """(values, options) for `assess_mapping`, split and checked by the CLI's own `split_document`, so a
+    """(values, options) for `assess_mapping`, split and checked by `split_document`, as the CLI's, so a
     bad request gets the line `leukon assess --json` prints."""
     return split_document(body.model_dump(exclude_unset=True, exclude={"explanation"}))
 

@@ -25,7 +25,7 @@ from ..errors import InputError
 
 ROW = "source_row"
 _DB_SPEC = re.compile(r"^(?P<path>.+\.(?:duckdb|ddb|db|sqlite|sqlite3|db3)):(?P<table>[A-Za-z_][\w.]*)$", re.I)
-_NULLS = ["NA", "NULL", "null", "NaN"]
+NULL_MARKERS = ["NA", "NULL", "null", "NaN"]
 
 
 @dataclass
@@ -182,7 +182,7 @@ def _csv(path: Path, field_name: str, *, gz: bool) -> Table:
     header = sample.splitlines()[0] if sample.strip() else ""
     if not header.strip():
         raise InputError(field_name, f"{path} has no header row; the first line must name the columns")
-    opts = dict(separator=separator(header), infer_schema=False, null_values=_NULLS, raise_if_empty=False,
+    opts = dict(separator=separator(header), infer_schema=False, null_values=NULL_MARKERS, raise_if_empty=False,
                 encoding="utf8-lossy")  # fmt: skip  # a stray Latin-1 byte reaches the rejects as written, not a crash
     lf = pl.scan_csv(path, row_index_name=ROW, **opts).with_columns(pl.col(ROW).cast(pl.UInt64))
     notes = [f"{path.name}: gzip CSV is decompressed in memory"] if gz else []
