@@ -197,8 +197,9 @@ def attach_limits(
             for what, vals in d.items()
         }
         table = combos.with_columns(**extra)
+        # the counts keep their order: the course reads them in time order, and outputs must not depend on a hash
         lf = lf.with_columns(key_expr(k) for k in keys).join(table.lazy(), on=[f"_k_{k}" for k in keys], how="left",
-                                                             nulls_equal=True)  # fmt: skip
+                                                             nulls_equal=True, maintain_order="left")  # fmt: skip
 
     exprs = []
     for c in columns:
