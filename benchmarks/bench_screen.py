@@ -97,7 +97,7 @@ def _sql_tables(pairs: list[tuple]) -> dict[str, list[tuple]]:
     """
     from leukon.rules import criteria
     from leukon.rules.analytes import ANALYTES
-    from leukon.rules.units import _DESCRIBE, parse_unit
+    from leukon.rules.units import DIMENSION_NAMES, parse_unit
     from leukon.sources.mapping import resolve
 
     units = []
@@ -114,7 +114,11 @@ def _sql_tables(pairs: list[tuple]) -> dict[str, list[tuple]]:
             continue
         u = hit.unit if hit.unit else ("%" if a.dimension == "fraction" else None)
         conv = parse_unit(a.dimension, u) if u else None
-        reason = None if conv else (f"unit {u!r} is not a {_DESCRIBE[a.dimension]} for {a.id}" if u else "missing unit")
+        reason = (
+            None
+            if conv
+            else (f"unit {u!r} is not a {DIMENSION_NAMES[a.dimension]} for {a.id}" if u else "missing unit")
+        )
         units.append((code, unit or "", a.id, list(ANALYTES).index(a.id), conv.factor if conv else None, conv.offset if conv else None,
                       a.plausible_min, a.plausible_max, a.dimension == "fraction", reason))  # fmt: skip
     ranges = []
