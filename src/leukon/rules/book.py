@@ -315,6 +315,16 @@ def low_white(a: str) -> Expr:
     return low(a) & ~impossible_pair()
 
 
+def line_lows() -> list[Expr]:
+    """Per blood cell line (white cells, haemoglobin, platelets): is it low (a possible WBC/ANC pair only)."""
+    return [any_(low_white(a) if a in ("wbc", "anc") else low(a) for a in analytes) for _, _, analytes in CELL_LINES]
+
+
+def line_measured() -> list[Expr]:
+    """Per blood cell line: was it measured at all."""
+    return [any_(col(a).not_null() for a in analytes) for _, _, analytes in CELL_LINES]
+
+
 def finding_conditions() -> dict[str, Expr]:
     """Each finding code's condition (febrile neutropenia: see `fever_any`)."""
     out = {code: low(a) for a, code in LOW_FINDINGS.items()}
@@ -323,7 +333,7 @@ def finding_conditions() -> dict[str, Expr]:
     out["neutropenia_without_leukopenia"] = low_white("anc") & known("wbc") & not_low("wbc")
     out["leukopenia_without_neutropenia"] = low_white("wbc") & known("anc") & not_low("anc")
     out["left_shift"] = holds("bands", ">", col("bands_uln")) | holds("bands_pct", ">", col("bands_pct_uln"))
-    n_low = [any_(low_white(a) if a in ("wbc", "anc") else low(a) for a in analytes) for _, _, analytes in CELL_LINES]
+    n_low = line_lows()
     out["pancytopenia"] = all_(n_low)
     out["bicytopenia"] = _exactly_two(n_low)
     out["leukocytosis"] = holds("wbc", ">", col("wbc_uln"))
@@ -434,8 +444,8 @@ def finding_rules() -> list[FindingRule]:
 
 def _line_pattern_rules(c: dict[str, Expr]) -> list[FindingRule]:
     """Bicytopenia and pancytopenia, with which lines are low and which were not measured."""
-    lows = [any_(low_white(a) if a in ("wbc", "anc") else low(a) for a in analytes) for _, _, analytes in CELL_LINES]
-    measured = [any_(col(a).not_null() for a in analytes) for _, _, analytes in CELL_LINES]
+    lows = line_lows()
+    measured = line_measured()
     names = [n for n, _, _ in CELL_LINES]
     out = [FindingRule("pancytopenia", c["pancytopenia"], "pattern", detail=Message("low: " + ", ".join(names)))]
     for skip in range(3):  # the line that is not low
@@ -547,7 +557,7 @@ def not_assessed_rules() -> list[NoteRule]:
             )
         )
     lows = [any_(low(a) for a in analytes) for _, _, analytes in CELL_LINES]
-    measured = [any_(col(a).not_null() for a in analytes) for _, _, analytes in CELL_LINES]
+    measured = line_measured()
     names = [n for n, _, _ in CELL_LINES]
     any_low = any_(lows)
     # one rule per combination of unmeasured lines, so the message names exactly those
