@@ -1,35 +1,25 @@
 """Issue 9: no missed fever emergency, no silent normal, ranges right at every age, each at and around its boundary,
 through the one-CBC path (`assess`) and the table path (`screen`), which read the same rule book."""
 
-import datetime as dt
-from types import SimpleNamespace
-
 import polars as pl
 import pytest
 
 from leukon import InputError, assess
-from leukon.measurements.normalize import MEASUREMENT_SCHEMA, REJECT_SCHEMA
 from leukon.pipelines.screen import screen_source
 
-TAKEN = dt.datetime(2024, 3, 15, 8, 30)
 
+@pytest.fixture
+def screen_one(one_specimen):
+    """Screen one adult specimen ({analyte: (value, unit, lab LLN)}): (panel, grades, rejects)."""
 
-def _screen(values: dict, age_days: int | None = 40 * 365) -> tuple[dict, pl.DataFrame, pl.DataFrame]:
-    rows = [
-        {"source_row": i, "patient_id": "p", "specimen_id": "s", "taken_at": TAKEN, "analyte": a, "value": v,
-         "unit": u, "lln": lo, "uln": None}
-        for i, (a, (v, u, lo)) in enumerate(values.items())
-    ]  # fmt: skip
-    birth = None if age_days is None else TAKEN.date() - dt.timedelta(days=age_days)
-    patients = pl.LazyFrame({"patient_id": ["p"], "sex": [None], "birth_date": [birth], "ancestry": [None]},
-                            schema={"patient_id": pl.String, "sex": pl.String, "birth_date": pl.Date,
-                                    "ancestry": pl.String})  # fmt: skip
-    src = SimpleNamespace(measurements=pl.DataFrame(rows, schema=MEASUREMENT_SCHEMA).lazy(),
-                          rejects=pl.LazyFrame(schema=REJECT_SCHEMA), patients=patients, rows_read=len(rows),
-                          label="t", format="long", notes=[])  # fmt: skip
-    r = screen_source(src, schemes=("ctcae-v5", "idsa-2011"), profile="standard")
-    panel = r.panels.row(0, named=True) if r.panels.height else {}
-    return panel, r.grades, r.rejects
+    def run(values: dict, age_days: int | None = 40 * 365) -> tuple[dict, pl.DataFrame, pl.DataFrame]:
+        results = [{"analyte": a, "value": v, "unit": u, "lln": lo} for a, (v, u, lo) in values.items()]
+        r = screen_source(
+            one_specimen(results, age_days=age_days), schemes=("ctcae-v5", "idsa-2011"), profile="standard"
+        )
+        return (r.panels.row(0, named=True) if r.panels.height else {}), r.grades, r.rejects
+
+    return run
 
 
 # 1. fever with no differential ---------------------------------------------------------------------------------
@@ -39,11 +29,11 @@ def _screen(values: dict, age_days: int | None = 40 * 365) -> tuple[dict, pl.Dat
     ("wbc", "ctcae", "idsa"),
     [(0.4, 3, 1), (0.49, 3, 1), (0.5, 3, None), (0.8, 3, None), (0.99, 3, None), (1.0, None, None), (3.0, None, None)],
 )
-def test_fever_without_differential_is_bounded_by_the_wbc(wbc, ctcae, idsa):
+def test_fever_without_differential_is_bounded_by_the_wbc(wbc, ctcae, idsa, screen_one):
     a = assess(wbc=wbc, temperature=39.0, age_years=40)
     assert a.grade("ctcae-v5", "Febrile neutropenia") == ctcae
     assert a.grade("idsa-2011", "Febrile neutropenia") == idsa
-    panel, grades, _ = _screen({"wbc": (wbc, "10^9/L", None), "temperature": (39.0, "Cel", None)})
+    panel, grades, _ = screen_one({"wbc": (wbc, "10^9/L", None), "temperature": (39.0, "Cel", None)})
     g = {
         r["scheme"]: (r["grade"], r["reason"])
         for r in grades.filter(pl.col("term") == "Febrile neutropenia").to_dicts()
@@ -92,12 +82,12 @@ def test_newborn_anc_by_the_hour(hours, anc, low):
 
 
 @pytest.mark.parametrize("days", [0, 1, 2])
-def test_whole_days_in_the_first_72_hours_are_not_enough(days):
+def test_whole_days_in_the_first_72_hours_are_not_enough(days, screen_one):
     a = assess(anc=6.0, age_days=days)
     assert not a.has("neutropenia")
     note = next(n for n in a.not_assessed if n.code == "neutropenia")
     assert "hours" in note.message
-    panel, _, _ = _screen({"anc": (6.0, "10^9/L", None)}, age_days=days)
+    panel, _, _ = screen_one({"anc": (6.0, "10^9/L", None)}, age_days=days)
     assert "neutropenia" in panel["not_assessed"] and "neutropenia" not in panel["findings"]
 
 
@@ -127,23 +117,23 @@ def test_age_hours_must_agree_with_days():
 # 5. lab limits that cannot fit the value's unit ----------------------------------------------------------------
 
 
-def test_lab_limit_in_another_unit_is_refused():
+def test_lab_limit_in_another_unit_is_refused(screen_one):
     with pytest.raises(InputError, match=r"^wbc\.lln: .*value's unit"):
         assess(wbc=(3100, "/uL"), lln={"wbc": 4.0})
     assert assess(wbc=(3100, "/uL"), lln={"wbc": 4000}).has("leukopenia")
-    _, _, rejects = _screen({"wbc": (3100, "/uL", 4.0)})
+    _, _, rejects = screen_one({"wbc": (3100, "/uL", 4.0)})
     assert rejects.height == 1 and rejects["reason"][0].startswith("wbc.lln:")
 
 
 # 6. ANC above WBC ----------------------------------------------------------------------------------------------
 
 
-def test_anc_above_wbc_draws_no_conclusion():
+def test_anc_above_wbc_draws_no_conclusion(screen_one):
     a = assess(wbc=2.0, anc=3.0, age_years=40)
     assert not a.has("leukopenia") and not a.has("neutropenia")
     assert any(w.code == "absolute_above_wbc" for w in a.warnings)
     assert {n.code for n in a.not_assessed} >= {"leukopenia", "neutropenia"}
-    panel, _, _ = _screen({"wbc": (2.0, "10^9/L", None), "anc": (3.0, "10^9/L", None)})
+    panel, _, _ = screen_one({"wbc": (2.0, "10^9/L", None), "anc": (3.0, "10^9/L", None)})
     assert panel["findings"] == [] and {"leukopenia", "neutropenia"} <= set(panel["not_assessed"])
 
 
@@ -152,13 +142,13 @@ def test_anc_above_wbc_draws_no_conclusion():
 
 @pytest.mark.parametrize(("anc", "found", "severity"), [(0.5, False, None), (0.49, True, "severe"), (0.1, True, "severe"),
                                                         (0.09, True, "profound")])  # fmt: skip
-def test_agranulocytosis_below_half(anc, found, severity):
+def test_agranulocytosis_below_half(anc, found, severity, screen_one):
     a = assess(anc=anc, age_years=40)
     f = a.finding("agranulocytosis")
     assert (f is not None) is found
     if f:
         assert f.severity == severity and "Andres" in f.source and "same day" in f.detail
-    panel, _, _ = _screen({"anc": (anc, "10^9/L", None)})
+    panel, _, _ = screen_one({"anc": (anc, "10^9/L", None)})
     assert ("agranulocytosis" in panel["findings"]) is found
 
 

@@ -4,17 +4,13 @@ warnings and not-assessed items with their messages; every grade under every sch
 verdict on bad input (assess raises InputError exactly when screen rejects).
 """
 
-import datetime as dt
-from types import SimpleNamespace
-
-import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leukon import InputError, assess_mapping
 from leukon.findings.frame import classify_panels
-from leukon.measurements.normalize import MEASUREMENT_SCHEMA, REJECT_SCHEMA, normalize
+from leukon.measurements.normalize import normalize
 from leukon.panels.build import build_panels
 from leukon.pipelines.screen import screen_source
 from leukon.rules import book
@@ -31,7 +27,6 @@ UNITS = {
 }
 RANGE = {"wbc": 15, "anc": 8, "bands": 1.5, "lymphocytes": 5, "monocytes": 1.5, "eosinophils": 0.8, "basophils": 0.3,
          "cd4": 1.5, "hemoglobin": 18, "platelets": 500, "temperature": 41}  # fmt: skip
-TAKEN = dt.datetime(2024, 3, 15, 8, 30)
 
 
 @st.composite
@@ -74,19 +69,11 @@ def cbcs(draw):
     return values, age, sex, ancestry, profile
 
 
-def _source(values, age, sex, ancestry):
-    rows = []
-    for i, (a, e) in enumerate(values.items()):
-        rows.append({"source_row": i, "patient_id": "p", "specimen_id": "s1", "taken_at": TAKEN, "analyte": a,
-                     "value": e["value"], "unit": e["unit"], "lln": e.get("lln"), "uln": e.get("uln")})  # fmt: skip
-    m = pl.DataFrame(rows, schema=MEASUREMENT_SCHEMA).lazy()
-    birth = None if age is None else TAKEN.date() - dt.timedelta(days=age)
-    patients = pl.LazyFrame(
-        {"patient_id": ["p"], "sex": [sex], "birth_date": [birth], "ancestry": [ancestry]},
-        schema={"patient_id": pl.String, "sex": pl.String, "birth_date": pl.Date, "ancestry": pl.String},
-    )
-    return SimpleNamespace(measurements=m, rejects=pl.LazyFrame(schema=REJECT_SCHEMA), patients=patients,
-                           rows_read=len(rows), label="t", format="long", notes=[])  # fmt: skip
+def _source(specimen, values, age, sex, ancestry):
+    """A CBC as given to assess ({analyte: {value, unit, lln, uln}}) as one specimen in the measurement contract."""
+    results = [{"analyte": a, "value": e["value"], "unit": e["unit"], "lln": e.get("lln"), "uln": e.get("uln")}
+               for a, e in values.items()]  # fmt: skip
+    return specimen(results, age_days=age, sex=sex, ancestry=ancestry)
 
 
 def _kernel_row(src, profile) -> dict:
@@ -106,9 +93,9 @@ def _codes(notes) -> list[str]:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cbcs())
-def test_screen_and_assess_agree_end_to_end(case):
+def test_screen_and_assess_agree_end_to_end(one_specimen, case):
     values, age, sex, ancestry, profile = case
-    result = screen_source(_source(values, age, sex, ancestry), schemes=SCHEMES, profile=profile)
+    result = screen_source(_source(one_specimen, values, age, sex, ancestry), schemes=SCHEMES, profile=profile)
     try:
         a = _assess(*case)
     except InputError as e:
@@ -134,14 +121,14 @@ def test_screen_and_assess_agree_end_to_end(case):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cbcs())
-def test_stages_agree(case):
+def test_stages_agree(one_specimen, case):
     """Per stage, on the kernel's internal columns: values and methods, ranges, then every rule's verdict and text."""
     values, age, sex, ancestry, profile = case
     try:
         a = _assess(*case)
     except InputError:
         return
-    row = _kernel_row(_source(values, age, sex, ancestry), profile)
+    row = _kernel_row(_source(one_specimen, values, age, sex, ancestry), profile)
     # stage: panels (derived values, methods, ranges)
     for analyte in ANALYTES:
         v = a.values.get(analyte)
@@ -178,10 +165,10 @@ def test_stages_agree(case):
         {"wbc": {"value": 3.0, "unit": "10^9/L"}, "temperature": {"value": 39.0, "unit": "Cel"}},
     ],
 )
-def test_fever_reasons_agree(values):
+def test_fever_reasons_agree(one_specimen, values):
     """Febrile neutropenia reasons are the same text in both paths (they were null in screen)."""
     a = _assess(values, 40 * 365, None, None, "standard")
-    result = screen_source(_source(values, 40 * 365, None, None), schemes=SCHEMES, profile="standard")
+    result = screen_source(_source(one_specimen, values, 40 * 365, None, None), schemes=SCHEMES, profile="standard")
     kernel = {(g["scheme"], g["term"]): (g["grade"], g["reason"]) for g in result.grades.iter_rows(named=True)}
     fever = [g for g in a.grades if g.term == "Febrile neutropenia"]
     assert fever and all(g.reason for g in fever)
