@@ -245,11 +245,13 @@ def undecided(a: str, op: str, bound: Expr | float) -> Expr:
     return col(a).not_null() & col(f"{a}_censor").not_null() & ~holds(a, op, bound) & ~holds(a, _NEGATE[op], bound)
 
 
-def censored_interval(a: str) -> tuple[Expr, Expr]:
-    """The ends of the values a censored `<a>` stands for, within the analyte's plausible range; a strict bound moves
-    by one part in 2^52, so exactly compared thresholds see the values just inside."""
+def censored_interval(a: str, column: str | None = None) -> tuple[Expr, Expr]:
+    """The ends of the values a censored analyte `a` (in `column`, default `a`, with `<column>_censor`) stands for,
+    within the analyte's plausible range; a strict bound moves by one part in 2^52, so exactly compared thresholds
+    see the values just inside."""
     an = ANALYTES[a]
-    v, c = col(a), col(f"{a}_censor")
+    column = column or a
+    v, c = col(column), col(f"{column}_censor")
     step = 2.0**-52
     lo = when(c.eq(">"), v * (1 + step)).when(c.eq(">="), v).otherwise(an.plausible_min)
     hi = when(c.eq("<"), v * (1 - step)).when(c.eq("<="), v).otherwise(max_(v, an.plausible_max))
@@ -726,7 +728,7 @@ def censored_term_program(term: Term, a: str, lln: Expr, age_days: Expr) -> Term
     stands for get the same grade (every term is monotone, which the criteria loader checks); otherwise not
     gradable, with the two grades it could be."""
     exact = term_program(term, col(a), lln, age_days)
-    lo, hi = censored_interval(a)
+    lo, hi = censored_interval(term.analyte, a)
     at_lo, at_hi = term_program(term, lo, lln, age_days), term_program(term, hi, lln, age_days)
     c = col(f"{a}_censor")
     agree = at_lo.grade.eq(at_hi.grade)

@@ -16,61 +16,56 @@ so it is "not gradable: censored". A censored value is never dropped and never r
 
 from __future__ import annotations
 
-import math
-from dataclasses import replace
+from functools import cache
 
 from leukon.errors import InputError
+from leukon.rules import book
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.criteria import Term
+from leukon.rules.logic import Choices, col, function
 
 #: Operators a censored result may carry (the `censor` column of the measurement contract).
 OPERATORS = ("<", "<=", ">", ">=")
 
 
-def interval(analyte: str, op: str, bound: float) -> tuple[float, float]:
-    """The closed interval of canonical values `op bound` can stand for, within the analyte's plausible range.
+_COMPILED: dict[tuple[int, str, str], tuple] = {}
 
-    A strict bound is moved by one floating-point step, so the thresholds (compared exactly) see the
-    values just inside the interval.
+
+def interval(analyte: str, op: str, bound: float) -> tuple[float, float]:
+    """The closed interval of canonical values `op bound` can stand for, within the analyte's plausible range: the
+    rule book's `censored_interval`, the one the table path compiles to Polars.
 
     >>> interval("anc", "<", 0.5)[1] < 0.5, interval("anc", "<=", 0.5)
     (True, (0.0, 0.5))
     """
-    a = ANALYTES[analyte]
     if op not in OPERATORS:
         raise InputError(analyte, f"censoring operator {op!r} is not one of {', '.join(OPERATORS)}")
-    if op == "<":
-        return a.plausible_min, max(a.plausible_min, math.nextafter(bound, -math.inf))
-    if op == "<=":
-        return a.plausible_min, bound
-    if op == ">":
-        return math.nextafter(bound, math.inf), max(bound, a.plausible_max)
-    return bound, max(bound, a.plausible_max)
+    lo, hi = _interval_fn(analyte)({"value": bound, "value_censor": op})
+    return lo, hi
+
+
+@cache
+def _interval_fn(analyte: str):
+    return function(list(book.censored_interval(analyte, "value")), name="interval")
 
 
 def grade_censored(term: Term, op: str, bound: float, *, lln: float | None = None, age_days: int | None = None):
-    """The GradeResult of a censored canonical value: the grade when both ends of its interval agree."""
-    from leukon.rules.grading import evaluate
+    """The GradeResult of a censored canonical value: the grade when both ends of its interval agree (the rule
+    book's `censored_term_program`, as `screen` grades a censored panel value)."""
+    from leukon.rules.grading import result_of
 
-    lo, hi = interval(term.analyte, op, bound)
-    at_lo = evaluate(term, lo, lln=lln, age_days=age_days)
-    at_hi = evaluate(term, hi, lln=lln, age_days=age_days)
+    if op not in OPERATORS:
+        raise InputError(term.analyte, f"censoring operator {op!r} is not one of {', '.join(OPERATORS)}")
+    key = (id(term), term.scheme, term.term)
+    if key not in _COMPILED:
+        p = book.censored_term_program(term, "value", col("lln"), col("age_days"))
+        _COMPILED[key] = (function([p.grade, p.band], name="censored_grade"), Choices(p.reasons))
+    fn, reasons = _COMPILED[key]
+    row = {"value": bound, "value_censor": op, "lln": lln, "age_days": age_days}
+    grade, band = fn(row)
     shown = f"{op} {bound:g} {ANALYTES[term.analyte].unit}"
-    if at_lo.grade is not None and at_lo.grade == at_hi.grade:
-        return replace(at_lo, value=bound, reason=f"censored ({shown}): every value in the range has this grade")
-    if at_lo.grade is None or at_hi.grade is None:
-        why = (at_lo if at_lo.grade is None else at_hi).reason
-        return replace(at_lo, grade=None, label=None, value=bound, reason=f"not gradable: censored ({shown}): {why}")
-    grades = sorted({at_lo.grade, at_hi.grade})
-    return replace(
-        at_lo,
-        grade=None,
-        label=None,
-        value=bound,
-        action=None,
-        monitoring=None,
-        reason=f"not gradable: censored ({shown}): the value could be grade {grades[0]} or grade {grades[-1]}",
-    )
+    why = f"censored ({shown}): every value in the range has this grade" if grade is not None else reasons.first(row)
+    return result_of(term, grade, band, bound, lln, why)
 
 
 def split_censored(value: object) -> tuple[str | None, object]:
