@@ -198,3 +198,21 @@ def test_screen_reads_the_childrens_bands_as_assess_does(tmp_path):
         assert p["findings"] == [x.code for x in a.findings] and p["not_assessed"] == list(
             dict.fromkeys(n.code for n in a.not_assessed)
         )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    age_days=st.integers(0, 120 * 366),
+    analyte=st.sampled_from(["anc", "wbc", "lymphocytes", "hemoglobin", "platelets", "monocytes"]),
+    sex=st.sampled_from([None, "female", "male"]),
+    ancestry=st.sampled_from([None, "duffy-null"]),
+)
+def test_ages_between_two_breaks_select_the_same_range(age_days, analyte, sex, ancestry):
+    """The course looks a range up once per interval between `age_breaks`, not once per day of life: that is only
+    right if every age of an interval gets the range its first day gets."""
+    from leukon.rules.ranges import age_breaks, reference_range, same_range_age
+
+    first = same_range_age(age_days)
+    assert first in age_breaks() and first <= age_days
+    kw = {"sex": sex, "ancestry": ancestry}
+    assert reference_range(analyte, age_days=first, **kw) == reference_range(analyte, age_days=age_days, **kw)

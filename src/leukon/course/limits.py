@@ -36,7 +36,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from leukon.rules.criteria import DEFAULT_PROFILE
-from leukon.rules.ranges import ReferenceRange, check_ancestry, check_profile, check_sex, reference_range
+from leukon.rules.ranges import ReferenceRange, age_breaks, check_ancestry, check_profile, check_sex, reference_range
 
 #: The specimen context a profile range depends on, as the screening stage names its panel columns.
 CONTEXT = ("profile", "sex", "age_days", "ancestry")
@@ -70,6 +70,14 @@ class _Descriptions:
     def table(self) -> pl.DataFrame:
         rows = [(i, *k) for k, i in self.ids.items()]
         return pl.DataFrame(rows, schema=TABLE_SCHEMA, orient="row")
+
+
+def _same_range_age(age: pl.Expr) -> pl.Expr:
+    """`leukon.rules.ranges.same_range_age` for a column: the first age of its interval between `age_breaks`."""
+    out = age  # below the first break (a negative age) it stays as it is
+    for b in age_breaks():
+        out = pl.when(age >= b).then(pl.lit(b, pl.Int64)).otherwise(out)
+    return out
 
 
 def _profile_source(rr: ReferenceRange, age_days: int | None) -> str:
@@ -157,8 +165,8 @@ def attach_limits(
     keys = ctx_cols  # the range tag of a given limit is read by an expression, so it does not multiply contexts
 
     def key_expr(k: str) -> pl.Expr:
-        if k == "age_days":
-            return pl.col(k).cast(pl.Int64, strict=False).alias(f"_k_{k}")
+        if k == "age_days":  # ages that select the same profile rows share one lookup (not one per day of life)
+            return _same_range_age(pl.col(k).cast(pl.Int64, strict=False)).alias(f"_k_{k}")
         return pl.col(k).cast(pl.String).alias(f"_k_{k}")
 
     age = pl.col("age_days").cast(pl.Int64, strict=False) if "age_days" in schema else pl.lit(None, pl.Int64)

@@ -11,6 +11,8 @@ True
 
 from __future__ import annotations
 
+import bisect
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -126,6 +128,44 @@ def reference_range(
     )
 
 
+def age_breaks() -> tuple[int, ...]:
+    """Ages in days at which some profile row starts or stops applying, in order, starting at 0.
+
+    Every age from one break up to the next selects the same rows, so a table of millions of ages needs only one
+    range lookup per interval (`same_range_age`): the day limits of the bands, and for the year limits the first
+    day of that whole year (floor(days / 365.25), as `criteria.age_years` counts them). Hour-of-life limits are
+    not breaks: they depend on the age in hours, not in days."""
+    return _age_breaks(len(criteria.RANGES))
+
+
+@lru_cache(maxsize=8)
+def _age_breaks(n_rows: int) -> tuple[int, ...]:
+    del n_rows  # part of the key: profiles registered later add rows
+    out = {0}
+    for r in criteria.RANGES:
+        a = r.age
+        out |= {d for d in (a.min_days, None if a.max_days is None else a.max_days + 1) if d is not None}
+        for y in (a.min_years, None if a.max_years is None else a.max_years + 1):
+            if y is not None:
+                out.add(math.ceil(y * book.DAYS_PER_YEAR))
+    return tuple(sorted(d for d in out if d >= 0))
+
+
+def same_range_age(age_days: int) -> int:
+    """The first age of `age_days`'s interval between `age_breaks` (ages below 0 are kept as they are): both
+    select the same profile rows.
+
+    >>> same_range_age(40 * 365) == same_range_age(41 * 365)
+    True
+    >>> reference_range("anc", age_days=same_range_age(200)) == reference_range("anc", age_days=200)
+    True
+    """
+    if age_days < 0:
+        return age_days
+    breaks = age_breaks()
+    return breaks[bisect.bisect_right(breaks, age_days) - 1]
+
+
 #: A lab limit more than this factor away from the usual adult limit cannot be in the value's unit (WBC 3100 /uL
 #: with LLN 4.0 would make the LLN 0.004 x 10^9/L, a 1000-fold slip): leukon's margin, wide enough for any age, lab
 #: or line, narrow enough to catch a limit given in another unit than its value.
@@ -158,10 +198,12 @@ def lab_limit_problem(analyte: str, side: str, given: object, unit: str | None, 
 __all__ = [
     "LIMIT_MAGNITUDE",
     "ReferenceRange",
+    "age_breaks",
     "age_years",
     "check_ancestry",
     "check_profile",
     "check_sex",
     "lab_limit_problem",
     "reference_range",
+    "same_range_age",
 ]
