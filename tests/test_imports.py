@@ -65,6 +65,20 @@ def test_cli_one_cbc_commands_do_not_import_polars(argv, allowed):
     assert loaded <= allowed
 
 
+def test_the_cyclic_test_never_imports_scipy(tmp_path):
+    """The periodogram is NumPy: importing scipy.signal would cost more than the whole course stage of a screen."""
+    loaded = _loaded_after("""
+        import numpy as np, polars as pl, datetime as dt
+        from leukon.course import follow
+        days = [7 * w + k for w in range(8) for k in (0, 2, 4)]
+        anc = [1.5 + 1.3 * float(np.cos(2 * np.pi * d / 21)) for d in days]
+        t0 = dt.datetime(2024, 1, 1, 8)
+        panels = pl.DataFrame({"patient_id": "p", "taken_at": [t0 + dt.timedelta(days=d) for d in days], "anc": anc})
+        assert follow(panels, "p").patient("p").cyclic.verdict == "cyclic"
+    """)
+    assert "scipy" not in loaded
+
+
 def test_table_names_load_on_first_use():
     """`screen` is where Polars comes in; the lazy names are the very objects of their modules."""
     loaded = _loaded_after("""

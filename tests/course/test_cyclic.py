@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from leukon.course import CyclicParams, detect, follow
-from leukon.course.cyclic import baluev_fap, check_sampling, periodogram
+from leukon.course.cyclic import baluev_fap, check_sampling, gls_power, periodogram
 
 T0 = np.datetime64("2024-01-01T08:00", "us")
 
@@ -113,3 +113,17 @@ def test_baluev_bound_is_conservative_on_white_noise():
         hits += fap < 0.05
     assert hits <= 0.05 * 300 + 5
     assert baluev_fap(0.9, 30, 0.1, np.linspace(0, 60, 30)) < baluev_fap(0.3, 30, 0.1, np.linspace(0, 60, 30))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_power_is_scipys_generalised_lomb_scargle(seed):
+    """The NumPy periodogram (Zechmeister & Kürster eq. 5) gives scipy's floating-mean, normalised power."""
+    from scipy.signal import lombscargle
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 200))
+    t = np.sort(rng.uniform(0, rng.uniform(20, 700), n))
+    y = np.log(rng.lognormal(0, 1, n) + 0.1) + np.sin(2 * np.pi * t / rng.uniform(12, 36))
+    omega = 2 * np.pi * np.linspace(1 / 36, 1 / 12, int(rng.integers(2, 300)))
+    expected = lombscargle(t, y - y.mean(), omega, normalize=True, floating_mean=True)
+    assert gls_power(t, y, omega) == pytest.approx(expected, abs=1e-9)
