@@ -464,16 +464,7 @@ def screen_tables(
     anc = a.counts.filter(pl.col("line") == (anc_line.name if anc_line else ""))
     has_counts = anc["patient_id"].unique()
     dense = _could_meet_protocol(anc, c)
-    verdicts = []
-    for (pid,), g in (
-        anc.filter(pl.col("patient_id").is_in(dense.implode())).partition_by("patient_id", as_dict=True).items()
-    ):
-        ptr = None if tr is None else tr.filter(pl.col("patient_id") == pid)
-        r = _cyclic(g, anc_line, ptr, p)
-        verdicts.append((pid, r.verdict, r.period_days))
-    cyc = pl.DataFrame(
-        verdicts, schema={"patient_id": pl.String, "cyclic": pl.String, "cyclic_period_days": pl.Float64}, orient="row"
-    )
+    cyc = _cyclic_verdicts(anc.filter(pl.col("patient_id").is_in(dense.implode())), anc_line, tr, p)
     has_anc = pl.col("patient_id").is_in(has_counts.implode())
     patients = (
         out.join(cyc, on="patient_id", how="left")
@@ -483,6 +474,33 @@ def screen_tables(
         .sort("patient_id")
     )
     return patients, a.episodes
+
+
+def _cyclic_verdicts(
+    anc: pl.DataFrame, line: Line | None, treatments: pl.DataFrame | None, params: CourseParams
+) -> pl.DataFrame:
+    """patient_id, cyclic, cyclic_period_days for the patients of `anc` (counts of one line, grouped by patient).
+
+    The columns go to NumPy once and each patient's series is a slice of them: per-patient frames would cost
+    more than the periodograms themselves."""
+    schema = {"patient_id": pl.String, "cyclic": pl.String, "cyclic_period_days": pl.Float64}
+    if line is None or anc.is_empty():
+        return pl.DataFrame(schema=schema)
+    pid = anc["patient_id"]
+    starts = (pid != pid.shift(1)).fill_null(True).arg_true().to_numpy()
+    ends = np.append(starts[1:], len(pid))
+    taken, value = anc["taken_at"].to_numpy(), anc["value"].to_numpy()
+    entry = anc["entry"].fill_null(float("nan")).to_numpy()
+    by_patient = (
+        {} if treatments is None else {k[0]: v for k, v in treatments.partition_by("patient_id", as_dict=True).items()}
+    )
+    rows = []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        pt = by_patient.get(pid[a])
+        tdates = None if pt is None else pt["date"].cast(pl.Datetime("us")).to_numpy()
+        r = detect(taken[a:b], value[a:b], entry=entry[a:b], treatment_dates=tdates, params=params.cyclic)
+        rows.append((pid[a], r.verdict, r.period_days))
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def _could_meet_protocol(counts: pl.DataFrame, c) -> pl.Series:
