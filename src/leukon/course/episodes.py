@@ -238,7 +238,9 @@ def _crossing_days(v0: pl.Expr, v1: pl.Expr, days: pl.Expr, level: float) -> pl.
 
 
 def mark_episodes(long: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
-    """Add state columns to the long counts: seg, low, in_ep, end_flag, ep_no, next_* and interval days.
+    """Add state columns to the long counts: seg, low, in_ep, end_flag, ep_no, next_* and interval days, and
+    two integer keys that follow the row order: `series` (one per patient and line) and `episode_key` (one per
+    episode, null outside episodes), so later group-bys and joins hash one integer instead of text.
 
     Hysteresis is a forward fill of the last decisive signal (1 = below entry, 0 = recovered) within a
     gap-free segment, so no row-by-row loop is needed. The rows arrive sorted by patient, line and time, so
@@ -252,7 +254,10 @@ def mark_episodes(long: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
     lf = long.with_columns(
         new_group.alias("new_group"),
         (new_group | (gap > params.max_gap_days).fill_null(True)).alias("new_seg"),
-    ).with_columns(pl.col("new_seg").cum_sum().alias("seg"))
+    ).with_columns(
+        pl.col("new_seg").cum_sum().alias("seg"),
+        pl.col("new_group").cum_sum().cast(pl.UInt32).alias("series"),
+    )
 
     def ahead(col: str, j: int) -> pl.Expr:  # the value j rows ahead within the same segment, else null
         return pl.when(pl.col("seg").shift(-j) == pl.col("seg")).then(pl.col(col).shift(-j))
@@ -286,8 +291,10 @@ def mark_episodes(long: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
         .cast(pl.UInt32)
         .alias("ep_no")
     )
+    part = pl.col("in_ep") | pl.col("end_flag")
     return lf.with_columns(
-        pl.when(pl.col("in_ep") | pl.col("end_flag")).then(pl.col("ep_no")).otherwise(None).alias("ep_no")
+        pl.when(part).then(pl.col("ep_no")).otherwise(None).alias("ep_no"),
+        pl.when(part).then(pl.col("_cum")).otherwise(None).alias("episode_key"),
     ).drop("_cum", "new_group", "new_seg")
 
 
@@ -304,11 +311,13 @@ def _aggregate(marked: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
         .alias(below_column(lvl))
         for lvl in params.below
     ]
+    # The nadir: the lowest count in the episode, the earliest of equal ones (rows are in time order).
+    nadir = pl.when(ine).then(pl.col("value")).otherwise(math.inf).arg_min()
     return (
-        marked.filter(pl.col("ep_no").is_not_null())
-        .with_columns(pl.when(ine).then(pl.col("value")).otherwise(math.inf).alias("nadir_key"))
-        .group_by(["patient_id", "line", "ep_no"])
+        marked.filter(pl.col("episode_key").is_not_null())
+        .group_by("episode_key", maintain_order=True)  # episodes in row order: by patient, line and number
         .agg(
+            *(pl.col(c).first() for c in ("patient_id", "line", "ep_no", "series")),
             pl.col("taken_at").filter(ine).first().alias("start"),
             pl.col("taken_at").filter(pl.col("end_flag")).first().alias("end"),
             pl.col("taken_at").filter(ine).last().alias("last_low_at"),
@@ -316,10 +325,10 @@ def _aggregate(marked: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
             ine.sum().cast(pl.UInt32).alias("n_counts"),
             pl.col("low").sum().cast(pl.UInt32).alias("n_low"),
             pl.col("value").filter(ine).min().alias("nadir"),
-            pl.col("taken_at").sort_by("nadir_key", "taken_at").first().alias("nadir_at"),
-            pl.col("specimen_id").sort_by("nadir_key", "taken_at").first().alias("nadir_specimen_id"),
-            pl.col("lln").sort_by("nadir_key", "taken_at").first().alias("nadir_lln"),
-            pl.col("age_days").sort_by("nadir_key", "taken_at").first().alias("nadir_age_days"),
+            pl.col("taken_at").get(nadir).alias("nadir_at"),
+            pl.col("specimen_id").get(nadir).alias("nadir_specimen_id"),
+            pl.col("lln").get(nadir).alias("nadir_lln"),
+            pl.col("age_days").get(nadir).alias("nadir_age_days"),
             pl.col("lln").filter(ine).first().alias("lln"),
             pl.col("limit_id").filter(ine).first().alias("limit_id"),
             pl.col("grade").filter(ine).max().alias("column_grade"),
@@ -347,16 +356,13 @@ def _recovery_days(long: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
     daily = (
         long.filter(pl.col("line").is_in(list(levels)))
         .with_columns(pl.col("taken_at").dt.date().alias("day"))
-        .group_by(["patient_id", "line", "day"])
-        .agg(pl.col("value").min().alias("day_min"))
+        .group_by(["series", "day"], maintain_order=True)  # the rows are in time order within a series
+        .agg(pl.col("line").first(), pl.col("value").min().alias("day_min"))
         .filter(pl.col("day_min") >= _by_line(levels))
-        .sort(["patient_id", "line", "day"])
     )
     # Runs of consecutive qualifying days, found by comparing neighbours (the rows are sorted).
     brk = (
-        (pl.col("patient_id") != pl.col("patient_id").shift(1))
-        | (pl.col("line") != pl.col("line").shift(1))
-        | (pl.col("day") != pl.col("day").shift(1).dt.offset_by("1d"))
+        (pl.col("series") != pl.col("series").shift(1)) | (pl.col("day") != pl.col("day").shift(1).dt.offset_by("1d"))
     ).fill_null(True)
     end = brk.shift(-1).fill_null(True)
     i = pl.int_range(pl.len())
@@ -364,7 +370,7 @@ def _recovery_days(long: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
     return (
         daily.with_columns((run_end - i + 1).alias("left"))  # qualifying days from this one to the run's end
         .filter(pl.col("left") >= n)
-        .select("patient_id", "line", pl.col("day").alias("recovery_day"))
+        .select("series", pl.col("day").alias("recovery_day"))
     )
 
 
@@ -453,7 +459,9 @@ def _grade_from_nadir(ep: pl.DataFrame, params: CourseParams, scheme_id: str) ->
                 .alias("nadir_age_days")
             )
     table = pl.concat(parts) if parts else pl.DataFrame(schema=_GRADED_SCHEMA)
-    out = ep.join(table, on=["line", "nadir", "nadir_lln", "nadir_age_days"], how="left", nulls_equal=True)
+    out = ep.join(
+        table, on=["line", "nadir", "nadir_lln", "nadir_age_days"], how="left", nulls_equal=True, maintain_order="left"
+    )
     return out.with_columns(
         pl.when(pl.col("has_grade"))
         .then(pl.col("column_grade"))
@@ -492,11 +500,13 @@ LIMIT_COLUMNS = ("lln", "lln_origin", "lln_source")
 def episodes_from_marked(
     marked: pl.LazyFrame, params: CourseParams, scheme_id: str, limits: pl.DataFrame | None = None
 ) -> pl.DataFrame:
-    """The episodes table from the marked long counts (see `mark_episodes`) and the limit descriptions."""
-    ep = _aggregate(marked, params).sort(["patient_id", "line", "ep_no"])
+    """The episodes table from the marked long counts (see `mark_episodes`) and the limit descriptions, with
+    the integer keys `series` and `episode_key` last (`public_episodes` drops them)."""
+    ep = _aggregate(marked, params)
     # The recovery day must come after the nadir and before the next episode of the same line starts.
+    same_series = pl.col("series").shift(-1) == pl.col("series")
     ep = ep.with_columns(
-        pl.col("start").shift(-1).over(["patient_id", "line"]).alias("next_start"),
+        pl.when(same_series).then(pl.col("start").shift(-1)).alias("next_start"),
         pl.col("nadir_at").dt.date().alias("nadir_day"),
     )
     levels = _by_line({line.name: line.recovery_level for line in params.lines})
@@ -507,7 +517,7 @@ def episodes_from_marked(
             cands,
             left_on="nadir_day",
             right_on="recovery_day",
-            by=["patient_id", "line"],
+            by="series",
             strategy="forward",
             allow_exact_matches=False,
             check_sortedness=False,
@@ -521,7 +531,7 @@ def episodes_from_marked(
             .otherwise(None)
             .alias("recovery_day")
         )
-        .sort(["patient_id", "line", "ep_no"])
+        .sort("episode_key")
         .collect()
     )
     ep = _grade_from_nadir(ep, params, scheme_id)
@@ -530,10 +540,20 @@ def episodes_from_marked(
         table.select("limit_id", pl.col("origin").alias("lln_origin"), pl.col("source").alias("lln_source")),
         on="limit_id",
         how="left",
-    ).sort(["patient_id", "line", "ep_no"])
+        maintain_order="left",
+    )
     ep = ep.with_columns(pl.col("ep_no").cast(pl.UInt32).alias("episode"))
     cols = [*EPISODE_COLUMNS[:-1], *(below_column(lvl) for lvl in params.below), EPISODE_COLUMNS[-1], *LIMIT_COLUMNS]
-    return ep.select(cols)
+    return ep.select(*cols, *EPISODE_KEYS)
+
+
+#: The integer keys of an episode row inside the course stage (see `mark_episodes`), not part of the outputs.
+EPISODE_KEYS = ("series", "episode_key")
+
+
+def public_episodes(ep: pl.DataFrame) -> pl.DataFrame:
+    """The episodes table as users get it: without the internal integer keys."""
+    return ep.drop(EPISODE_KEYS, strict=False)
 
 
 def episodes(
@@ -553,7 +573,7 @@ def episodes(
     lln_source.
     """
     p = params or CourseParams()
-    return analyse(panels, scheme=scheme, params=p).episodes
+    return public_episodes(analyse(panels, scheme=scheme, params=p).episodes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from leukon.rules.criteria import scheme as get_scheme
 from ..errors import CriteriaError, InputError, did_you_mean
 from .classify import course_table
 from .cyclic import CyclicResult, Sampling, detect
-from .episodes import CourseParams, Line, analyse, below_column, prepare
+from .episodes import CourseParams, Line, analyse, below_column, prepare, public_episodes
 from .model import Count, Course, Episode, FollowResult, Limit, LineInfo, PatientCourse, Treatment
 
 Frame = pl.DataFrame | pl.LazyFrame
@@ -473,7 +473,7 @@ def screen_tables(
         )
         .sort("patient_id")
     )
-    return patients, a.episodes
+    return patients, public_episodes(a.episodes)
 
 
 def _cyclic_verdicts(
