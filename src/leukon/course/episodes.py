@@ -9,7 +9,7 @@ counts longer than ``max_gap_days`` ends the episode without a recovery (we cann
 the gap). Everything is vectorised over all patients at once; the only Python loop is over the distinct
 nadir values when the grade must be computed from the nadir with leukon's scalar grader.
 
-Ties in time are ordered by specimen_id, then value, so the result never depends on input order.
+Ties in time are ordered by specimen_id, then by the counts, so the result never depends on input order.
 
 >>> import datetime as dt, polars as pl
 >>> day = lambda d: dt.datetime(2024, 1, 1) + dt.timedelta(days=d)
@@ -171,24 +171,37 @@ def prepare(panels: pl.DataFrame | pl.LazyFrame, params: CourseParams) -> pl.Laz
 
 
 def long_counts(panels: pl.LazyFrame, params: CourseParams, scheme_id: str) -> pl.LazyFrame:
-    """One row per (patient, line, count) with a usable value, sorted deterministically.
+    """One row per (patient, line, count) with a usable value, sorted deterministically: by patient, line (by
+    name), time, specimen id and then the counts themselves, so the order never depends on the input's.
 
     `panels` carry the limit columns of `limits.attach_limits`. Each count gets its lln, uln and limit_id,
     its entry level (a fixed `Line.entry`, else its LLN; null = not assessed) and its exit level (a fixed
-    `Line.exit`, else the entry level; never below the entry level).
+    `Line.exit`, else the entry level; never below the entry level), and `series`, an integer that numbers
+    the (patient, line) pairs in this order.
+
+    The panels are sorted once (a third of the rows of the long table); each line's counts keep that order,
+    and a stable sort on one integer key (patient number, line) interleaves them.
     """
     schema = panels.collect_schema()
+    present = [line for line in params.lines if line.column in schema]
+    rank = {name: i for i, name in enumerate(sorted(line.name for line in present))}
+    ordered = (
+        panels.filter(pl.col("taken_at").is_not_null() & pl.col("patient_id").is_not_null())
+        .sort(["patient_id", "taken_at", "specimen_id", *dict.fromkeys(x.column for x in present)], nulls_last=True)
+        .with_columns(
+            (pl.col("patient_id") != pl.col("patient_id").shift(1)).fill_null(True).cum_sum().cast(pl.UInt64)
+            .alias("_patient")
+        )
+    )  # fmt: skip
     parts = []
-    for line in params.lines:
-        if line.column not in schema:
-            continue
+    for line in present:
         gcol = grade_column(scheme_id, line.column)
         grade = pl.col(gcol).cast(pl.Int8) if gcol in schema else pl.lit(None, pl.Int8)
         lln = pl.col(lln_column(line.column))
         entry = lln if line.entry is None else pl.lit(float(line.entry), pl.Float64)
         exit_ = entry if line.exit is None else pl.max_horizontal(pl.lit(float(line.exit), pl.Float64), entry)
         parts.append(
-            panels.select(
+            ordered.select(
                 "patient_id",
                 "specimen_id",
                 "taken_at",
@@ -202,12 +215,12 @@ def long_counts(panels: pl.LazyFrame, params: CourseParams, scheme_id: str) -> p
                 exit_.alias("exit"),
                 pl.col("_age_days").alias("age_days"),
                 _warned(schema, line.column).alias("lab_range_only"),
-            ).filter(
-                pl.col("value").is_not_null() & pl.col("taken_at").is_not_null() & pl.col("patient_id").is_not_null()
-            )
+                (pl.col("_patient") * len(present) + rank[line.name]).alias("_series_key"),
+            ).filter(pl.col("value").is_not_null())
         )
-    long = pl.concat(parts, how="vertical")
-    return long.sort(["patient_id", "line", "taken_at", "specimen_id", "value"], nulls_last=True)
+    long = pl.concat(parts, how="vertical").sort("_series_key", maintain_order=True)
+    series = (pl.col("_series_key") != pl.col("_series_key").shift(1)).fill_null(True).cum_sum().cast(pl.UInt32)
+    return long.with_columns(series.alias("series")).drop("_series_key")
 
 
 #: The panels' warning that a count is low only by the lab's range (the lab's range wins), while it lies
@@ -239,25 +252,20 @@ def _crossing_days(v0: pl.Expr, v1: pl.Expr, days: pl.Expr, level: float) -> pl.
 
 def mark_episodes(long: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
     """Add state columns to the long counts: seg, low, in_ep, end_flag, ep_no, next_* and interval days, and
-    two integer keys that follow the row order: `series` (one per patient and line) and `episode_key` (one per
-    episode, null outside episodes), so later group-bys and joins hash one integer instead of text.
+    `episode_key`, an integer per episode (null outside episodes) that follows the row order like `series`
+    (one per patient and line, from `long_counts`), so later group-bys and joins hash one integer, not text.
 
     Hysteresis is a forward fill of the last decisive signal (1 = below entry, 0 = recovered) within a
     gap-free segment, so no row-by-row loop is needed. The rows arrive sorted by patient, line and time, so
     group boundaries are found by comparing each row with its neighbour: whole-column shifts instead of
     per-group windows, which keeps the cost close to that of the sort.
     """
-    new_group = (
-        (pl.col("patient_id") != pl.col("patient_id").shift(1)) | (pl.col("line") != pl.col("line").shift(1))
-    ).fill_null(True)
+    new_group = (pl.col("series") != pl.col("series").shift(1)).fill_null(True)
     gap = (pl.col("taken_at") - pl.col("taken_at").shift(1)).dt.total_microseconds() / DAY_US
     lf = long.with_columns(
         new_group.alias("new_group"),
         (new_group | (gap > params.max_gap_days).fill_null(True)).alias("new_seg"),
-    ).with_columns(
-        pl.col("new_seg").cum_sum().alias("seg"),
-        pl.col("new_group").cum_sum().cast(pl.UInt32).alias("series"),
-    )
+    ).with_columns(pl.col("new_seg").cum_sum().alias("seg"))
 
     def ahead(col: str, j: int) -> pl.Expr:  # the value j rows ahead within the same segment, else null
         return pl.when(pl.col("seg").shift(-j) == pl.col("seg")).then(pl.col(col).shift(-j))

@@ -12,6 +12,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from leukon.frames import in_memory_engine
 from leukon.rules.criteria import LLN
 from leukon.rules.criteria import scheme as get_scheme
 
@@ -275,6 +276,7 @@ def _neutrophil_line(params: CourseParams) -> Line | None:
     return next((line for line in params.lines if line.column == "anc"), None)
 
 
+@in_memory_engine
 def follow(
     panels: Frame,
     patient_id: str | None = None,
@@ -433,6 +435,7 @@ def patients_table(
     return screen_tables(panels, treatments=treatments, scheme=scheme, params=params)[0]
 
 
+@in_memory_engine
 def screen_tables(
     panels: Frame, *, treatments: Frame | None = None, scheme: str = "ctcae-v5", params: CourseParams | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:

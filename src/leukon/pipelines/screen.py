@@ -20,6 +20,7 @@ import polars as pl
 from leukon.errors import InputError
 from leukon.findings.frame import classify_panels, grades_long
 from leukon.findings.grade_exprs import grade_expr
+from leukon.frames import in_memory_engine
 from leukon.measurements.normalize import REJECT_SCHEMA, normalize
 from leukon.panels.build import build_panels
 from leukon.pipelines.reject_reasons import describe_rejects, reason_counts
@@ -98,6 +99,7 @@ def _dropped(source) -> list[pl.DataFrame]:
                      (pl.col("column").cast(pl.String) + pl.lit(": ") + pl.col("reason")).alias("reason"))]  # fmt: skip
 
 
+@in_memory_engine
 def screen_source(
     source,
     *,
