@@ -209,12 +209,13 @@ def cycle_nadirs(
     """
     tmin = _phase_of_minimum(t, y, period)
     k = np.floor((t - tmin + period / 2.0) / period).astype(int)
+    # Per cycle window: the lowest count, the earliest of equal ones (one sort for all windows).
+    order = np.lexsort((t, anc, k))
+    cycles, first = np.unique(k[order], return_index=True)
+    centre = tmin + cycles * period
+    seen = (centre >= t.min()) & (centre <= t.max())  # a part-cycle at either end: its nadir was not observed
     out = []
-    for cycle in np.unique(k):
-        if not t.min() <= tmin + cycle * period <= t.max():
-            continue  # a part-cycle at either end whose expected nadir was not observed
-        idx = np.flatnonzero(k == cycle)
-        j = idx[np.lexsort((t[idx], anc[idx]))[0]]
+    for j in order[first[seen]].tolist():
         limit = None if lln is None or np.isnan(lln[j]) else float(lln[j])
         out.append(CycleNadir(t0 + dt.timedelta(days=float(t[j])), float(anc[j]), limit))
     return out
