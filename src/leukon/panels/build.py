@@ -6,6 +6,7 @@ Derived counts and ranges are the rule book's stages (`leukon.rules.book.derive_
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from leukon.measurements.normalize import REJECT_SCHEMA, resolve_duplicates
@@ -73,31 +74,56 @@ def _keys(u: pl.DataFrame) -> list[str]:
 
 
 def _group(u: pl.DataFrame, keys: list[str], present: list[str], limits: bool, censored: bool = False) -> pl.DataFrame:
-    is_ = {a: pl.col("analyte") == a for a in present}
-    aggs = [pl.col("value").filter(is_[a]).first().alias(a) for a in present]
-    if censored:  # "<0.5": the value holds the bound and `<a>_censor` the operator (leukon.rules.book.holds)
-        aggs += [pl.col("censor").filter(is_[a]).first().alias(f"{a}_censor") for a in present]
-    if limits:
-        for side in ("lln", "uln"):
-            aggs += [pl.col(side).filter(is_[a]).first().alias(f"{a}_lab_{side}") for a in present]
+    """One row a specimen: the key, its first patient/specimen/time key, earliest time, result count and first
+    source row, and per analyte in `present` its value (and censoring operator, lab limits when asked).
+
+    The pivot is a scatter: the rows are sorted by the key, each gets its group number g, and every analyte
+    column is filled at once by writing the values to slot g * len(present) + analyte (the issue's "pivot by
+    scatter"; 48 filtered aggregations cost 2.5x as much). A specimen with an analyte twice is flagged
+    (`_repeats`) and rebuilt by the caller after `resolve_duplicates`, so which repeat lands does not matter."""
+    s = u.sort(keys, nulls_last=True)
+    new = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys]).fill_null(True)
+    s = s.with_columns(_g=new.cum_sum().cast(pl.UInt32) - 1)
+    starts = s.select(new.arg_true())[:, 0].to_numpy()  # each specimen's first row
     extra = [c for c in ("patient_id", "specimen_id", "time_key") if c not in keys]
-    # Sorting by the key first is cheaper than it looks: the sorted group-by then runs about 3x faster.
+    never = np.iinfo(np.int64).max  # a missing time, so that the earliest known time wins
+    times = np.minimum.reduceat(s["taken_at"].to_physical().fill_null(never).to_numpy(), starts)
     grouped = (
-        u.sort(keys, nulls_last=True)
-        .lazy()
-        .group_by(keys, maintain_order=True)
-        .agg(
-            *[pl.col(c).first() for c in extra],
-            pl.col("taken_at").min(),
-            pl.len().cast(pl.UInt32).alias("n_results"),
-            pl.col("source_row").min().alias("first_source_row"),
-            *aggs,
+        s[starts]
+        .select(*keys, *extra)
+        .with_columns(
+            taken_at=pl.Series(times).replace(never, None).cast(pl.Datetime("us")),
+            n_results=pl.Series(np.diff(np.append(starts, s.height)), dtype=pl.UInt32),
+            first_source_row=pl.Series(np.minimum.reduceat(s["source_row"].to_numpy(), starts)),
         )
-        .collect()
     )
-    # Values are never null here (normalize rejects them), so more results than filled analytes means a repeat.
-    filled = pl.sum_horizontal([pl.col(a).is_not_null().cast(pl.UInt32) for a in present]) if present else pl.lit(0)
-    return grouped.with_columns(_repeats=pl.col("n_results") > filled)
+    n, k = grouped.height, max(len(present), 1)
+    index = np.full(len(ALL), -1, dtype=np.int64)  # analyte (Enum position) -> position in `present`
+    index[[ALL.index(a) for a in present]] = np.arange(len(present))
+    slot = s["_g"].to_numpy().astype(np.int64) * k + index[s["analyte"].to_physical().to_numpy()]
+    filled = np.bincount(slot, minlength=n * k).reshape(n, k)
+
+    def spread(values: pl.Series) -> np.ndarray:  # (specimens x analytes), NaN where nothing was written
+        out = np.full(n * k, np.nan)
+        out[slot] = values.cast(pl.Float64).fill_null(np.nan).to_numpy()
+        return out.reshape(n, k)
+
+    cols = {}
+    for what, suffix in (("value", ""), *((("lln", "_lab_lln"), ("uln", "_lab_uln")) if limits else ())):
+        m = spread(s[what])
+        m = np.ascontiguousarray(m.T)  # one analyte's values side by side
+        cols |= {f"{a}{suffix}": pl.Series(m[j]).fill_nan(None) for j, a in enumerate(present)}
+    if censored:  # "<0.5": the value holds the bound and `<a>_censor` the operator (leukon.rules.book.holds)
+        ops = sorted(s["censor"].drop_nulls().unique().to_list())
+        m = spread(s["censor"].replace_strict(ops, range(len(ops)), default=None, return_dtype=pl.Float64))
+        labels = pl.Series(ops, dtype=pl.String)
+        cols |= {
+            f"{a}_censor": labels.gather(pl.Series(m[:, j]).fill_nan(None).cast(pl.UInt32))
+            for j, a in enumerate(present)
+        }
+    # Values are never null here (normalize rejects them), so two results in one slot mean a repeat.
+    repeats = pl.Series("_repeats", (filled > 1).any(axis=1) if present else np.zeros(n, bool))
+    return grouped.with_columns(**cols, _repeats=repeats)
 
 
 def with_demographics(panels: pl.LazyFrame, patients: pl.LazyFrame | None) -> pl.LazyFrame:
