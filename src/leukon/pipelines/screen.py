@@ -11,6 +11,8 @@ was not used, with its reason (for a wide row that was otherwise used, `row_used
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from leukon.measurements.normalize import REJECT_SCHEMA, normalize
 from leukon.panels.build import build_panels
 from leukon.pipelines.reject_reasons import describe_rejects, reason_counts
 from leukon.pipelines.run_folder import RunFolder, write_tables
+from leukon.pipelines.spill import can_spill, slice_of, spilled
 from leukon.rules.criteria import DEFAULT_PROFILE, scheme
 from leukon.rules.ranges import check_profile
 
@@ -83,10 +86,30 @@ def distinct_count(rows: pl.Series) -> int:
 
 
 def _chunk(source, k: int, n: int):
-    """The k-th of n slices of a source by patient (whole patients per slice, so course stays intact)."""
+    """The k-th of n slices of a source by patient (whole patients per slice, so course stays intact).
+
+    Each slice reads the whole input again: only for sources that cannot be spilled (see `_slices`)."""
     if n == 1:
         return source.measurements
-    return source.measurements.filter(pl.col("patient_id").cast(pl.String).hash(seed=0) % n == k)
+    return source.measurements.filter(slice_of(n) == k)
+
+
+@contextmanager
+def _slices(source, n: int, spill_dir: str | Path | None) -> Iterator[tuple[pl.DataFrame, Any, list[pl.LazyFrame]]]:
+    """The source's rejects, its patients and its measurements in `n` slices of whole patients.
+
+    One slice: one pass into memory. Several: one streaming pass spills the slices to temporary Parquet
+    files under `spill_dir` (`leukon.pipelines.spill`), which each slice then reads alone; the files are
+    removed when the block ends. A source that cannot be spilled is read again for each slice.
+    """
+    if n == 1 and hasattr(source, "collect"):
+        measurements, rejects = source.collect()  # one pass over the input
+        yield rejects, source.patients, [measurements.lazy()]
+    elif n > 1 and can_spill(source):
+        with spilled(source, n, dir=spill_dir) as s:
+            yield s.rejects, s.patients, [s.measurements(k) for k in range(n)]
+    else:
+        yield source.rejects.collect(), source.patients, [_chunk(source, k, n) for k in range(n)]
 
 
 def _dropped(source) -> list[pl.DataFrame]:
@@ -108,12 +131,14 @@ def screen_source(
     chunks: int = 1,
     course: bool = True,
     progress=None,
+    spill_dir: str | Path | None = None,
 ) -> ScreenResult:
     """Screen a `leukon.sources.Source` (anything with measurements, rejects, patients, rows_read).
 
     `chunks` > 1 processes the input in that many slices of whole patients, one after another, so memory
-    stays bounded for inputs larger than memory (each slice reads the input again). `progress`, if given,
-    is called as progress(stage, done, total).
+    stays bounded for inputs larger than memory: one streaming pass spills the slices to temporary Parquet
+    files in `spill_dir` (default: the system's temporary folder), removed at the end of the run. `progress`,
+    if given, is called as progress(stage, done, total).
     """
     t0 = time.perf_counter()
     schemes = tuple(dict.fromkeys(scheme(s).id for s in schemes))
@@ -121,20 +146,16 @@ def screen_source(
     if chunks < 1:
         raise InputError("chunks", f"{chunks} must be 1 or more")
     tick = progress or (lambda *a: None)
-    if chunks == 1 and hasattr(source, "collect"):
-        measurements, source_rejects = source.collect()  # one pass over the input
-        slices = [measurements.lazy()]
-    else:
-        source_rejects = source.rejects.collect()
-        slices = [_chunk(source, k, chunks) for k in range(chunks)]
-    parts, rejects, used = [], [source_rejects.select(list(REJECT_SCHEMA)), *_dropped(source)], []
-    for k, measurements_slice in enumerate(slices):
-        tick("screening", k, chunks)
-        u, kernel_rejects = normalize(measurements_slice)
-        panels_lf, dup_rejects, used_rows = build_panels(u, source.patients, profile=profile)
-        parts.append(classify_panels(panels_lf, profile).collect())
-        rejects += [kernel_rejects.select(list(REJECT_SCHEMA)).collect(), dup_rejects.select(list(REJECT_SCHEMA))]
-        used.append(used_rows)
+    parts, rejects, used = [], [*_dropped(source)], []
+    with _slices(source, chunks, spill_dir) as (source_rejects, patients_lf, slices):
+        rejects.insert(0, source_rejects.select(list(REJECT_SCHEMA)))
+        for k, measurements_slice in enumerate(slices):
+            tick("screening", k, chunks)
+            u, kernel_rejects = normalize(measurements_slice)
+            panels_lf, dup_rejects, used_rows = build_panels(u, patients_lf, profile=profile)
+            parts.append(classify_panels(panels_lf, profile).collect())
+            rejects += [kernel_rejects.select(list(REJECT_SCHEMA)).collect(), dup_rejects.select(list(REJECT_SCHEMA))]
+            used.append(used_rows)
     tick("screening", chunks, chunks)
     panels = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
     rejects = pl.concat(rejects)
@@ -246,8 +267,11 @@ def screen(
         with read_errors(spec if in_memory else str(input)):
             source = read(spec, format=format, **options)
             n = chunks if chunks is not None else (1 if in_memory else auto_chunks(str(input)))
+            # Spill files of a chunked run go into the staging folder: removed with it if the run is interrupted,
+            # and by the next run into `out` if this one is killed.
+            spill_dir = folder.staging if folder is not None else None
             result = screen_source(source, schemes=schemes, profile=profile, chunks=n, course=course,
-                                   progress=progress)  # fmt: skip
+                                   progress=progress, spill_dir=spill_dir)  # fmt: skip
             describe_rejects(result, source)
         if getattr(source, "time_format", None):
             result.summary["time_format"] = source.time_format
