@@ -35,7 +35,7 @@ MEASUREMENT_SCHEMA = {
     "taken_at": pl.Datetime("us"),
     "analyte": ANALYTE_ENUM,
     "value": pl.Float64,
-    "unit": pl.String,
+    "unit": pl.Categorical(),  # as given (or as a mapping file spells it); a column holds few units
     "lln": pl.Float64,
     "uln": pl.Float64,
     # A censored result ("<0.5", ">100"): the operator, with `value` holding the bound; null when exact.
@@ -189,17 +189,16 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
     casts = [pl.col(c).cast(t) for c, t in MEASUREMENT_SCHEMA.items() if c not in ("analyte", "unit")]
     # A percentage of white cells has one unit: a missing unit there is not ambiguous (a count's is).
     fractions = [a.id for a in ANALYTES.values() if a.dimension == "fraction"]
-    unit = pl.col("unit").cast(pl.String)
-    unit = (
-        pl.when(unit.is_null() & pl.col("analyte").cast(pl.String).is_in(fractions)).then(pl.lit("%")).otherwise(unit)
-    )
-    given = measurements.collect_schema()["analyte"]
+    schema = measurements.collect_schema()
     analyte = (
         pl.col("analyte")
-        if given == ANALYTE_ENUM
+        if schema["analyte"] == ANALYTE_ENUM
         else pl.col("analyte").cast(pl.String).cast(ANALYTE_ENUM, strict=False)
     )
-    df = measurements.select(*casts, analyte.alias("analyte"), unit.cast(pl.Categorical).alias("unit")).collect()
+    # The code mapping gives the unit as a category already; other sources give text.
+    unit = pl.col("unit") if schema["unit"] == pl.Categorical else pl.col("unit").cast(pl.String).cast(pl.Categorical)
+    unit = pl.when(unit.is_null() & analyte.is_in(fractions)).then(pl.lit("%", pl.Categorical)).otherwise(unit)
+    df = measurements.select(*casts, analyte.alias("analyte"), unit.alias("unit")).collect()
     df = df.with_columns(_pair=_pair_code())
     # Distinct pairs by their integer code (hashing 10^7 integers, not strings), then their names.
     first = df.select("_pair").with_row_index("i").group_by("_pair").agg(pl.col("i").first())["i"]
@@ -261,7 +260,7 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
     used = df.filter(pl.col("code").is_null()).select(
         "source_row", "patient_id", "specimen_id", "taken_at", "analyte",
         value=canon,
-        unit=pl.lit(None, pl.String),
+        unit=pl.lit(None, pl.Categorical),
         lln=pl.when(pl.col("lln") >= 0).then(pl.col("_lln_c")) if has_limits else pl.lit(None, pl.Float64),
         uln=pl.when(pl.col("uln") >= 0).then(pl.col("_uln_c")) if has_limits else pl.lit(None, pl.Float64),
         time_key=pl.when(pl.col("specimen_id").is_null()).then(pl.col("taken_at")),

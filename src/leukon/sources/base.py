@@ -287,7 +287,8 @@ def checked(staged: pl.LazyFrame, *, time_format: str | None = None, time_only: 
         text(pl.col("patient_id")).alias("patient_id"),
         text(pl.col("specimen_id")).alias("specimen_id"),
         text(pl.col("code")).alias("code"),
-        text(pl.col("unit")).alias("unit"),
+        # A unit the code mapping resolved is clean already (a category); text is stripped here.
+        (pl.col("unit") if schema["unit"] == pl.Categorical else text(pl.col("unit"))).alias("unit"),
         (text(pl.col("taken_at")) if t == pl.String else pl.col("taken_at")).alias("_time_raw"),
         *(pl.col(c).cast(pl.String).str.strip_chars().alias(f"_{c}_raw") for c in numeric if schema[c] == pl.String),
     )
@@ -366,7 +367,12 @@ def describe(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 def usable(rows: pl.LazyFrame) -> pl.LazyFrame:
     """The checked rows that passed every check, in the measurement contract."""
-    return rows.filter(pl.col("_kind").is_null()).select(list(MEASUREMENTS_SCHEMA))
+    return as_measurements(rows.filter(pl.col("_kind").is_null()))
+
+
+def as_measurements(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The columns of the measurement contract, the unit as a category (a no-op where the code mapping made it one)."""
+    return rows.select(list(MEASUREMENTS_SCHEMA)).with_columns(pl.col("unit").cast(pl.Categorical))
 
 
 def described(rows: pl.LazyFrame) -> pl.LazyFrame:

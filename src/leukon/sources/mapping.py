@@ -32,9 +32,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from leukon.errors import InputError, did_you_mean
+from leukon.measurements.normalize import ANALYTE_ENUM
 from leukon.rules.analytes import ANALYTES, by_local_name, closest_names, code_table
 from leukon.rules.units import DIMENSION_NAMES, parse_unit
 
@@ -151,7 +153,22 @@ def resolve(code: str | None, unit: str | None, local: LocalMap = EMPTY) -> Reso
     return Resolved(None, unit, f"unknown analyte code {shown!r}{hint}")
 
 
-RESOLVED = pl.Struct({"analyte": pl.String, "unit": pl.String, "reason": pl.String})
+#: What `resolver` gives each row: the analyte (leukon's Enum), the unit to read it in (stripped; a category,
+#: since a column holds few units), and the reason when the code is unknown.
+RESOLVED = pl.Struct({"analyte": ANALYTE_ENUM, "unit": pl.Categorical, "reason": pl.String})
+
+
+def _dense(s: pl.Series) -> tuple[pl.Series, list]:
+    """(each value's position among the distinct values, nulls last; the distinct values and None)."""
+    values = s.cast(pl.String).drop_nulls().unique()
+    codes = s.cast(pl.String).cast(pl.Enum(values)).to_physical().cast(pl.UInt64).fill_null(len(values))
+    return codes, [*values.to_list(), None]
+
+
+def _clean_unit(unit: str | None) -> str | None:
+    """A unit as the shared checks read it (`base.text`): stripped, and None when empty."""
+    u = None if unit is None else str(unit).strip()
+    return u or None
 
 
 def resolver(local: LocalMap = EMPTY):
@@ -159,21 +176,25 @@ def resolver(local: LocalMap = EMPTY):
 
     def run(pairs: pl.Series) -> pl.Series:
         df = pairs.struct.unnest()
-        if df.is_empty():
-            return pl.DataFrame(schema=dict(RESOLVED)).to_struct(pairs.name)
-        # Codes and units are few while rows are many: key each row by the integer codes of its two
-        # strings, resolve each distinct pair once, and spread the answers back by that key.
-        k = df[df.columns[0]].cast(pl.String).cast(pl.Categorical).to_physical().cast(pl.UInt64).fill_null(0xFFFFFFFF)
-        u = df[df.columns[1]].cast(pl.String).cast(pl.Categorical).to_physical().cast(pl.UInt64).fill_null(0xFFFFFFFF)
-        key = k * (1 << 32) + u
-        first = pl.DataFrame({"key": key}).with_row_index("i").group_by("key").agg(pl.col("i").first())
-        small = df[first["i"]]
-        rows = [resolve(a, b, local) for a, b in small.iter_rows()]
-        out = {}
-        for name in ("analyte", "unit", "reason"):
-            vals = pl.Series([getattr(r, name) for r in rows], dtype=pl.String)
-            out[name] = key.replace_strict(first["key"], vals, default=None, return_dtype=pl.String)
-        return pl.DataFrame(out).to_struct(pairs.name)
+        # Codes and units are few while rows are many: number each row's pair by the positions of its two
+        # strings among the distinct ones, resolve each distinct pair once, and gather the answers by that
+        # number (the answers are an Enum and a category, so spreading them costs no strings).
+        k, codes = _dense(df[df.columns[0]])
+        u, units = _dense(df[df.columns[1]])
+        key = k * len(units) + u
+        keys = key.unique().to_list()
+        found = [resolve(codes[x // len(units)], units[x % len(units)], local) for x in keys]
+        small = pl.DataFrame(
+            {
+                "analyte": pl.Series([r.analyte for r in found], dtype=pl.String).cast(ANALYTE_ENUM, strict=False),
+                "unit": pl.Series([_clean_unit(r.unit) for r in found], dtype=pl.String).cast(pl.Categorical),
+                "reason": pl.Series([r.reason for r in found], dtype=pl.String),
+            },
+            schema=dict(RESOLVED),
+        )
+        row = np.zeros(len(codes) * len(units), dtype=np.uint32)  # pair number -> its row in `small`
+        row[np.asarray(keys, dtype=np.int64)] = np.arange(len(keys), dtype=np.uint32)
+        return small[row[key.to_numpy()]].to_struct(pairs.name)
 
     return run
 

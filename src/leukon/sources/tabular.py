@@ -38,7 +38,7 @@ def map_code(key: pl.Expr, unit: pl.Expr) -> pl.Expr:
     the OMOP adapter uses it for source values whose concept id is 0.
     """
     pair = pl.struct(key.cast(pl.String).alias("k"), base.text(unit).alias("u"))
-    return pair.map_batches(mapping.resolver(), return_dtype=mapping.RESOLVED).struct.field("analyte")
+    return pair.map_batches(mapping.resolver(), return_dtype=mapping.RESOLVED).struct.field("analyte").cast(pl.String)
 
 
 def _col(name: str | None) -> pl.Expr:
@@ -398,7 +398,7 @@ def _wide_source(t: Table, checked: pl.LazyFrame, pats: pl.LazyFrame | None, not
         ROW, pl.col("code").alias("column"), pl.col("value_text").alias("raw"), "reason"
     )
     return base.Source(
-        measurements=checked.filter(usable).select(list(base.MEASUREMENTS_SCHEMA)),
+        measurements=base.as_measurements(checked.filter(usable)),
         rejects=rejects,
         patients=pats,
         row_count=t.row_count,
