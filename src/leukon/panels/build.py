@@ -37,17 +37,19 @@ def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
     present = [a for a in ALL if a in found]
     limits = u["lln"].null_count() < u.height or u["uln"].null_count() < u.height
     censored = "censor" in u.columns and u["censor"].null_count() < u.height
-    panels = _group(u, keys, present, limits, censored)
+    order = u.select(pl.arg_sort_by(keys, nulls_last=True, maintain_order=True)).to_series()
+    panels, group = _group(u[order], keys, present, limits, censored)
     rejects = pl.DataFrame(schema=REJECT_SCHEMA)
     used_rows = u["source_row"]
-    flagged = panels.filter(pl.col("_repeats"))
-    if flagged.height:
-        rows = u.join(flagged.select(keys), on=keys, how="semi", nulls_equal=True)
-        kept, rejects = resolve_duplicates(rows)
-        redone = _group(kept, keys, present, limits, censored)
+    repeats = panels["_repeats"].to_numpy()
+    if repeats.any():
+        in_flagged = np.empty(u.height, dtype=bool)  # per row of u: its specimen holds a repeat
+        in_flagged[order.to_numpy()] = repeats[group]
+        mask = pl.Series(in_flagged)
+        kept, rejects = resolve_duplicates(u.filter(mask))
+        redone, _ = _group(kept.sort(keys, nulls_last=True, maintain_order=True), keys, present, limits, censored)
         panels = pl.concat([panels.filter(~pl.col("_repeats")), redone], how="diagonal_relaxed")
-        untouched = u.join(flagged.select(keys), on=keys, how="anti", nulls_equal=True)
-        used_rows = pl.concat([untouched["source_row"], kept["source_row"]])
+        used_rows = pl.concat([u.filter(~mask)["source_row"], kept["source_row"]])
     missing = [pl.lit(None, pl.Float64).alias(c) for c in _panel_value_columns() if c not in panels.columns]
     missing += [pl.lit(None, pl.String).alias(f"{a}_censor") for a in ALL if f"{a}_censor" not in panels.columns]
     key = pl.col("patient_id") + pl.lit("@") + pl.col("time_key").dt.strftime("%Y-%m-%dT%H:%M:%S")
@@ -73,18 +75,20 @@ def _keys(u: pl.DataFrame) -> list[str]:
     return ["patient_id", "specimen_id", "time_key"]
 
 
-def _group(u: pl.DataFrame, keys: list[str], present: list[str], limits: bool, censored: bool = False) -> pl.DataFrame:
-    """One row a specimen: the key, its first patient/specimen/time key, earliest time, result count and first
-    source row, and per analyte in `present` its value (and censoring operator, lab limits when asked).
+def _group(
+    s: pl.DataFrame, keys: list[str], present: list[str], limits: bool, censored: bool = False
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """One row a specimen from results `s` sorted by `keys`: the key, its first patient/specimen/time key,
+    earliest time, result count and first source row, and per analyte in `present` its value (and censoring
+    operator, lab limits when asked); and each result's specimen (row number in the panels).
 
-    The pivot is a scatter: the rows are sorted by the key, each gets its group number g, and every analyte
-    column is filled at once by writing the values to slot analyte * specimens + g (the issue's "pivot by
-    scatter"; 48 filtered aggregations cost 2.5x as much). A specimen with an analyte twice is flagged
-    (`_repeats`) and rebuilt by the caller after `resolve_duplicates`, so which repeat lands does not matter."""
-    s = u.sort(keys, nulls_last=True)
+    The pivot is a scatter: each result gets its group number g, and every analyte column is filled at once by
+    writing the values to slot analyte * specimens + g (the issue's "pivot by scatter"; 48 filtered
+    aggregations cost 2.5x as much). A specimen with an analyte twice is flagged (`_repeats`) and rebuilt by
+    the caller after `resolve_duplicates`, so which repeat lands does not matter."""
     new = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys]).fill_null(True)
-    s = s.with_columns(_g=new.cum_sum().cast(pl.UInt32) - 1)
-    starts = s.select(new.arg_true())[:, 0].to_numpy()  # each specimen's first row
+    first = s.select(new).to_series().to_numpy()  # each specimen's first result
+    starts, group = np.flatnonzero(first), np.cumsum(first) - 1
     extra = [c for c in ("patient_id", "specimen_id", "time_key") if c not in keys]
     never = np.iinfo(np.int64).max  # a missing time, so that the earliest known time wins
     times = np.minimum.reduceat(s["taken_at"].to_physical().fill_null(never).to_numpy(), starts)
@@ -100,7 +104,7 @@ def _group(u: pl.DataFrame, keys: list[str], present: list[str], limits: bool, c
     n, k = grouped.height, max(len(present), 1)
     index = np.full(len(ALL), -1, dtype=np.int64)  # analyte (Enum position) -> position in `present`
     index[[ALL.index(a) for a in present]] = np.arange(len(present))
-    slot = index[s["analyte"].to_physical().to_numpy()] * n + s["_g"].to_numpy().astype(np.int64)
+    slot = index[s["analyte"].to_physical().to_numpy()] * n + group
     filled = np.bincount(slot, minlength=n * k).reshape(k, n)  # one analyte's slots side by side
 
     def spread(values: pl.Series) -> np.ndarray:  # (analytes x specimens), NaN where nothing was written
@@ -121,7 +125,7 @@ def _group(u: pl.DataFrame, keys: list[str], present: list[str], limits: bool, c
         }
     # Values are never null here (normalize rejects them), so two results in one slot mean a repeat.
     repeats = pl.Series("_repeats", (filled > 1).any(axis=0) if present else np.zeros(n, bool))
-    return grouped.with_columns(**cols, _repeats=repeats)
+    return grouped.with_columns(**cols, _repeats=repeats), group
 
 
 def with_demographics(panels: pl.LazyFrame, patients: pl.LazyFrame | None) -> pl.LazyFrame:
