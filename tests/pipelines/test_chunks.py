@@ -140,3 +140,9 @@ def test_spill_folder_is_removed_after_an_error(cohort, tmp_path, monkeypatch, e
     with pytest.raises(error):
         screen(cohort, chunks=3, out=tmp_path / "out")
     assert not _spill_folders(tmp_path) and not (tmp_path / "out").exists()
+
+
+def test_more_chunks_than_patients():
+    # most slices are empty: they give empty tables, and the outputs are still those of one chunk
+    small = DATA / "long.csv"
+    _same_outputs(screen(small, chunks=1), screen(small, chunks=40))

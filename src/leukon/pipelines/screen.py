@@ -122,6 +122,53 @@ def _dropped(source) -> list[pl.DataFrame]:
                      (pl.col("column").cast(pl.String) + pl.lit(": ") + pl.col("reason")).alias("reason"))]  # fmt: skip
 
 
+@dataclass
+class _SliceOutputs:
+    """What one slice of patients gives: its panels, grades, course (patients, episodes) and rejects."""
+
+    panels: pl.DataFrame
+    grades: pl.DataFrame
+    course: tuple[pl.DataFrame, pl.DataFrame] | None
+    rejects: list[pl.DataFrame]
+
+
+def _screen_slice(
+    measurements: pl.LazyFrame, patients, schemes: tuple[str, ...], profile: str, course_scheme: str | None, *, tick
+) -> tuple[_SliceOutputs, pl.Series]:
+    """Units, panels, findings, grades and (with `course_scheme`) the course of one slice of whole patients, and
+    the source rows that reached a panel.
+
+    Everything a patient's outputs depend on is in the slice, so the slices' tables put together equal those of
+    one run over all patients; the slice's intermediate frames are freed when this returns."""
+    tick("screening")
+    u, kernel_rejects = normalize(measurements)
+    panels_lf, dup_rejects, used_rows = build_panels(u, patients, profile=profile)
+    # No sort needed: panels come out of a key-sorted, order-keeping group-by, so the order is deterministic.
+    panels = classify_panels(panels_lf, profile).collect()
+    panels = panels.select(_panel_columns(panels))
+    rejects = [kernel_rejects.select(list(REJECT_SCHEMA)).collect(), dup_rejects.select(list(REJECT_SCHEMA))]
+    tick("grading")
+    grades = grades_long(panels.lazy(), schemes).collect()
+    course = None
+    if course_scheme is not None:
+        tick("course")
+        course = _course(panels, course_scheme)
+    return _SliceOutputs(panels, grades, course, rejects), used_rows
+
+
+def _also_rejected(used_rows: pl.Series, rejects: list[pl.DataFrame]) -> pl.Series:
+    """The used rows that also have a rejected result (a wide row's bad cell, a duplicate in a used row).
+
+    Probes the many used rows against the few rejected ones, never the reverse."""
+    rejected = pl.concat([r["source_row"] for r in rejects])
+    return used_rows.filter(used_rows.is_in(rejected.implode()))
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """The slices' frames of one table as one (a slice may lack a column another has)."""
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed", rechunk=False)
+
+
 @in_memory_engine
 def screen_source(
     source,
@@ -146,33 +193,33 @@ def screen_source(
     if chunks < 1:
         raise InputError("chunks", f"{chunks} must be 1 or more")
     tick = progress or (lambda *a: None)
-    parts, rejects, used = [], [*_dropped(source)], []
+    course_scheme = schemes[0] if schemes[0].startswith("ctcae") else "ctcae-v5"
+    outputs: list[_SliceOutputs] = []
+    rejects, overlap, rows_used = [*_dropped(source)], [], 0
     with _slices(source, chunks, spill_dir) as (source_rejects, patients_lf, slices):
         rejects.insert(0, source_rejects.select(list(REJECT_SCHEMA)))
         for k, measurements_slice in enumerate(slices):
-            tick("screening", k, chunks)
-            u, kernel_rejects = normalize(measurements_slice)
-            panels_lf, dup_rejects, used_rows = build_panels(u, patients_lf, profile=profile)
-            parts.append(classify_panels(panels_lf, profile).collect())
-            rejects += [kernel_rejects.select(list(REJECT_SCHEMA)).collect(), dup_rejects.select(list(REJECT_SCHEMA))]
-            used.append(used_rows)
+            out, used_rows = _screen_slice(measurements_slice, patients_lf, schemes, profile,
+                                           course_scheme if course else None,
+                                           tick=lambda stage, k=k: tick(stage, k, chunks))  # fmt: skip
+            outputs.append(out)
+            rejects += out.rejects
+            # A slice holds whole patients, hence whole source rows: its used rows are counted here and then
+            # dropped, and only its own rejects (or the source's, or a wide row's dropped cells) can share a row.
+            rows_used += distinct_count(used_rows)
+            overlap.append(_also_rejected(used_rows, rejects))
     tick("screening", chunks, chunks)
-    panels = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
-    rejects = pl.concat(rejects)
-    used_rows = pl.concat(used).sort() if chunks > 1 else used[0]
-    # No sort needed: panels come out of a key-sorted, order-keeping group-by, so the order is deterministic.
+    panels = _concat([o.panels for o in outputs])
     panels = panels.select(_panel_columns(panels))
-    # Probe the many used rows against the few rejected ones (wide rows can be both), never the reverse.
-    overlap = used_rows.filter(used_rows.is_in(rejects["source_row"].implode()))
+    grades = _concat([o.grades for o in outputs])
+    rejects = pl.concat(rejects)
+    overlap = pl.concat(overlap)
     rejects = rejects.with_columns(row_used=pl.col("source_row").is_in(overlap.implode())).sort("source_row")
-    tick("grading", 0, 1)
-    grades = grades_long(panels.lazy(), schemes).collect()
     patients = episodes = None
     if course:
-        tick("course", 0, 1)
-        patients, episodes = _course(panels, schemes[0] if schemes[0].startswith("ctcae") else "ctcae-v5")
+        patients, episodes = (_concat([o.course[i] for o in outputs]) for i in (0, 1))
+    del outputs
     rows_read = int(source.rows_read)
-    rows_used = distinct_count(used_rows)
     rows_rejected = rejects.filter(~pl.col("row_used"))["source_row"].n_unique()
     by_reason, examples = reason_counts(rejects)  # by kind of reason, each with a real example
     summary = {
