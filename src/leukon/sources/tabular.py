@@ -61,7 +61,7 @@ def patients_from(lf: pl.LazyFrame, cols: dict[str, str | None]) -> pl.LazyFrame
     # Results repeat the patient's fields on every row: reduce to one raw row per patient id first, so the
     # text clean-up and parsing below run on thousands of rows, not millions.
     fields = [c for c in (cols.get("sex"), birth, cols.get("ancestry")) if c]
-    given = [pl.col(c).filter(pl.col(c).cast(pl.String).str.len_bytes() > 0).first() for c in fields]
+    given = [pl.col(c).filter(_filled(c, schema[c])).first() for c in fields]
     per_patient = lf.group_by(pl.col(pid)).agg(given)
     return base.one_per_patient(
         per_patient.select(
@@ -71,6 +71,13 @@ def patients_from(lf: pl.LazyFrame, cols: dict[str, str | None]) -> pl.LazyFrame
             base.ancestry(_col(cols.get("ancestry"))).alias("ancestry"),
         )
     )
+
+
+def _filled(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A cell that holds something: non-empty text, or any value of another type (a date is never formatted)."""
+    if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum):
+        return pl.col(name).cast(pl.String).str.len_bytes() > 0
+    return pl.col(name).is_not_null()
 
 
 def read_patients(spec: str, *, fields: dict[str, str | None] | None = None) -> pl.LazyFrame:
