@@ -2,8 +2,8 @@
 
 One streaming pass over the source's checked rows writes the usable results into one folder per slice of
 patients (a hash of the patient id, so each patient's whole series lands in one slice) and collects the
-rejected rows (with their raw input as JSON) and the patients table. Each slice of the screen then reads
-only its own files. The files live in a temporary folder that is removed when the `spilled` block ends,
+rejected rows (with their raw input as JSON); the patients table (a few columns) is read once beside it.
+Each slice of the screen then reads only its own files. The files live in a temporary folder that is removed when the `spilled` block ends,
 normally, on error or on Ctrl-C.
 
 Sources without checked rows (wide tables, FHIR, HL7 v2) cannot be spilled this way: `can_spill` says so.
@@ -68,7 +68,7 @@ def spilled(source, n: int, *, dir: str | Path | None = None) -> Iterator[Spill]
 
 def spill(source, n: int, folder: Path) -> Spill:
     """One streaming pass over `source.checked`: usable results to `folder/_slice=k/*.parquet` in input
-    order, rejected rows (source_row, raw, reason) and the patients table into memory."""
+    order, rejected rows (source_row, raw, reason) into memory; then the patients table into memory."""
     rows = source.checked
     parts = (
         usable(rows)
@@ -76,8 +76,10 @@ def spill(source, n: int, folder: Path) -> Spill:
         .sink_parquet(pl.PartitionBy(folder, key=SLICE, include_key=False), lazy=True, mkdir=True)
     )
     rejects = described(rows).select("source_row", raw_json(pl.col("raw")).alias("raw"), "reason")
-    queries = [parts, rejects, *([source.patients] if source.patients is not None else [])]
-    # Run together, the queries share one scan and parse of the input (common subplan); the streaming
+    # Run together, the two queries share one scan and parse of the input (common subplan); the streaming
     # engine keeps memory bounded whatever the input's size.
-    _, rejects, *patients = pl.collect_all(queries, engine="streaming")
-    return Spill(folder, n, rejects, patients[0].lazy() if patients else None)
+    _, rejects = pl.collect_all([parts, rejects], engine="streaming")
+    # The patients apart: in the same run their scan is shared too, and the input is buffered for the slower
+    # branch (30 M results, 2026-12: 1.1 GB peak without them, 7.4 GB with). Read once, kept for every slice.
+    patients = source.patients.collect(engine="streaming").lazy() if source.patients is not None else None
+    return Spill(folder, n, rejects, patients)
