@@ -16,7 +16,9 @@ ratios and peak memory:
   neutropenia), CTCAE v5 grades and the clinical severity, materialised as tables. Its finding and reject counts
   are printed beside leukon's, so a difference in the work done shows;
 - pandas, row-wise: the same core rules as a Python function per specimen, on a 1 % sample, scaled x100;
-- sort: the sort by patient and time that the course step needs, for scale.
+- sort: the sort by patient and time that the course step needs, for scale;
+- cli: the whole command a user runs, `leukon screen FILE --out DIR` (start-up, screen, course, the five
+  tables and summary.json written), for the goal "full CLI <= 3x the floor".
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ENGINES = ("floor", "sort", "leukon", "leukon+course", "duckdb", "pandas")
+ENGINES = ("floor", "sort", "leukon", "leukon+course", "cli", "duckdb", "pandas")
 
 
 def generate(path: Path, results: int) -> int:
@@ -84,6 +86,26 @@ def run_leukon(path: str, course: bool) -> int:
     counts["(rejected rows)"] = result.summary["rows_rejected"]
     counts["(duplicate rows)"] = sum(n for k, n in result.summary["rejected_by_reason"].items() if "duplicate" in k)
     return result.panels.height, counts
+
+
+def run_cli(path: str) -> tuple[int, dict]:
+    """`leukon screen FILE --out DIR`, in this process, with its outputs written (and then removed)."""
+    import contextlib
+    import io
+    import shutil
+
+    from leukon.cli.app import main
+
+    out = Path(tempfile.mkdtemp(prefix="leukon-bench-out-"))
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = main(["screen", path, "--out", str(out), "--force", "--chunks", "1"])
+        if code:
+            raise SystemExit(f"leukon screen exited {code}")
+        summary = json.loads((out / "summary.json").read_text())
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return summary["specimens"], None
 
 
 def _sql_tables(pairs: list[tuple]) -> dict[str, list[tuple]]:
@@ -399,6 +421,8 @@ def child(engine: str, path: str) -> None:
         n = run_leukon(path, course=False)
     elif engine == "leukon+course":
         n = run_leukon(path, course=True)
+    elif engine == "cli":
+        n = run_cli(path)
     elif engine == "duckdb":
         n = run_duckdb(path)
     else:
