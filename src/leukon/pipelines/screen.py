@@ -336,12 +336,20 @@ def screen(
 #: 6 M (each further result adds 480-620 B), CSV 676 B at 2 M (548 B a further result); 10.1 M earlier: 400 B
 #: Parquet, 560 B CSV. 600 covers the large inputs this serves; `memory // 3` below keeps the margin.
 BYTES_PER_RESULT = 600
+#: The same split for several slices, measured with benchmarks/bench_chunks.py (course on, 2026-12): a slice's
+#: own work (units, panels, grades, course) takes about 250 B per result in the slice, and the outputs, held
+#: until they are written, 150 B per result of the whole input, about 260 B while `write` sorts them (30 M
+#: results: 7.2 GB peak in 3 slices, 5.9 GB in 6, 9.2 GB in 6 with the Parquet outputs written; 10 M: 4.4 GB
+#: in one slice, 2.5 GB in 4). The spill pass itself stays near 1 GB (30 M results).
+SLICE_BYTES_PER_RESULT = 250
+OUTPUT_BYTES_PER_RESULT = 260
 #: Bytes per result row in a long CSV, taken low so that the row estimate errs towards more slices.
 CSV_BYTES_PER_ROW = 60
 
 
 def auto_chunks(spec: str, *, memory: int | None = None) -> int:
-    """Slices of whole patients so one slice's working set fits in a third of the machine's memory."""
+    """Slices of whole patients so that one slice's working set and the outputs held until they are written
+    fit in a third of the machine's memory."""
     import os
 
     path = Path(spec) if Path(spec).exists() else Path(spec.split(":", 1)[0])
@@ -358,7 +366,11 @@ def auto_chunks(spec: str, *, memory: int | None = None) -> int:
             rows = None
     if rows is None:
         rows = size * (5 if path.suffix == ".gz" else 1) // CSV_BYTES_PER_ROW
-    return max(1, -(-rows * BYTES_PER_RESULT // (memory // 3)))
+    budget = memory // 3
+    # The slices share the budget with the outputs, which grow with the whole input; when those alone take
+    # it all, slices are kept to a quarter of it (memory then depends on the outputs, not on the slices).
+    room = max(budget - rows * OUTPUT_BYTES_PER_RESULT, budget // 4)
+    return max(1, -(-rows * SLICE_BYTES_PER_RESULT // room))
 
 
 def write(
