@@ -12,6 +12,7 @@ from leukon.pipelines import screen as screen_module
 from leukon.pipelines.run_folder import TABLES, canonical
 from leukon.pipelines.screen import screen, screen_source
 from leukon.pipelines.spill import SPILL_PREFIX
+from leukon.pipelines.table_parts import PARTS_PREFIX
 from leukon.sources import read
 from leukon.sources.io import frame_table
 
@@ -54,6 +55,19 @@ def test_chunked_run_gives_the_same_outputs_as_one_chunk(cohort, chunks):
 def test_chunked_formats_give_the_same_outputs(name, fmt, options):
     one = screen(DATA / name, format=fmt, chunks=1, **options)
     _same_outputs(one, screen(DATA / name, format=fmt, chunks=3, **options))
+
+
+def test_chunked_run_into_a_folder_writes_its_tables_slice_by_slice(cohort, tmp_path):
+    from leukon.pipelines.screen import WrittenResult
+
+    one = screen(cohort, chunks=1, out=tmp_path / "one")
+    many = screen(cohort, chunks=3, out=tmp_path / "many")
+    assert isinstance(many, WrittenResult) and not isinstance(one, WrittenResult)
+    assert many.folder == tmp_path / "many" and set(many.written) == {"panels", "grades", "patients", "episodes"}
+    _same_outputs(one, many)  # its tables read back from the files
+    csv = screen(cohort, chunks=3, out=tmp_path / "csv", output="csv")  # CSV: held and written at the end
+    assert not isinstance(csv, WrittenResult)
+    _same_outputs(one, csv)
 
 
 def test_written_folders_are_identical(cohort, tmp_path):
@@ -114,7 +128,8 @@ def test_each_chunk_reads_only_its_spill_files(cohort, tmp_path, monkeypatch):
 
 
 def _spill_folders(where: Path) -> list[Path]:
-    return list(where.rglob(f"{SPILL_PREFIX}*"))
+    """Temporary folders of a chunked run (spill files and table parts) anywhere under `where`."""
+    return [*where.rglob(f"{SPILL_PREFIX}*"), *where.rglob(f"{PARTS_PREFIX}*")]
 
 
 def test_spill_folder_is_removed_after_a_run(cohort, tmp_path):

@@ -10,9 +10,11 @@ was not used, with its reason (for a wide row that was otherwise used, `row_used
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,9 @@ from leukon.frames import in_memory_engine
 from leukon.measurements.normalize import REJECT_SCHEMA, normalize
 from leukon.panels.build import build_panels
 from leukon.pipelines.reject_reasons import describe_rejects, reason_counts
-from leukon.pipelines.run_folder import RunFolder, write_tables
+from leukon.pipelines.run_folder import MARKER, TABLES, RunFolder, write_tables
 from leukon.pipelines.spill import can_spill, slice_of, spilled
+from leukon.pipelines.table_parts import TableParts, table_parts
 from leukon.rules.criteria import DEFAULT_PROFILE, scheme
 from leukon.rules.ranges import check_profile
 
@@ -59,6 +62,27 @@ class ScreenResult:
             return {}
         counts = self.panels.select(pl.col(column).explode().drop_nulls().value_counts(sort=True)).unnest(column)
         return dict(counts.iter_rows())
+
+
+class WrittenResult(ScreenResult):
+    """A chunked screen whose panels, grades, patients and episodes went to Parquet files in `folder` slice by
+    slice (`screen` with `out`: outputs too large to hold): each table is read from its file when asked for;
+    the rejects and the summary are in memory, as in a `ScreenResult`."""
+
+    def __init__(self, folder: Path, written: tuple[str, ...], rejects: pl.DataFrame, summary: dict):
+        self.folder, self.written, self.rejects, self.summary = folder, written, rejects, summary
+
+    def read(self, name: str) -> pl.DataFrame | None:
+        """Table `name` as written, or None when the run did not make it (patients without the course)."""
+        return pl.read_parquet(self.folder / f"{name}.parquet") if name in self.written else None
+
+    panels = property(lambda self: self.read("panels"))
+    grades = property(lambda self: self.read("grades"))
+    patients = property(lambda self: self.read("patients"))
+    episodes = property(lambda self: self.read("episodes"))
+
+    def __repr__(self) -> str:
+        return f"WrittenResult(folder={str(self.folder)!r}, written={self.written!r})"
 
 
 def _panel_columns(panels: pl.DataFrame) -> list[str]:
@@ -164,9 +188,58 @@ def _also_rejected(used_rows: pl.Series, rejects: list[pl.DataFrame]) -> pl.Seri
     return used_rows.filter(used_rows.is_in(rejected.implode()))
 
 
+def _held_result(outputs: list[_SliceOutputs], rejects: pl.DataFrame, summary: dict, *, course: bool) -> ScreenResult:
+    """The slices' tables put together in memory."""
+    panels = _concat([o.panels for o in outputs])
+    panels = panels.select(_panel_columns(panels))
+    grades = _concat([o.grades for o in outputs])
+    patients = episodes = None
+    if course:
+        patients, episodes = (_concat([o.course[i] for o in outputs]) for i in (0, 1))
+    return ScreenResult(panels, grades, rejects, summary, patients, episodes)
+
+
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
     """The slices' frames of one table as one (a slice may lack a column another has)."""
     return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed", rechunk=False)
+
+
+def _tally(tallies: dict[str, Counter], out: _SliceOutputs) -> None:
+    """Add one slice's counts for the summary: specimens, patients, findings, warnings, course labels."""
+    panels = out.panels
+    totals = tallies["totals"]
+    totals.update(specimens=panels.height, patients=panels["patient_id"].n_unique() if panels.height else 0)
+    view = ScreenResult(panels, out.grades, pl.DataFrame())
+    tallies["findings"].update(view.findings_count())
+    tallies["warnings"].update(view.warnings_count())
+    if out.course is not None:
+        patients = out.course[0]
+        totals.update(course_patients=patients.height)
+        tallies["course"].update(dict(patients.group_by("label_neutrophils").len().iter_rows()))
+        tallies["cyclic"].update(dict(patients.group_by("cyclic").len().iter_rows()))
+
+
+def _most_first(counts: Counter) -> dict:
+    """Counts by label, most frequent first and ties by label (so the slices' order does not matter)."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+
+
+def _add_parts(parts: TableParts, out: _SliceOutputs) -> None:
+    """One slice's tables to their part files (and out of memory)."""
+    parts.add("panels", out.panels)
+    parts.add("grades", out.grades)
+    if out.course is not None:
+        parts.add("patients", out.course[0])
+        parts.add("episodes", out.course[1])
+
+
+def _merge_parts(parts: TableParts, folder: Path) -> tuple[str, ...]:
+    """Each table's parts merged into `folder/<table>.parquet`; the names of the tables written."""
+    names = parts.names()
+    for name in names:
+        columns = (lambda schema: _panel_columns(pl.DataFrame(schema=schema))) if name == "panels" else None
+        parts.merge(name, folder / f"{name}.parquet", columns=columns)
+    return tuple(n for n in TABLES if n in names)
 
 
 @in_memory_engine
@@ -179,13 +252,16 @@ def screen_source(
     course: bool = True,
     progress=None,
     spill_dir: str | Path | None = None,
+    tables_to: str | Path | None = None,
 ) -> ScreenResult:
     """Screen a `leukon.sources.Source` (anything with measurements, rejects, patients, rows_read).
 
     `chunks` > 1 processes the input in that many slices of whole patients, one after another, so memory
     stays bounded for inputs larger than memory: one streaming pass spills the slices to temporary Parquet
-    files in `spill_dir` (default: the system's temporary folder), removed at the end of the run. `progress`,
-    if given, is called as progress(stage, done, total).
+    files in `spill_dir` (default: the system's temporary folder), removed at the end of the run. With
+    `tables_to` as well, each slice's panels, grades, patients and episodes are written there (Parquet, in
+    `write`'s row order) instead of held, and a `WrittenResult` reads them from there. `progress`, if given,
+    is called as progress(stage, done, total).
     """
     t0 = time.perf_counter()
     schemes = tuple(dict.fromkeys(scheme(s).id for s in schemes))
@@ -195,30 +271,32 @@ def screen_source(
     tick = progress or (lambda *a: None)
     course_scheme = schemes[0] if schemes[0].startswith("ctcae") else "ctcae-v5"
     outputs: list[_SliceOutputs] = []
+    tallies: dict[str, Counter] = {k: Counter() for k in ("totals", "findings", "warnings", "course", "cyclic")}
     rejects, overlap, rows_used = [*_dropped(source)], [], 0
-    with _slices(source, chunks, spill_dir) as (source_rejects, patients_lf, slices):
+    written = None
+    parts_cm = table_parts(tables_to) if tables_to is not None and chunks > 1 else nullcontext()
+    with _slices(source, chunks, spill_dir) as (source_rejects, patients_lf, slices), parts_cm as parts:
         rejects.insert(0, source_rejects.select(list(REJECT_SCHEMA)))
         for k, measurements_slice in enumerate(slices):
             out, used_rows = _screen_slice(measurements_slice, patients_lf, schemes, profile,
                                            course_scheme if course else None,
                                            tick=lambda stage, k=k: tick(stage, k, chunks))  # fmt: skip
-            outputs.append(out)
             rejects += out.rejects
             # A slice holds whole patients, hence whole source rows: its used rows are counted here and then
             # dropped, and only its own rejects (or the source's, or a wide row's dropped cells) can share a row.
             rows_used += distinct_count(used_rows)
             overlap.append(_also_rejected(used_rows, rejects))
-    tick("screening", chunks, chunks)
-    panels = _concat([o.panels for o in outputs])
-    panels = panels.select(_panel_columns(panels))
-    grades = _concat([o.grades for o in outputs])
+            _tally(tallies, out)
+            if parts is None:
+                outputs.append(out)
+            else:
+                _add_parts(parts, out)
+        tick("screening", chunks, chunks)
+        if parts is not None:
+            written = _merge_parts(parts, Path(tables_to))
     rejects = pl.concat(rejects)
     overlap = pl.concat(overlap)
     rejects = rejects.with_columns(row_used=pl.col("source_row").is_in(overlap.implode())).sort("source_row")
-    patients = episodes = None
-    if course:
-        patients, episodes = (_concat([o.course[i] for o in outputs]) for i in (0, 1))
-    del outputs
     rows_read = int(source.rows_read)
     rows_rejected = rejects.filter(~pl.col("row_used"))["source_row"].n_unique()
     by_reason, examples = reason_counts(rejects)  # by kind of reason, each with a real example
@@ -231,8 +309,8 @@ def screen_source(
         "results_not_used_in_used_rows": int(rejects.filter(pl.col("row_used")).height),
         "rejected_by_reason": by_reason,
         "reject_examples": examples,
-        "specimens": panels.height,
-        "patients": panels["patient_id"].n_unique() if panels.height else 0,
+        "specimens": tallies["totals"]["specimens"],
+        "patients": tallies["totals"]["patients"],
         "schemes": list(schemes),
         "profile": profile,
         "chunks": chunks,
@@ -240,12 +318,15 @@ def screen_source(
         "accounted": rows_read == rows_used + rows_rejected,
         "notes": list(getattr(source, "notes", []) or []),
     }
-    result = ScreenResult(panels, grades, rejects, summary, patients, episodes)
-    summary["findings"] = result.findings_count()
-    summary["warnings"] = result.warnings_count()
-    if patients is not None and patients.height:
-        summary["course"] = dict(patients.group_by("label_neutrophils").len().sort("len", descending=True).iter_rows())
-        summary["cyclic"] = dict(patients.group_by("cyclic").len().sort("len", descending=True).iter_rows())
+    summary["findings"] = _most_first(tallies["findings"])
+    summary["warnings"] = _most_first(tallies["warnings"])
+    if tallies["totals"]["course_patients"]:
+        summary["course"] = _most_first(tallies["course"])
+        summary["cyclic"] = _most_first(tallies["cyclic"])
+    if written is not None:
+        result = WrittenResult(Path(tables_to), written, rejects, summary)
+    else:
+        result = _held_result(outputs, rejects, summary, course=course)
     if not summary["accounted"]:
         # Never silently lose rows: a mismatch is a bug, and the run says so loudly.
         raise RuntimeError(f"row accounting failed: read {rows_read}, used {rows_used}, rejected {rows_rejected}")
@@ -315,10 +396,12 @@ def screen(
             source = read(spec, format=format, **options)
             n = chunks if chunks is not None else (1 if in_memory else auto_chunks(str(input)))
             # Spill files of a chunked run go into the staging folder: removed with it if the run is interrupted,
-            # and by the next run into `out` if this one is killed.
+            # and by the next run into `out` if this one is killed. Its large tables are written there as each
+            # slice is done (Parquet), so that outputs larger than memory are never all held.
             spill_dir = folder.staging if folder is not None else None
+            tables_to = spill_dir if n > 1 and output == "parquet" else None
             result = screen_source(source, schemes=schemes, profile=profile, chunks=n, course=course,
-                                   progress=progress, spill_dir=spill_dir)  # fmt: skip
+                                   progress=progress, spill_dir=spill_dir, tables_to=tables_to)  # fmt: skip
             describe_rejects(result, source)
         if getattr(source, "time_format", None):
             result.summary["time_format"] = source.time_format
@@ -385,11 +468,32 @@ def write(
     if output not in OUTPUT_FORMATS:
         raise InputError("output", f"{output!r} is not an output format; use {' or '.join(OUTPUT_FORMATS)}")
     folder = out if isinstance(out, RunFolder) else RunFolder.prepare(out, force=force)
-    tables = {"panels": result.panels, "grades": result.grades, "rejects": result.rejects}
-    tables |= {n: df for n, df in (("patients", result.patients), ("episodes", result.episodes)) if df is not None}
+    written = _written_in(result, folder.staging, output)
+    held = {name: getattr(result, name) for name in TABLES if name not in written}
+    tables = {name: df for name, df in held.items() if df is not None}
     try:
         write_tables(tables, result.summary, folder.staging, output=output)
-        return folder.commit()
+        if written:
+            _list_all_outputs(folder.staging, output)
+        placed = folder.commit()
     except BaseException:
         folder.discard()
         raise
+    if written:
+        result.folder = folder.out  # where the tables are now
+    return placed
+
+
+def _written_in(result: ScreenResult, staging: Path, output: str) -> tuple[str, ...]:
+    """The tables of a `WrittenResult` already written into `staging` as `output` files (none for others)."""
+    if isinstance(result, WrittenResult) and output == "parquet" and result.folder == staging:
+        return result.written
+    return ()
+
+
+def _list_all_outputs(folder: Path, output: str) -> None:
+    """Make summary.json's `outputs` list the tables written before `write_tables` too (it lists its own)."""
+    marker = folder / MARKER
+    doc = json.loads(marker.read_text(encoding="utf-8"))
+    doc["outputs"] = [f"{n}.{output}" for n in TABLES if (folder / f"{n}.{output}").exists()] + [MARKER]
+    marker.write_text(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
