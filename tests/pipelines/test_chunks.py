@@ -57,10 +57,13 @@ def test_chunked_formats_give_the_same_outputs(name, fmt, options):
     _same_outputs(one, screen(DATA / name, format=fmt, chunks=3, **options))
 
 
-def test_chunked_run_into_a_folder_writes_its_tables_slice_by_slice(cohort, tmp_path):
+def test_chunked_run_into_a_folder_writes_its_tables_slice_by_slice(cohort, tmp_path, monkeypatch):
     from leukon.pipelines.screen import WrittenResult
 
     one = screen(cohort, chunks=1, out=tmp_path / "one")
+    held = screen(cohort, chunks=3, out=tmp_path / "held")  # outputs that fit in memory are held
+    assert not isinstance(held, WrittenResult)
+    monkeypatch.setattr(screen_module, "outputs_fit", lambda *a, **k: False)  # as if the input were huge
     many = screen(cohort, chunks=3, out=tmp_path / "many")
     assert isinstance(many, WrittenResult) and not isinstance(one, WrittenResult)
     assert many.folder == tmp_path / "many" and set(many.written) == {"panels", "grades", "patients", "episodes"}
@@ -70,8 +73,10 @@ def test_chunked_run_into_a_folder_writes_its_tables_slice_by_slice(cohort, tmp_
     _same_outputs(one, csv)
 
 
-def test_written_folders_are_identical(cohort, tmp_path):
+@pytest.mark.parametrize("fit", [True, False])
+def test_written_folders_are_identical(cohort, tmp_path, monkeypatch, fit):
     screen(cohort, chunks=1, out=tmp_path / "one")
+    monkeypatch.setattr(screen_module, "outputs_fit", lambda *a, **k: fit)  # held, or written slice by slice
     screen(cohort, chunks=4, out=tmp_path / "four")
     for f in sorted((tmp_path / "one").iterdir()):
         other = tmp_path / "four" / f.name
@@ -132,9 +137,10 @@ def _spill_folders(where: Path) -> list[Path]:
     return [*where.rglob(f"{SPILL_PREFIX}*"), *where.rglob(f"{PARTS_PREFIX}*")]
 
 
-def test_spill_folder_is_removed_after_a_run(cohort, tmp_path):
+def test_spill_folder_is_removed_after_a_run(cohort, tmp_path, monkeypatch):
     screen_source(read(cohort), chunks=3, course=False, spill_dir=tmp_path)
     assert not _spill_folders(tmp_path)
+    monkeypatch.setattr(screen_module, "outputs_fit", lambda *a, **k: False)  # table parts too
     screen(cohort, chunks=3, out=tmp_path / "out")
     assert not _spill_folders(tmp_path)
 

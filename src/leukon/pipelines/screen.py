@@ -394,12 +394,13 @@ def screen(
         spec = frame_table(input) if in_memory else str(input)
         with read_errors(spec if in_memory else str(input)):
             source = read(spec, format=format, **options)
-            n = chunks if chunks is not None else (1 if in_memory else auto_chunks(str(input)))
+            # Outputs too large to hold are written slice by slice (Parquet into `out` only).
+            written = folder is not None and output == "parquet" and not in_memory and not outputs_fit(str(input))
+            n = chunks if chunks is not None else (1 if in_memory else auto_chunks(str(input), written=written))
             # Spill files of a chunked run go into the staging folder: removed with it if the run is interrupted,
-            # and by the next run into `out` if this one is killed. Its large tables are written there as each
-            # slice is done (Parquet), so that outputs larger than memory are never all held.
+            # and by the next run into `out` if this one is killed; so do the part files of written tables.
             spill_dir = folder.staging if folder is not None else None
-            tables_to = spill_dir if n > 1 and output == "parquet" else None
+            tables_to = spill_dir if written and n > 1 else None
             result = screen_source(source, schemes=schemes, profile=profile, chunks=n, course=course,
                                    progress=progress, spill_dir=spill_dir, tables_to=tables_to)  # fmt: skip
             describe_rejects(result, source)
@@ -421,18 +422,21 @@ def screen(
 BYTES_PER_RESULT = 600
 #: The same split for several slices, measured with benchmarks/bench_chunks.py (course on, 2026-12): a slice's
 #: own work (units, panels, grades, course) takes about 250 B per result in the slice, and the outputs, held
-#: until they are written, 150 B per result of the whole input, about 260 B while `write` sorts them (30 M
-#: results: 7.2 GB peak in 3 slices, 5.9 GB in 6, 9.2 GB in 6 with the Parquet outputs written; 10 M: 4.4 GB
-#: in one slice, 2.5 GB in 4). The spill pass itself stays near 1 GB (30 M results).
+#: until they are written, 150 B per result of the whole input, about 310 B at the peak while `write` sorts
+#: them (30 M results: 7.2 GB peak in 3 slices, 5.9 GB in 6, 9.2 GB in 6 with the Parquet outputs written;
+#: 10 M: 4.4 GB in one slice, 2.5 GB in 4). The spill pass itself stays near 1 GB (30 M results).
 SLICE_BYTES_PER_RESULT = 250
-OUTPUT_BYTES_PER_RESULT = 260
+OUTPUT_BYTES_PER_RESULT = 310
+#: Peak per result of one slice when each slice writes its tables as it goes (`tables_to`): 30 M results in 4
+#: slices, 4.6 GB (the slice's work, its tables, writing them, then merging one range of each table at a time).
+WRITTEN_BYTES_PER_RESULT = 620
 #: Bytes per result row in a long CSV, taken low so that the row estimate errs towards more slices.
 CSV_BYTES_PER_ROW = 60
 
 
-def auto_chunks(spec: str, *, memory: int | None = None) -> int:
-    """Slices of whole patients so that one slice's working set and the outputs held until they are written
-    fit in a third of the machine's memory."""
+def input_size(spec: str, *, memory: int | None = None) -> tuple[int, int] | None:
+    """The input's rows (a Parquet file's metadata, else estimated from the file's size) and the machine's
+    memory in bytes; None when the file cannot be looked at (the reader will say why)."""
     import os
 
     path = Path(spec) if Path(spec).exists() else Path(spec.split(":", 1)[0])
@@ -440,7 +444,7 @@ def auto_chunks(spec: str, *, memory: int | None = None) -> int:
         size = path.stat().st_size
         memory = memory or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (OSError, ValueError):
-        return 1
+        return None
     rows = None
     if path.suffix == ".parquet":
         try:
@@ -449,7 +453,25 @@ def auto_chunks(spec: str, *, memory: int | None = None) -> int:
             rows = None
     if rows is None:
         rows = size * (5 if path.suffix == ".gz" else 1) // CSV_BYTES_PER_ROW
+    return rows, memory
+
+
+def outputs_fit(spec: str, *, memory: int | None = None) -> bool:
+    """True when the outputs of screening `spec` can be held in memory until written (a third of it)."""
+    size = input_size(spec, memory=memory)
+    return size is None or size[0] * OUTPUT_BYTES_PER_RESULT <= size[1] // 3
+
+
+def auto_chunks(spec: str, *, memory: int | None = None, written: bool = False) -> int:
+    """Slices of whole patients so that one slice's working set, and the outputs held until they are written,
+    fit in a third of the machine's memory; `written`: the slices write their tables as they go (`tables_to`)."""
+    size = input_size(spec, memory=memory)
+    if size is None:
+        return 1
+    rows, memory = size
     budget = memory // 3
+    if written:
+        return max(1, -(-rows * WRITTEN_BYTES_PER_RESULT // budget))
     # The slices share the budget with the outputs, which grow with the whole input; when those alone take
     # it all, slices are kept to a quarter of it (memory then depends on the outputs, not on the slices).
     room = max(budget - rows * OUTPUT_BYTES_PER_RESULT, budget // 4)
