@@ -9,8 +9,8 @@ generator never holds more than one piece), then runs `screen` once per chunk co
 so that its peak memory (ru_maxrss) is its own. `auto` is the count `screen` picks itself (`auto_chunks`).
 With --out, each run writes its Parquet outputs into a temporary folder, as `leukon screen --out` does.
 Prints seconds, M results/s, peak MB and where the time went (reading, slices, grades, course, writing),
-then each run's time as a ratio to the first. The generated file and the outputs are deleted afterwards
-(unless --keep).
+then the median time of each chunk count as a ratio to the first count's. The generated file and the
+outputs are deleted afterwards (unless --keep).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import itertools
 import json
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -186,8 +187,17 @@ def main() -> None:
             )
             if out:
                 shutil.rmtree(out, ignore_errors=True)
-        for r in res[1:]:
-            print(f"{r['chunks']} chunks / {res[0]['chunks']}: {r['seconds'] / res[0]['seconds']:.3f}x time")
+        # Other work on the machine moves single runs by 10 % or more: repeat the counts (--chunks 1,4,1,4,1,4)
+        # and compare medians.
+        runs: dict[int, list[float]] = {}
+        for r in res:
+            runs.setdefault(r["chunks"], []).append(r["seconds"])
+        base = next(iter(runs), None)
+        for n, seconds in runs.items():
+            ratio = statistics.median(seconds) / statistics.median(runs[base])
+            print(
+                f"{n} chunks: median {statistics.median(seconds):.1f} s of {len(seconds)}; {ratio:.3f}x {base} chunk(s)"
+            )
     finally:
         if args.keep:
             print(f"kept {tmp}")
