@@ -202,7 +202,9 @@ def resolver(local: LocalMap = EMPTY):
 def with_resolved(lf: pl.LazyFrame, code: str, unit: str, local: LocalMap = EMPTY) -> pl.LazyFrame:
     """Set `analyte`, `unit` and (for unknown codes) `reason` from columns `code` and `unit`."""
     pair = pl.struct(pl.col(code).cast(pl.String).alias("k"), pl.col(unit).cast(pl.String).alias("u"))
-    m = pair.map_batches(resolver(local), return_dtype=RESOLVED).alias("_resolved")
+    # Each row's answer depends on its own pair only, so the streaming engine may run it batch by batch (without
+    # `is_elementwise` it gathers the whole input first: 10 M results peaked at 1.7 GB instead of 0.42 GB).
+    m = pair.map_batches(resolver(local), return_dtype=RESOLVED, is_elementwise=True).alias("_resolved")
     lf = lf.with_columns(m)
     return lf.with_columns(
         pl.col("_resolved").struct.field("analyte").alias("analyte"),

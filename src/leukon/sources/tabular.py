@@ -38,7 +38,8 @@ def map_code(key: pl.Expr, unit: pl.Expr) -> pl.Expr:
     the OMOP adapter uses it for source values whose concept id is 0.
     """
     pair = pl.struct(key.cast(pl.String).alias("k"), base.text(unit).alias("u"))
-    return pair.map_batches(mapping.resolver(), return_dtype=mapping.RESOLVED).struct.field("analyte").cast(pl.String)
+    resolved = pair.map_batches(mapping.resolver(), return_dtype=mapping.RESOLVED, is_elementwise=True)
+    return resolved.struct.field("analyte").cast(pl.String)
 
 
 def _col(name: str | None) -> pl.Expr:
@@ -210,7 +211,11 @@ def with_range(staged: pl.LazyFrame, decimal: str) -> pl.LazyFrame:
         return out.select(lln="lln", uln="uln", unit="uo", reason="why").to_struct(s.name)
 
     given = pl.struct(pl.col("analyte").cast(pl.String), pl.col("unit").cast(pl.String), pl.col("_range"))
-    parts = pl.when(pl.col("_range").is_not_null()).then(given).map_batches(run, return_dtype=RANGE_PARTS)
+    parts = (  # row by row (each row's parts come from its own text), so a large input can stream
+        pl.when(pl.col("_range").is_not_null())
+        .then(given)
+        .map_batches(run, return_dtype=RANGE_PARTS, is_elementwise=True)
+    )
     staged = staged.with_columns(parts.alias("_rp"))
     field = pl.col("_rp").struct.field
     return staged.with_columns(
