@@ -467,7 +467,7 @@ def screen_tables(
     anc = a.counts.filter(pl.col("line") == (anc_line.name if anc_line else ""))
     has_counts = anc["patient_id"].unique()
     dense = _could_meet_protocol(anc, c)
-    cyc = _cyclic_verdicts(anc.filter(pl.col("patient_id").is_in(dense.implode())), anc_line, tr, p)
+    cyc = _cyclic_verdicts(anc.filter(pl.col("series").is_in(dense.implode())), anc_line, tr, p)
     has_anc = pl.col("patient_id").is_in(has_counts.implode())
     patients = (
         out.join(cyc, on="patient_id", how="left")
@@ -507,24 +507,24 @@ def _cyclic_verdicts(
 
 
 def _could_meet_protocol(counts: pl.DataFrame, c) -> pl.Series:
-    """Patients with some window of weeks x 7 days holding at least weeks x counts_per_week counting days.
+    """The `series` (patient and line) with some window of weeks x 7 days holding at least weeks x
+    counts_per_week counting days.
 
     A necessary condition of the SCNIR protocol (every week of the run needs its own counting days), checked
-    for all patients at once; only these patients get the per-patient sampling check and periodogram.
+    for all patients at once; only these patients get the per-patient sampling check and periodogram. The
+    counts come in order of series and time (`episodes.long_counts`), so the counting days need no sort.
     """
-    days = (
-        counts.select("patient_id", pl.col("taken_at").dt.date().cast(pl.Int64).alias("day"))
-        .unique()
-        .sort("patient_id", "day")
-    )
+    day = pl.col("day")
+    new_day = ((pl.col("series") != pl.col("series").shift(1)) | (day != day.shift(1))).fill_null(True)
+    days = counts.select("series", pl.col("taken_at").dt.date().cast(pl.Int64).alias("day")).filter(new_day)
     if days.is_empty():
-        return pl.Series("patient_id", [], dtype=pl.String)
-    pid = days["patient_id"].rank("dense").cast(pl.Int64).to_numpy()
-    key = pid * 10_000_000 + days["day"].to_numpy()  # patients far apart: windows never cross patients
+        return pl.Series("series", [], dtype=pl.UInt32)
+    # Series far apart (10^7 days), so a window never reaches into the next series.
+    key = days["series"].to_numpy().astype(np.int64) * 10_000_000 + days["day"].to_numpy()
     window = c.weeks * 7
     in_window = np.searchsorted(key, key + window, side="left") - np.arange(len(key))
     enough = in_window >= c.weeks * c.counts_per_week
-    return days.filter(pl.Series(enough))["patient_id"].unique()
+    return days.filter(pl.Series(enough))["series"].unique()
 
 
 __all__ = [
