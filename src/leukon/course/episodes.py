@@ -311,37 +311,47 @@ def _by_line(values: dict[str, float | None]) -> pl.Expr:
 
 
 def _aggregate(marked: pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
+    """One row per episode. An episode's rows are its in-episode counts followed, when it recovered, by the one
+    recovering count (`mark_episodes`), so "the first in-episode count" is the first row: the values that only
+    in-episode rows give are masked row by row first, and the aggregations are then plain sums, maxima, firsts."""
     ine = pl.col("in_ep")
-    below = [
-        _crossing_days(pl.col("value"), pl.col("next_value"), pl.col("next_days"), lvl)
-        .filter(ine & pl.col("next_value").is_not_null())
-        .sum()
-        .alias(below_column(lvl))
+    masked = {
+        "_end_at": pl.when(pl.col("end_flag")).then(pl.col("taken_at")),
+        "_low_at": pl.when(ine).then(pl.col("taken_at")),
+        "_ongoing": pl.when(ine).then(pl.col("is_last")),
+        "_grade_in": pl.when(ine).then(pl.col("grade")),
+        # The nadir: the lowest count in the episode, the earliest of equal ones (rows are in time order).
+        "_nadir_key": pl.when(ine).then(pl.col("value")).otherwise(math.inf),
+    }
+    masked |= {
+        f"_{below_column(lvl)}": pl.when(ine & pl.col("next_value").is_not_null()).then(
+            _crossing_days(pl.col("value"), pl.col("next_value"), pl.col("next_days"), lvl)
+        )
         for lvl in params.below
-    ]
-    # The nadir: the lowest count in the episode, the earliest of equal ones (rows are in time order).
-    nadir = pl.when(ine).then(pl.col("value")).otherwise(math.inf).arg_min()
+    }
+    nadir = pl.col("_nadir_key").arg_min()
     return (
         marked.filter(pl.col("episode_key").is_not_null())
+        .with_columns(**masked)
         .group_by("episode_key", maintain_order=True)  # episodes in row order: by patient, line and number
         .agg(
             *(pl.col(c).first() for c in ("patient_id", "line", "ep_no", "series")),
-            pl.col("taken_at").filter(ine).first().alias("start"),
-            pl.col("taken_at").filter(pl.col("end_flag")).first().alias("end"),
-            pl.col("taken_at").filter(ine).last().alias("last_low_at"),
-            pl.col("is_last").filter(ine).last().alias("ongoing"),
+            pl.col("taken_at").first().alias("start"),
+            pl.col("_end_at").last().alias("end"),
+            pl.col("_low_at").max().alias("last_low_at"),
+            pl.col("_ongoing").any().alias("ongoing"),
             ine.sum().cast(pl.UInt32).alias("n_counts"),
             pl.col("low").sum().cast(pl.UInt32).alias("n_low"),
-            pl.col("value").filter(ine).min().alias("nadir"),
+            pl.col("_nadir_key").min().alias("nadir"),
             pl.col("taken_at").get(nadir).alias("nadir_at"),
             pl.col("specimen_id").get(nadir).alias("nadir_specimen_id"),
             pl.col("lln").get(nadir).alias("nadir_lln"),
             pl.col("age_days").get(nadir).alias("nadir_age_days"),
-            pl.col("lln").filter(ine).first().alias("lln"),
-            pl.col("limit_id").filter(ine).first().alias("limit_id"),
-            pl.col("grade").filter(ine).max().alias("column_grade"),
-            pl.col("grade").filter(ine).is_not_null().any().alias("has_grade"),
-            *below,
+            pl.col("lln").first().alias("lln"),
+            pl.col("limit_id").first().alias("limit_id"),
+            pl.col("_grade_in").max().alias("column_grade"),
+            pl.col("_grade_in").is_not_null().any().alias("has_grade"),
+            *(pl.col(f"_{below_column(lvl)}").sum().alias(below_column(lvl)) for lvl in params.below),
         )
         .with_columns(
             pl.when(pl.col("end").is_not_null())
