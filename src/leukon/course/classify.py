@@ -59,13 +59,17 @@ def _severe_runs(counts: pl.DataFrame, params: CourseParams) -> pl.DataFrame:
 def episode_facts(counts: pl.DataFrame, params: CourseParams) -> pl.DataFrame:
     """Per episode (`episode_key`): low occasions, their span, and whether it meets the chronic and
     severe-chronic rules."""
+    # The low counts of an episode are in time order, so its distinct days are where the day changes.
+    day = pl.col("taken_at").dt.date()
+    new_day = (pl.col(EPISODE) != pl.col(EPISODE).shift(1)) | (day != day.shift(1))
     low = (
         counts.filter(pl.col("in_ep") & pl.col("low"))
+        .with_columns(new_day.fill_null(True).alias("_new_day"))
         .group_by(EPISODE, maintain_order=True)
         .agg(
-            pl.col("taken_at").dt.date().n_unique().alias("low_days"),
-            pl.col("taken_at").min().alias("first_low"),
-            pl.col("taken_at").max().alias("last_low"),
+            pl.col("_new_day").sum().cast(pl.UInt32).alias("low_days"),
+            pl.col("taken_at").first().alias("first_low"),
+            pl.col("taken_at").last().alias("last_low"),
         )
         .with_columns(
             (pl.col("last_low") >= pl.col("first_low").dt.offset_by(THREE_MONTHS)).alias("spans_3mo"),
