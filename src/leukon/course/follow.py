@@ -259,17 +259,24 @@ def _cyclic(
 ) -> CyclicResult:
     if line is None or counts.is_empty():
         return CyclicResult("no data", "no ANC values", Sampling(0, 0, 0.0, 0, False))
+    return _detect(*_series_arrays(counts), treatments, params)
+
+
+def _series_arrays(counts: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Times, values and each count's own entry level (its LLN, or the line's fixed cut-off; NaN where none
+    applies) of long counts, as NumPy arrays."""
+    entry = counts["entry"].fill_null(float("nan")).to_numpy()
+    return counts["taken_at"].to_numpy(), counts["value"].to_numpy(), entry
+
+
+def _detect(
+    taken: np.ndarray, value: np.ndarray, entry: np.ndarray, treatments: pl.DataFrame | None, params: CourseParams
+) -> CyclicResult:
+    """The cyclic test on one patient's series, with that patient's treatment dates when there are any."""
     tdates = (
         None if treatments is None or treatments.is_empty() else treatments["date"].cast(pl.Datetime("us")).to_numpy()
     )
-    # Each count's own entry level (its LLN, or the line's fixed cut-off); NaN where none applies.
-    return detect(
-        counts["taken_at"].to_numpy(),
-        counts["value"].to_numpy(),
-        entry=counts["entry"].fill_null(float("nan")).to_numpy(),
-        treatment_dates=tdates,
-        params=params.cyclic,
-    )
+    return detect(taken, value, entry=entry, treatment_dates=tdates, params=params.cyclic)
 
 
 def _neutrophil_line(params: CourseParams) -> Line | None:
@@ -492,16 +499,13 @@ def _cyclic_verdicts(
     pid = anc["patient_id"]
     starts = (pid != pid.shift(1)).fill_null(True).arg_true().to_numpy()
     ends = np.append(starts[1:], len(pid))
-    taken, value = anc["taken_at"].to_numpy(), anc["value"].to_numpy()
-    entry = anc["entry"].fill_null(float("nan")).to_numpy()
+    taken, value, entry = _series_arrays(anc)
     by_patient = (
         {} if treatments is None else {k[0]: v for k, v in treatments.partition_by("patient_id", as_dict=True).items()}
     )
     rows = []
     for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        pt = by_patient.get(pid[a])
-        tdates = None if pt is None else pt["date"].cast(pl.Datetime("us")).to_numpy()
-        r = detect(taken[a:b], value[a:b], entry=entry[a:b], treatment_dates=tdates, params=params.cyclic)
+        r = _detect(taken[a:b], value[a:b], entry[a:b], by_patient.get(pid[a]), params)
         rows.append((pid[a], r.verdict, r.period_days))
     return pl.DataFrame(rows, schema=schema, orient="row")
 
