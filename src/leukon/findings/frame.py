@@ -72,8 +72,12 @@ GRADES_SCHEMA = {
 
 
 def grades_long(panels: pl.LazyFrame, schemes: tuple[str, ...]) -> pl.LazyFrame:
-    """One row a specimen, scheme and term whose analyte the specimen has: grade (null = not gradable), reason."""
+    """One row a specimen, scheme and term whose analyte the specimen has: grade (null = not gradable), reason.
+
+    Rows come sorted by specimen id, scheme and term (the run folder's order): one block of rows a term, the
+    blocks in (scheme, term) order, then a stable sort on each specimen's rank, an integer."""
     parts = []
+    panels = panels.with_columns(_rank=pl.col("specimen_id").rank("ordinal"))
     names = set(panels.collect_schema().names())
     censored = set(CENSOR_COLUMNS) - null_columns(panels, CENSOR_COLUMNS)
     unknown = {c: lit(None) for c in ("fever_sustained", "anc_expected_fall") if c not in names}
@@ -89,9 +93,11 @@ def grades_long(panels: pl.LazyFrame, schemes: tuple[str, ...]) -> pl.LazyFrame:
                 g = grade_expr(t, t.analyte, f"{t.analyte}_lln", "age_days", censored=cens)
                 why = reason_expr(t, t.analyte, f"{t.analyte}_lln", "age_days", censored=cens)
                 present = pl.col(t.analyte).is_not_null()
-            parts.append(
-                panels.filter(present).select(
-                    "specimen_id", scheme=pl.lit(sid), term=pl.lit(t.term), grade=g, reason=why
-                )
+            rows = panels.filter(present).select(
+                "_rank", "specimen_id", scheme=pl.lit(sid), term=pl.lit(t.term), grade=g, reason=why
             )
-    return pl.concat(parts) if parts else pl.LazyFrame(schema=GRADES_SCHEMA)
+            parts.append(((sid, t.term), rows))
+    if not parts:
+        return pl.LazyFrame(schema=GRADES_SCHEMA)
+    blocks = [rows for _, rows in sorted(parts, key=lambda p: p[0])]  # Python and Polars order text alike
+    return pl.concat(blocks).sort("_rank", maintain_order=True).drop("_rank")

@@ -299,7 +299,8 @@ def resolve_duplicates(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     first = good.select(pl.struct(key).is_first_distinct()).to_series()
     if first.all():
         return good, pl.DataFrame(schema=REJECT_SCHEMA)
-    good = good.with_columns(_first=first)
+    # Results are told apart by position: a wide row's results share one source row.
+    good = good.with_columns(_first=first).with_row_index("_result")
     repeats = good.filter(~pl.col("_first"))
     firsts = good.filter(pl.col("_first")).join(repeats.select(key).unique(), on=key, how="semi", nulls_equal=True)
     groups = pl.concat([firsts, repeats])
@@ -314,5 +315,5 @@ def resolve_duplicates(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     rejected = groups.filter(pl.col("conflict") | ~pl.col("_first"))
     rejects = rejected.select("source_row", raw=_raw_json(), reason=reason)  # canonical values (10^9/L)
-    kept = good.join(rejected.select("source_row"), on="source_row", how="anti").drop("_first")
+    kept = good.join(rejected.select("_result"), on="_result", how="anti").drop("_first", "_result")
     return kept, rejects

@@ -14,22 +14,21 @@ from leukon.panels.expressions import null_columns, with_steps
 from leukon.rules import book
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.criteria import DEFAULT_PROFILE
-from leukon.rules.units import SIGNIFICANT_DIGITS
 
 ALL = list(ANALYTES)
 
 
-def _tidy(x: pl.Expr) -> pl.Expr:
-    return x.round_sig_figs(SIGNIFICANT_DIGITS)
+#: The panels' row order: the run folder's (`leukon.pipelines.run_folder.SORT_KEYS`), so writing them needs no sort.
+PANEL_ORDER = ("patient_id", "taken_at", "specimen_id")
 
 
 def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
     """One row a specimen with `<analyte>`, `<analyte>_lab_lln`, `<analyte>_lab_uln` columns (canonical units),
-    the rejects for repeated results, and the source rows that reached a panel.
+    the rejects for repeated results, and the source rows that reached a panel. Panels come in PANEL_ORDER.
 
-    A specimen is the source's specimen id, or the same patient and time when there is none. The group-by
-    flags specimens holding one analyte twice; only those are re-checked (`resolve_duplicates`), so
-    "first" never silently chooses between two results.
+    A specimen is the source's specimen id, or the same patient and time when there is none. Specimens holding
+    one analyte twice are found from the layout before any value is spread; only their results are re-checked
+    (`resolve_duplicates`), so "first" never silently chooses between two results.
     """
     u = used.collect()
     keys = _keys(u)
@@ -38,27 +37,22 @@ def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
     limits = u["lln"].null_count() < u.height or u["uln"].null_count() < u.height
     censored = "censor" in u.columns and u["censor"].null_count() < u.height
     order = u.select(pl.arg_sort_by(keys, nulls_last=True, maintain_order=True)).to_series()
-    panels, group = _group(u[order], keys, present, limits, censored)
+    s = u[order]
+    layout = _Layout(s, keys, present)
     rejects = pl.DataFrame(schema=REJECT_SCHEMA)
-    used_rows = u["source_row"]
-    repeats = panels["_repeats"].to_numpy()
-    if repeats.any():
-        in_flagged = np.empty(u.height, dtype=bool)  # per row of u: its specimen holds a repeat
-        in_flagged[order.to_numpy()] = repeats[group]
-        mask = pl.Series(in_flagged)
-        kept, rejects = resolve_duplicates(u.filter(mask))
-        redone, _ = _group(kept.sort(keys, nulls_last=True, maintain_order=True), keys, present, limits, censored)
-        panels = pl.concat([panels.filter(~pl.col("_repeats")), redone], how="diagonal_relaxed")
-        used_rows = pl.concat([u.filter(~mask)["source_row"], kept["source_row"]])
-    missing = [pl.lit(None, pl.Float64).alias(c) for c in _panel_value_columns() if c not in panels.columns]
-    missing += [pl.lit(None, pl.String).alias(f"{a}_censor") for a in ALL if f"{a}_censor" not in panels.columns]
-    key = pl.col("patient_id") + pl.lit("@") + pl.col("time_key").dt.strftime("%Y-%m-%dT%H:%M:%S")
-    if "time_key" not in panels.columns:
-        key = pl.lit(None, pl.String)
-    out = panels.with_columns(missing).with_columns(
-        specimen_id=pl.when(pl.col("specimen_id").is_null()).then(key).otherwise(pl.col("specimen_id"))
-    )
-    return out.drop("time_key", "_repeats", strict=False).lazy(), rejects, used_rows
+    used_rows = u["source_row"]  # in input order (counted without hashing when sorted)
+    if layout.repeats.any():
+        flagged = pl.Series(layout.repeats[layout.group])  # per result: its specimen holds a repeat
+        rows = flagged.arg_true()
+        kept, rejects = resolve_duplicates(s[rows].with_columns(_at=rows))
+        keep = ~flagged.to_numpy()
+        keep[kept["_at"].to_numpy()] = True
+        s = s.filter(pl.Series(keep))  # still in key order, without the rejected results
+        layout = _Layout(s, keys, present)
+        in_input_order = np.empty(len(keep), dtype=bool)
+        in_input_order[order.to_numpy()] = keep
+        used_rows = used_rows.filter(pl.Series(in_input_order))
+    return layout.panels(s, present, limits, censored).lazy(), rejects, used_rows
 
 
 def _panel_value_columns() -> list[str]:
@@ -75,57 +69,75 @@ def _keys(u: pl.DataFrame) -> list[str]:
     return ["patient_id", "specimen_id", "time_key"]
 
 
-def _group(
-    s: pl.DataFrame, keys: list[str], present: list[str], limits: bool, censored: bool = False
-) -> tuple[pl.DataFrame, np.ndarray]:
-    """One row a specimen from results `s` sorted by `keys`: the key, its first patient/specimen/time key,
-    earliest time, result count and first source row, and per analyte in `present` its value (and censoring
-    operator, lab limits when asked); and each result's specimen (row number in the panels).
+class _Layout:
+    """Where each result of `s` (results sorted by `keys`) lands in the panels: one row a specimen, in PANEL_ORDER.
 
-    The pivot is a scatter: each result gets its group number g, and every analyte column is filled at once by
-    writing the values to slot analyte * specimens + g (the issue's "pivot by scatter"; 48 filtered
-    aggregations cost 2.5x as much). A specimen with an analyte twice is flagged (`_repeats`) and rebuilt by
-    the caller after `resolve_duplicates`, so which repeat lands does not matter."""
-    new = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys]).fill_null(True)
-    first = s.select(new).to_series().to_numpy()  # each specimen's first result
-    starts, group = np.flatnonzero(first), np.cumsum(first) - 1
-    extra = [c for c in ("patient_id", "specimen_id", "time_key") if c not in keys]
-    never = np.iinfo(np.int64).max  # a missing time, so that the earliest known time wins
-    times = np.minimum.reduceat(s["taken_at"].to_physical().fill_null(never).to_numpy(), starts)
-    grouped = (
-        s[starts]
-        .select(*keys, *extra)
-        .with_columns(
-            taken_at=pl.Series(times).replace(never, None).cast(pl.Datetime("us")),
-            n_results=pl.Series(np.diff(np.append(starts, s.height)), dtype=pl.UInt32),
-            first_source_row=pl.Series(np.minimum.reduceat(s["source_row"].to_numpy(), starts)),
+    The pivot is a scatter: each result gets its specimen's row number g, and every analyte column is filled at
+    once by writing the values to slot analyte * specimens + g (the issue's "pivot by scatter"; 48 filtered
+    aggregations cost 2.5x as much). Numbering the specimens in PANEL_ORDER puts the panels in the order they
+    are written in without gathering their hundred columns. `repeats` flags a specimen with an analyte twice."""
+
+    def __init__(self, s: pl.DataFrame, keys: list[str], present: list[str]):
+        new = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys]).fill_null(True)
+        first = s.select(new).to_series().to_numpy()  # each specimen's first result
+        starts, group = np.flatnonzero(first), np.cumsum(first) - 1
+        extra = [c for c in ("patient_id", "specimen_id", "time_key") if c not in keys]
+        never = np.iinfo(np.int64).max  # a missing time, so that the earliest known time wins
+        times = np.minimum.reduceat(s["taken_at"].to_physical().fill_null(never).to_numpy(), starts)
+        grouped = (
+            s[starts]
+            .select(*keys, *extra)
+            .with_columns(
+                taken_at=pl.Series(times).replace(never, None).cast(pl.Datetime("us")),
+                n_results=pl.Series(np.diff(np.append(starts, s.height)), dtype=pl.UInt32),
+                first_source_row=pl.Series(np.minimum.reduceat(s["source_row"].to_numpy(), starts)),
+            )
+            .with_columns(specimen_id=_specimen_id())
+            .drop("time_key")
         )
-    )
-    n, k = grouped.height, max(len(present), 1)
-    index = np.full(len(ALL), -1, dtype=np.int64)  # analyte (Enum position) -> position in `present`
-    index[[ALL.index(a) for a in present]] = np.arange(len(present))
-    slot = index[s["analyte"].to_physical().to_numpy()] * n + group
-    filled = np.bincount(slot, minlength=n * k).reshape(k, n)  # one analyte's slots side by side
+        order = grouped.select(pl.arg_sort_by(PANEL_ORDER, nulls_last=True, maintain_order=True)).to_series()
+        self.grouped = grouped[order]
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order.to_numpy()] = np.arange(len(order))
+        self.group = rank[group]  # each result's row in the panels
+        n, k = grouped.height, max(len(present), 1)
+        index = np.full(len(ALL), -1, dtype=np.int64)  # analyte (Enum position) -> position in `present`
+        index[[ALL.index(a) for a in present]] = np.arange(len(present))
+        self.slot = index[s["analyte"].to_physical().to_numpy()] * n + self.group
+        filled = np.bincount(self.slot, minlength=n * k).reshape(k, n)  # one analyte's slots side by side
+        # Values are never null here (normalize rejects them), so two results in one slot mean a repeat.
+        self.repeats = (filled > 1).any(axis=0) if present else np.zeros(n, bool)
 
-    def spread(values: pl.Series) -> np.ndarray:  # (analytes x specimens), NaN where nothing was written
-        out = np.full(n * k, np.nan)
-        out[slot] = values.cast(pl.Float64).fill_null(np.nan).to_numpy()
-        return out.reshape(k, n)
+    def panels(self, s: pl.DataFrame, present: list[str], limits: bool, censored: bool) -> pl.DataFrame:
+        """The specimens with every analyte's value (and lab limits, censoring operator when asked); s has no repeats."""
+        n, k = self.grouped.height, max(len(present), 1)
 
-    cols = {}
-    for what, suffix in (("value", ""), *((("lln", "_lab_lln"), ("uln", "_lab_uln")) if limits else ())):
-        m = spread(s[what])
-        cols |= {f"{a}{suffix}": pl.Series(m[j]).fill_nan(None) for j, a in enumerate(present)}
-    if censored:  # "<0.5": the value holds the bound and `<a>_censor` the operator (leukon.rules.book.holds)
-        ops = sorted(s["censor"].drop_nulls().unique().to_list())
-        m = spread(s["censor"].replace_strict(ops, range(len(ops)), default=None, return_dtype=pl.Float64))
-        labels = pl.Series(ops, dtype=pl.String)
-        cols |= {
-            f"{a}_censor": labels.gather(pl.Series(m[j]).fill_nan(None).cast(pl.UInt32)) for j, a in enumerate(present)
-        }
-    # Values are never null here (normalize rejects them), so two results in one slot mean a repeat.
-    repeats = pl.Series("_repeats", (filled > 1).any(axis=0) if present else np.zeros(n, bool))
-    return grouped.with_columns(**cols, _repeats=repeats), group
+        def spread(values: pl.Series) -> np.ndarray:  # (analytes x specimens), NaN where nothing was written
+            out = np.full(n * k, np.nan)
+            out[self.slot] = values.cast(pl.Float64).fill_null(np.nan).to_numpy()
+            return out.reshape(k, n)
+
+        cols = {}
+        for what, suffix in (("value", ""), *((("lln", "_lab_lln"), ("uln", "_lab_uln")) if limits else ())):
+            m = spread(s[what])
+            cols |= {f"{a}{suffix}": pl.Series(m[j]).fill_nan(None) for j, a in enumerate(present)}
+        if censored:  # "<0.5": the value holds the bound and `<a>_censor` the operator (leukon.rules.book.holds)
+            ops = sorted(s["censor"].drop_nulls().unique().to_list())
+            m = spread(s["censor"].replace_strict(ops, range(len(ops)), default=None, return_dtype=pl.Float64))
+            labels = pl.Series(ops, dtype=pl.String)
+            cols |= {
+                f"{a}_censor": labels.gather(pl.Series(m[j]).fill_nan(None).cast(pl.UInt32))
+                for j, a in enumerate(present)
+            }
+        missing = {c: pl.lit(None, pl.Float64) for c in _panel_value_columns() if c not in cols}
+        missing |= {f"{a}_censor": pl.lit(None, pl.String) for a in ALL if f"{a}_censor" not in cols}
+        return self.grouped.with_columns(**cols).with_columns(**missing)
+
+
+def _specimen_id() -> pl.Expr:
+    """The source's specimen id, or "<patient>@<time>" for the results grouped by patient and time."""
+    key = pl.col("patient_id") + pl.lit("@") + pl.col("time_key").dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return pl.when(pl.col("specimen_id").is_null()).then(key).otherwise(pl.col("specimen_id"))
 
 
 def with_demographics(panels: pl.LazyFrame, patients: pl.LazyFrame | None) -> pl.LazyFrame:
