@@ -73,6 +73,41 @@ def test_duplicates_and_conflicts(tmp_path):
     assert r.summary["accounted"] and r.summary["rows_used"] == 2 and r.summary["rows_rejected"] == 3
 
 
+def test_a_wide_row_keeps_its_other_results_when_one_is_a_duplicate(tmp_path):
+    """Two wide rows of one specimen repeat the WBC: the repeat is rejected, the second row's ANC still counts."""
+    f = tmp_path / "wide_dups.csv"
+    f.write_text(
+        "patient_id,specimen_id,collected_at,WBC (10^9/L),ANC (10^9/L)\n"
+        "P1,S1,2024-05-01 08:00,3.2,\n"
+        "P1,S1,2024-05-01 08:00,3.2,0.4\n"
+    )
+    r = screen(f, format="wide", course=False)
+    assert r.rejects["reason"].to_list() == ["duplicate of row 0"]
+    assert r.rejects["row_used"].to_list() == [True]  # row 1's ANC was used
+    p = r.panels.row(0, named=True)
+    assert p["wbc"] == 3.2 and p["anc"] == 0.4 and "neutropenia" in p["findings"]
+    assert r.summary["accounted"] and r.summary["rows_used"] == 2
+
+
+def test_panels_and_grades_come_in_the_written_order(tmp_path):
+    """Writing checks the order instead of sorting, so the screen must make it: ids that do not sort like the
+    patients and times, and specimens without ids (grouped by patient and time)."""
+    from leukon.pipelines.run_folder import SORT_KEYS, in_order
+
+    f = tmp_path / "order.csv"
+    rows = [("P2", "2024-01-02 08:00", "S9", "6690-2", 3.1), ("P1", "2024-01-03 08:00", "S1", "751-8", 0.4),
+            ("P1", "2024-01-01 08:00", "S5", "6690-2", 2.0), ("P1", "2024-01-01 08:00", "S5", "751-8", 0.9),
+            ("P3", "2024-01-01 09:00", "", "6690-2", 5.0), ("P0", "2024-01-01 07:00", "", "6690-2", 5.0),
+            ("P1", "2024-01-01 08:00", "S2", "6690-2", 4.0)]  # fmt: skip
+    f.write_text("patient,time,specimen,code,value,unit\n" + "".join(",".join(map(str, r)) + ",10^9/L\n" for r in rows))
+    r = screen(f, format="long", course=False)
+    assert in_order(r.panels, list(SORT_KEYS["panels"])) and in_order(r.grades, list(SORT_KEYS["grades"]))
+    assert r.panels["specimen_id"].to_list() == ["P0@2024-01-01T07:00:00", "S2", "S5", "S1", "S9", "P3@2024-01-01T09:00:00"]
+    assert r.grades.equals(r.grades.sort(list(SORT_KEYS["grades"]), maintain_order=True))
+    shuffled = r.panels.reverse()
+    assert not in_order(shuffled, list(SORT_KEYS["panels"]))
+
+
 def test_chunks_give_the_same_panels(tmp_path):
     from leukon import synth
 
