@@ -102,7 +102,14 @@ def test_panels_and_grades_come_in_the_written_order(tmp_path):
     f.write_text("patient,time,specimen,code,value,unit\n" + "".join(",".join(map(str, r)) + ",10^9/L\n" for r in rows))
     r = screen(f, format="long", course=False)
     assert in_order(r.panels, list(SORT_KEYS["panels"])) and in_order(r.grades, list(SORT_KEYS["grades"]))
-    assert r.panels["specimen_id"].to_list() == ["P0@2024-01-01T07:00:00", "S2", "S5", "S1", "S9", "P3@2024-01-01T09:00:00"]
+    assert r.panels["specimen_id"].to_list() == [
+        "P0@2024-01-01T07:00:00",
+        "S2",
+        "S5",
+        "S1",
+        "S9",
+        "P3@2024-01-01T09:00:00",
+    ]
     assert r.grades.equals(r.grades.sort(list(SORT_KEYS["grades"]), maintain_order=True))
     shuffled = r.panels.reverse()
     assert not in_order(shuffled, list(SORT_KEYS["panels"]))
