@@ -84,10 +84,9 @@ def split(routed: pl.DataFrame, *, has_patients: bool) -> tuple[pl.DataFrame, pl
 def screen_rows(results: pl.DataFrame, patients: pl.DataFrame | None, settings: Settings):
     """Screen one partition's rows with the Polars engine; returns its `ScreenResult`.
 
-    The steps are those of `leukon.pipelines.screen.screen` after it has read its input: `screen_source`,
-    then the rejects given their input rows as read (`describe_rejects`) and the time format noted.
+    The steps are those of `leukon.pipelines.screen.screen` after it has read its input: `screen_source` (which
+    gives the rejects their input rows as read), and the time format noted.
     """
-    from leukon.pipelines.reject_reasons import describe_rejects
     from leukon.pipelines.screen import screen_source
     from leukon.sources import read
 
@@ -96,7 +95,6 @@ def screen_rows(results: pl.DataFrame, patients: pl.DataFrame | None, settings: 
         options["patients"] = table_from(patients, f"{settings.label} (patients)")
     source = read(table_from(results, settings.label), format=settings.format, **options)
     result = screen_source(source, schemes=settings.schemes, profile=settings.profile, chunks=1, course=settings.course)
-    describe_rejects(result, source)
     if getattr(source, "time_format", None):
         result.summary["time_format"] = source.time_format
     return result

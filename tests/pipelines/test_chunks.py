@@ -112,8 +112,10 @@ def test_chunks_do_not_read_the_source_again(chunks):
     many_scans.clear()
     screen_source(many, chunks=chunks, course=False)
     # The spill pass replaces the one-chunk run's pass into memory; the other scans (row count, patients) are
-    # the same in both. Reading the source again for each chunk would add a scan per chunk.
-    assert len(many_scans) <= len(one_scans)
+    # the same in both. The one-chunk run fetches every reject's input row in one scan at the end; a chunked
+    # run has the source's rejects with theirs from the spill pass and fetches the kernel's in that same one
+    # scan, so it may read once more than one chunk, never once more per chunk.
+    assert len(many_scans) <= len(one_scans) + 1
 
 
 def test_each_chunk_reads_only_its_spill_files(cohort, tmp_path, monkeypatch):

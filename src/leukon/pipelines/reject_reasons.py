@@ -78,19 +78,16 @@ def source_raw(source, rows: pl.Series) -> pl.DataFrame | None:
     )
 
 
-def describe_rejects(result, source) -> None:
-    """Give every reject its source row as read in `raw` (the kernel's rejects carry converted values, a
-    wide row's dropped cell only the cell) and set the summary's counts by kind with examples."""
-    rejects = result.rejects
-    if rejects.height:
-        raw = source_raw(source, rejects["source_row"])
-        if raw is not None:
-            rejects = (
-                rejects.join(raw.rename({"raw": "_raw"}), on="source_row", how="left", maintain_order="left")
-                .with_columns(pl.coalesce("_raw", "raw").alias("raw"))
-                .drop("_raw")
-            )
-            result.rejects = rejects
-    counts, examples = reason_counts(rejects)
-    result.summary["rejected_by_reason"] = counts
-    result.summary["reject_examples"] = examples
+def with_source_raw(rejects: pl.DataFrame, source, wanted: pl.Series) -> pl.DataFrame:
+    """`rejects` with the rows `wanted` given their source row as read in `raw` (the kernel's rejects carry
+    converted values, a wide row's dropped cell only the cell): one scan of the input for all of them."""
+    if rejects.is_empty() or wanted.is_empty():
+        return rejects
+    raw = source_raw(source, wanted)
+    if raw is None:
+        return rejects
+    return (
+        rejects.join(raw.rename({"raw": "_raw"}), on="source_row", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("_raw", "raw").alias("raw"))
+        .drop("_raw")
+    )

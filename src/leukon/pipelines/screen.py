@@ -27,7 +27,7 @@ from leukon.findings.grade_exprs import grade_expr
 from leukon.frames import in_memory_engine
 from leukon.measurements.normalize import REJECT_SCHEMA, normalize
 from leukon.panels.build import build_panels
-from leukon.pipelines.reject_reasons import describe_rejects, reason_counts
+from leukon.pipelines.reject_reasons import reason_counts, with_source_raw
 from leukon.pipelines.run_folder import MARKER, TABLES, RunFolder, write_tables
 from leukon.pipelines.spill import can_spill, slice_of, spilled
 from leukon.pipelines.table_parts import TableParts, table_parts
@@ -127,7 +127,7 @@ def _slices(source, n: int, spill_dir: str | Path | None) -> Iterator[tuple[pl.D
     removed when the block ends. A source that cannot be spilled is read again for each slice.
     """
     if n == 1 and hasattr(source, "collect"):
-        measurements, rejects = source.collect()  # one pass over the input
+        measurements, rejects = source.collect(raw=False)  # one pass; `raw` comes with the kernel's rejects
         yield rejects, source.patients, [measurements.lazy()]
     elif n > 1 and can_spill(source):
         with spilled(source, n, dir=spill_dir) as s:
@@ -294,7 +294,12 @@ def screen_source(
         tick("screening", chunks, chunks)
         if parts is not None:
             written = _merge_parts(parts, Path(tables_to))
-    rejects = pl.concat(rejects)
+    # The rejects without their input row as read (the kernel's, a wide row's dropped cells, the source's when
+    # it was read in one pass) get it from one more scan of the input, all together.
+    wanted = pl.concat(
+        [rejects[0].filter(pl.col("raw").is_null())["source_row"], *(r["source_row"] for r in rejects[1:])]
+    )
+    rejects = with_source_raw(pl.concat(rejects), source, wanted)
     overlap = pl.concat(overlap)
     rejects = rejects.with_columns(row_used=pl.col("source_row").is_in(overlap.implode())).sort("source_row")
     rows_read = int(source.rows_read)
@@ -403,7 +408,6 @@ def screen(
             tables_to = spill_dir if written and n > 1 else None
             result = screen_source(source, schemes=schemes, profile=profile, chunks=n, course=course,
                                    progress=progress, spill_dir=spill_dir, tables_to=tables_to)  # fmt: skip
-            describe_rejects(result, source)
         if getattr(source, "time_format", None):
             result.summary["time_format"] = source.time_format
         if folder is not None:

@@ -57,8 +57,11 @@ class Source:
     checked: pl.LazyFrame | None = field(default=None, repr=False)  # the parsed rows both frames come from
     time_format: str | None = None  # how the time column was read, for the run summary
 
-    def collect(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """measurements and rejects in one pass over the input (collecting them apart parses it twice)."""
+    def collect(self, *, raw: bool = True) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """measurements and rejects in one pass over the input (collecting them apart parses it twice).
+
+        The rejects' `raw` (the input row as JSON) takes one more scan; with `raw=False` it is left null for a
+        caller that fetches it once for all of a run's rejects (`leukon.pipelines.reject_reasons.with_source_raw`)."""
         if self.checked is None:
             m, r = pl.collect_all([self.measurements, self.rejects])
             return m, r
@@ -70,7 +73,7 @@ class Source:
             self.patients = patients[0].lazy()
         m = usable(rows.lazy()).collect()
         r = described(rows.lazy()).select("source_row", "reason").collect()
-        if r.height:
+        if r.height and raw:
             wanted = r["source_row"].implode()
             raw = (
                 self.checked.filter(pl.col("source_row").is_in(wanted))  # pushed down to the scan
