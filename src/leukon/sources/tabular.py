@@ -130,7 +130,8 @@ def read_long(
         pl.col(cols["patient_id"]).alias("patient_id"),
         _col(cols["specimen_id"]).alias("specimen_id"),
         taken_at.alias("taken_at"),
-        base.text(pl.col(cols["analyte"])).alias("code"),
+        # As written: the code mapping strips each distinct code once, and `base.checked` the column.
+        pl.col(cols["analyte"]).cast(pl.String).alias("code"),
         value.alias("value"),
         _col(cols["unit"]).alias("unit"),
         _limit(cols["lln"], schema, decimal).alias("lln"),
