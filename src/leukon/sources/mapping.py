@@ -181,8 +181,8 @@ def resolver(local: LocalMap = EMPTY):
         # number (the answers are an Enum and a category, so spreading them costs no strings).
         k, codes = _dense(df[df.columns[0]])
         u, units = _dense(df[df.columns[1]])
-        key = k * len(units) + u
-        keys = key.unique().to_list()
+        key = (k * len(units) + u).to_numpy()
+        keys = np.flatnonzero(np.bincount(key)).tolist()  # the pairs present (pair numbers are small)
         found = [resolve(codes[x // len(units)], units[x % len(units)], local) for x in keys]
         small = pl.DataFrame(
             {
@@ -194,7 +194,7 @@ def resolver(local: LocalMap = EMPTY):
         )
         row = np.zeros(len(codes) * len(units), dtype=np.uint32)  # pair number -> its row in `small`
         row[np.asarray(keys, dtype=np.int64)] = np.arange(len(keys), dtype=np.uint32)
-        return small[row[key.to_numpy()]].to_struct(pairs.name)
+        return small[row[key]].to_struct(pairs.name)
 
     return run
 
