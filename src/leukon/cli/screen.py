@@ -18,7 +18,7 @@ from leukon.cli import terminal
 from leukon.cli.app import command
 from leukon.cli.arguments import add_profiles_argument, add_source_arguments, source_options
 from leukon.errors import InputError
-from leukon.pipelines.run_folder import RunFolder
+from leukon.pipelines.run_folder import MARKER, SUFFIXES, TABLES, RunFolder
 from leukon.pipelines.screen import DEFAULT_SCREEN_SCHEMES, OUTPUT_FORMATS, ScreenResult, screen
 from leukon.rules.criteria import PROFILES, SCHEMES, scheme
 from leukon.rules.ranges import check_profile
@@ -221,6 +221,9 @@ def print_summary(result: ScreenResult, console, *, out: str | None = None) -> N
         f"rows read = rows used + rows rejected: {ok} ({s['rows_read']:,} = {s['rows_used']:,} + {s['rows_rejected']:,})"
     )
     if out:
-        names = [n for n, df in (("patients", result.patients), ("episodes", result.episodes)) if df is not None]
-        listed = ", ".join(["panels", "grades", "rejects", *names, "summary.json"])
+        # The tables in the folder (a run's course tables are there only with the course): a written result's
+        # tables are files, so asking the result would read them.
+        folder = Path(out)
+        names = [n for n in TABLES if any((folder / f"{n}{suffix}").exists() for suffix in SUFFIXES)]
+        listed = ", ".join([*names, MARKER])
         console.print(f"outputs in {str(out).rstrip('/')}/: {listed}")
