@@ -27,8 +27,6 @@ from typing import Any
 from ..errors import InputError
 from .base import MEASUREMENTS_SCHEMA, PATIENTS_SCHEMA, REJECTS_SCHEMA, Source
 from .detect import detect_format
-from .fhir import read_fhir
-from .hl7v2 import read_hl7v2
 from .io import Table
 from .mimic import read_mimic
 from .omop import read_omop
@@ -49,6 +47,21 @@ __all__ = [
     "read_omop",
     "read_wide",
 ]
+
+
+def read_fhir(spec: Any, **options: Any) -> Source:
+    """FHIR R4 Observations (`leukon.sources.fhir.read_fhir`, imported when first used: a table run needs none)."""
+    from .fhir import read_fhir
+
+    return read_fhir(spec, **options)
+
+
+def read_hl7v2(spec: Any, **options: Any) -> Source:
+    """HL7 v2 ORU^R01 messages (`leukon.sources.hl7v2.read_hl7v2`, imported when first used)."""
+    from .hl7v2 import read_hl7v2
+
+    return read_hl7v2(spec, **options)
+
 
 FORMATS = {"long": read_long, "wide": read_wide, "omop": read_omop, "mimic-iv": read_mimic, "fhir": read_fhir,
            "hl7v2": read_hl7v2}  # fmt: skip
