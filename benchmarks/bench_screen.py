@@ -81,16 +81,11 @@ def run_leukon(path: str, course: bool) -> int:
     from leukon.pipelines.screen import screen_source
     from leukon.sources import read
 
-    marks: list[tuple[str, float]] = []  # (stage, time it began): the course stage is timed in this process too
-    result = screen_source(
-        read(path, format="long"), course=course, progress=lambda stage, *_: marks.append((stage, time.perf_counter()))
-    )
+    result = screen_source(read(path, format="long"), course=course)
     counts = dict(result.summary.get("findings", {}))
-    starts = [i for i, (stage, _) in enumerate(marks) if stage == "course"]
-    if starts:  # from the course tick to the next one (the next slice, or the end of the slices)
-        counts["(course stage seconds)"] = sum(marks[i + 1][1] - marks[i][1] for i in starts if i + 1 < len(marks))
     counts["(rejected rows)"] = result.summary["rows_rejected"]
     counts["(duplicate rows)"] = sum(n for k, n in result.summary["rejected_by_reason"].items() if "duplicate" in k)
+    counts["(stages)"] = result.summary["stage_seconds"]  # seconds by stage, timed inside this process
     return result.panels.height, counts
 
 
@@ -486,9 +481,16 @@ def main() -> None:
         print(
             f"{engine:<16}{r['seconds']:>9.2f}{rows / r['seconds'] / 1e6:>13.2f}{xf:>9.2f}{xd:>10.2f}{r['peak_mb']:>9.0f}"
         )
+    stages = {e: (res[e].get("counts") or {}).pop("(stages)", None) for e in ("leukon", "leukon+course") if e in res}
+    for engine, by_stage in stages.items():
+        if by_stage:  # where the time goes, timed inside the engine's process (start-up is the rest of its seconds)
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in by_stage.items())
+            print(
+                f"\n{engine} by stage (s): {shown}; start-up and the rest {res[engine]['seconds'] - sum(by_stage.values()):.2f}"
+            )
     if "leukon" in res and "leukon+course" in res and "sort" in res:
         extra = res["leukon+course"]["seconds"] - res["leukon"]["seconds"]
-        stage = (res["leukon+course"].get("counts") or {}).pop("(course stage seconds)", None)
+        stage = (stages.get("leukon+course") or {}).get("course")
         print(
             f"\ncourse (episodes, labels, cyclic) adds {extra:.2f} s = {extra / res['sort']['seconds']:.1f}x the sort by patient and time it needs"
         )

@@ -52,7 +52,7 @@ SORT_KEYS = {
 #: 12 digits are far beyond any count's precision and absorb that noise.
 FLOAT_DIGITS = 12
 #: Summary keys that differ between two runs of the same input (kept in memory, not in summary.json).
-VOLATILE = ("seconds",)
+VOLATILE = ("seconds", "stage_seconds")
 
 
 def canonical(df: pl.DataFrame, name: str) -> pl.DataFrame:

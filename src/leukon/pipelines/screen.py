@@ -164,10 +164,12 @@ def _screen_slice(
 
     Everything a patient's outputs depend on is in the slice, so the slices' tables put together equal those of
     one run over all patients; the slice's intermediate frames are freed when this returns."""
-    tick("screening")
+    tick("units")
     u, kernel_rejects = normalize(measurements)
+    tick("panels")
     panels_lf, dup_rejects, used_rows = build_panels(u, patients, profile=profile)
-    # No sort needed: panels come out of a key-sorted, order-keeping group-by, so the order is deterministic.
+    tick("ranges and findings")  # the panels' demographics, derived counts and ranges are computed with these
+    # No sort needed: panels come out of the pivot in the written order (`leukon.panels.build.PANEL_ORDER`).
     panels = classify_panels(panels_lf, profile).collect()
     panels = panels.select(_panel_columns(panels))
     rejects = [kernel_rejects.select(list(REJECT_SCHEMA)).collect(), dup_rejects.select(list(REJECT_SCHEMA))]
@@ -178,6 +180,35 @@ def _screen_slice(
         tick("course")
         course = _course(panels, course_scheme)
     return _SliceOutputs(panels, grades, course, rejects), used_rows
+
+
+class StageClock:
+    """The progress callback of a run: passes each stage on to the caller's `progress(stage, done, total)` and
+    keeps the seconds spent in each stage (from its tick to the next), summed over the slices."""
+
+    def __init__(self, progress=None):
+        self.progress = progress
+        self.seconds: Counter = Counter()
+        self.stage: str | None = None
+        self.since = time.perf_counter()
+
+    def __call__(self, stage: str, done: int = 0, total: int = 1) -> None:
+        self._lap()
+        self.stage = stage
+        if self.progress is not None:
+            self.progress(stage, done, total)
+
+    def _lap(self) -> None:
+        now = time.perf_counter()
+        if self.stage is not None:
+            self.seconds[self.stage] += now - self.since
+        self.since = now
+
+    def stop(self) -> dict[str, float]:
+        """Seconds by stage, in the order the stages ran (rounded to ms)."""
+        self._lap()
+        self.stage = None
+        return {k: round(v, 3) for k, v in self.seconds.items()}
 
 
 def _also_rejected(used_rows: pl.Series, rejects: list[pl.DataFrame]) -> pl.Series:
@@ -261,14 +292,17 @@ def screen_source(
     files in `spill_dir` (default: the system's temporary folder), removed at the end of the run. With
     `tables_to` as well, each slice's panels, grades, patients and episodes are written there (Parquet, in
     `write`'s row order) instead of held, and a `WrittenResult` reads them from there. `progress`, if given,
-    is called as progress(stage, done, total).
+    is called as progress(stage, done, total) at the start of each stage: reading, then per slice units, panels,
+    ranges and findings, grading and course, then rejects (`screen` adds writing). The summary's
+    `stage_seconds` keeps the seconds each stage took (in memory only, not in summary.json).
     """
     t0 = time.perf_counter()
     schemes = tuple(dict.fromkeys(scheme(s).id for s in schemes))
     profile = check_profile(profile)
     if chunks < 1:
         raise InputError("chunks", f"{chunks} must be 1 or more")
-    tick = progress or (lambda *a: None)
+    tick = StageClock(progress)
+    tick("reading", 0, chunks)
     course_scheme = schemes[0] if schemes[0].startswith("ctcae") else "ctcae-v5"
     outputs: list[_SliceOutputs] = []
     tallies: dict[str, Counter] = {k: Counter() for k in ("totals", "findings", "warnings", "course", "cyclic")}
@@ -291,9 +325,9 @@ def screen_source(
                 outputs.append(out)
             else:
                 _add_parts(parts, out)
-        tick("screening", chunks, chunks)
         if parts is not None:
             written = _merge_parts(parts, Path(tables_to))
+    tick("rejects", chunks, chunks)
     # The rejects without their input row as read (the kernel's, a wide row's dropped cells, the source's when
     # it was read in one pass) get it from one more scan of the input, all together.
     wanted = pl.concat(
@@ -320,6 +354,7 @@ def screen_source(
         "profile": profile,
         "chunks": chunks,
         "seconds": round(time.perf_counter() - t0, 3),
+        "stage_seconds": tick.stop(),
         "accounted": rows_read == rows_used + rows_rejected,
         "notes": list(getattr(source, "notes", []) or []),
     }
@@ -411,7 +446,11 @@ def screen(
         if getattr(source, "time_format", None):
             result.summary["time_format"] = source.time_format
         if folder is not None:
+            if progress is not None:
+                progress("writing", 0, 1)
+            t = time.perf_counter()
             write(result, folder, output=output)
+            result.summary["stage_seconds"]["writing"] = round(time.perf_counter() - t, 3)
     except BaseException:
         if folder is not None:
             folder.discard()
