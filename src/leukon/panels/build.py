@@ -100,13 +100,23 @@ class _Layout:
         rank = np.empty(len(order), dtype=np.int64)
         rank[order.to_numpy()] = np.arange(len(order))
         self.group = rank[group]  # each result's row in the panels
-        n, k = grouped.height, max(len(present), 1)
+        n = grouped.height
         index = np.full(len(ALL), -1, dtype=np.int64)  # analyte (Enum position) -> position in `present`
         index[[ALL.index(a) for a in present]] = np.arange(len(present))
-        self.slot = index[s["analyte"].to_physical().to_numpy()] * n + self.group
-        filled = np.bincount(self.slot, minlength=n * k).reshape(k, n)  # one analyte's slots side by side
-        # Values are never null here (normalize rejects them), so two results in one slot mean a repeat.
-        self.repeats = (filled > 1).any(axis=0) if present else np.zeros(n, bool)
+        analyte = index[s["analyte"].to_physical().to_numpy()]
+        self.slot = analyte * n + self.group
+        # A specimen repeats an analyte when it has more results than distinct analytes: each result sets its
+        # analyte's bit, and the bits set in a specimen are counted (values are never null here, so two results in
+        # one slot are a repeat). One small integer a specimen, not a count per slot of every analyte.
+        if not len(starts):
+            self.repeats = np.zeros(0, bool)
+        elif len(present) <= 64:
+            bit = np.left_shift(np.uint64(1), np.arange(len(present), dtype=np.uint64))  # analyte -> its bit
+            bits = np.bitwise_or.reduceat(bit[analyte], starts)
+            self.repeats = np.empty(n, bool)
+            self.repeats[rank] = np.bitwise_count(bits) < np.diff(np.append(starts, s.height))
+        else:  # more analytes than bits: count the results in each slot
+            self.repeats = (np.bincount(self.slot, minlength=n * len(present)).reshape(-1, n) > 1).any(axis=0)
 
     def panels(self, s: pl.DataFrame, present: list[str], limits: bool, censored: bool) -> pl.DataFrame:
         """The specimens with every analyte's value (and lab limits, censoring operator when asked); s has no repeats."""
