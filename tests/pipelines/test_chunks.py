@@ -9,7 +9,7 @@ import pytest
 
 from leukon import synth
 from leukon.pipelines import screen as screen_module
-from leukon.pipelines.run_folder import TABLES, canonical
+from leukon.pipelines.run_folder import TABLES, VOLATILE, canonical
 from leukon.pipelines.screen import screen, screen_source
 from leukon.pipelines.spill import SPILL_PREFIX
 from leukon.pipelines.table_parts import PARTS_PREFIX
@@ -32,7 +32,7 @@ def _same_outputs(one, many) -> None:
         assert (a is None) == (b is None), name
         if a is not None:
             assert canonical(a, name).equals(canonical(b, name)), name
-    volatile = ("chunks", "seconds")
+    volatile = ("chunks", *VOLATILE)
     assert {k: v for k, v in one.summary.items() if k not in volatile} == {
         k: v for k, v in many.summary.items() if k not in volatile
     }

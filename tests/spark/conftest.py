@@ -75,7 +75,7 @@ def assert_same_table(want: pl.DataFrame, got: pl.DataFrame, name: str, *, exact
 
 
 #: Summary keys that describe the run, not the data (time, engine, how it was split, where it came from).
-RUN_KEYS = {"input", "seconds", "chunks", "engine", "partitions", "notes"}
+RUN_KEYS = {"input", "seconds", "stage_seconds", "chunks", "engine", "partitions", "notes"}
 
 
 def comparable_summary(summary: dict) -> dict:
