@@ -16,6 +16,8 @@ from leukon.rules.analytes import ANALYTES
 from leukon.rules.criteria import DEFAULT_PROFILE
 
 ALL = list(ANALYTES)
+if len(ALL) > 64:  # a specimen's analytes are one bit each of a 64-bit integer (`_in_repeating_specimen`)
+    raise ImportError(f"{len(ALL)} analytes: the pivot's repeat check holds at most 64")
 
 
 #: The panels' row order: the run folder's (`leukon.pipelines.run_folder.SORT_KEYS`), so writing them needs no sort.
@@ -38,21 +40,48 @@ def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
     censored = "censor" in u.columns and u["censor"].null_count() < u.height
     order = u.select(pl.arg_sort_by(keys, nulls_last=True, maintain_order=True)).to_series()
     s = u[order]
-    layout = _Layout(s, keys, present)
+    first = _specimen_starts(s, keys)
+    index = np.full(len(ALL), -1, dtype=np.int64)  # analyte (Enum position) -> position in `present`
+    index[[ALL.index(a) for a in present]] = np.arange(len(present))
+    analyte = index[s["analyte"].to_physical().to_numpy()]
     rejects = pl.DataFrame(schema=REJECT_SCHEMA)
     used_rows = u["source_row"]  # in input order (counted without hashing when sorted)
-    if layout.repeats.any():
-        flagged = pl.Series(layout.repeats[layout.group])  # per result: its specimen holds a repeat
-        rows = flagged.arg_true()
+    flagged = _in_repeating_specimen(first, analyte, len(present))
+    if flagged.any():
+        rows = pl.Series(np.flatnonzero(flagged), dtype=pl.UInt32)
         kept, rejects = resolve_duplicates(s[rows].with_columns(_at=rows))
-        keep = ~flagged.to_numpy()
+        keep = ~flagged
         keep[kept["_at"].to_numpy()] = True
-        s = s.filter(pl.Series(keep))  # still in key order, without the rejected results
-        layout = _Layout(s, keys, present)
+        s, analyte = s.filter(pl.Series(keep)), analyte[keep]  # still in key order, without the rejected results
+        specimen = (np.cumsum(first) - 1)[keep]  # a specimen whose every result was rejected is gone
+        first = np.append(True, specimen[1:] != specimen[:-1]) if len(specimen) else specimen.astype(bool)
         in_input_order = np.empty(len(keep), dtype=bool)
         in_input_order[order.to_numpy()] = keep
         used_rows = used_rows.filter(pl.Series(in_input_order))
+    layout = _Layout(s, keys, first, analyte)
     return layout.panels(s, present, limits, censored).lazy(), rejects, used_rows
+
+
+def _specimen_starts(s: pl.DataFrame, keys: list[str]) -> np.ndarray:
+    """True for each result of `s` (sorted by `keys`) that begins a specimen."""
+    new = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys]).fill_null(True)
+    return s.select(new).to_series().to_numpy()
+
+
+def _in_repeating_specimen(first: np.ndarray, analyte: np.ndarray, analytes: int) -> np.ndarray:
+    """True for each result whose specimen holds some analyte twice (`first`: where specimens begin; `analyte`:
+    each result's analyte number, below `analytes`).
+
+    A specimen repeats an analyte when its results outnumber the analyte bits they set: one small integer a
+    specimen, not a count for every slot of every analyte (174 MB at 10 M results). Values are never null here
+    (normalize rejects them), so two results of one analyte in a specimen are a repeat."""
+    starts = np.flatnonzero(first)
+    if not len(starts):
+        return np.zeros(len(first), bool)
+    sizes = np.diff(np.append(starts, len(first)))
+    bit = np.left_shift(np.uint64(1), np.arange(analytes, dtype=np.uint64))  # analyte -> its bit (ALL fits in 64)
+    repeats = np.bitwise_count(np.bitwise_or.reduceat(bit[analyte], starts)) < sizes
+    return np.repeat(repeats, sizes)
 
 
 def _panel_value_columns() -> list[str]:
@@ -70,16 +99,15 @@ def _keys(u: pl.DataFrame) -> list[str]:
 
 
 class _Layout:
-    """Where each result of `s` (results sorted by `keys`) lands in the panels: one row a specimen, in PANEL_ORDER.
+    """Where each result of `s` (results sorted by `keys`, without repeats; `first` marks where a specimen begins,
+    `analyte` is each result's analyte number) lands in the panels: one row a specimen, in PANEL_ORDER.
 
     The pivot is a scatter: each result gets its specimen's row number g, and every analyte column is filled at
     once by writing the values to slot analyte * specimens + g (the issue's "pivot by scatter"; 48 filtered
     aggregations cost 2.5x as much). Numbering the specimens in PANEL_ORDER puts the panels in the order they
-    are written in without gathering their hundred columns. `repeats` flags a specimen with an analyte twice."""
+    are written in without gathering their hundred columns."""
 
-    def __init__(self, s: pl.DataFrame, keys: list[str], present: list[str]):
-        new = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys]).fill_null(True)
-        first = s.select(new).to_series().to_numpy()  # each specimen's first result
+    def __init__(self, s: pl.DataFrame, keys: list[str], first: np.ndarray, analyte: np.ndarray):
         starts, group = np.flatnonzero(first), np.cumsum(first) - 1
         extra = [c for c in ("patient_id", "specimen_id", "time_key") if c not in keys]
         never = np.iinfo(np.int64).max  # a missing time, so that the earliest known time wins
@@ -99,24 +127,7 @@ class _Layout:
         self.grouped = grouped[order]
         rank = np.empty(len(order), dtype=np.int64)
         rank[order.to_numpy()] = np.arange(len(order))
-        self.group = rank[group]  # each result's row in the panels
-        n = grouped.height
-        index = np.full(len(ALL), -1, dtype=np.int64)  # analyte (Enum position) -> position in `present`
-        index[[ALL.index(a) for a in present]] = np.arange(len(present))
-        analyte = index[s["analyte"].to_physical().to_numpy()]
-        self.slot = analyte * n + self.group
-        # A specimen repeats an analyte when it has more results than distinct analytes: each result sets its
-        # analyte's bit, and the bits set in a specimen are counted (values are never null here, so two results in
-        # one slot are a repeat). One small integer a specimen, not a count per slot of every analyte.
-        if not len(starts):
-            self.repeats = np.zeros(0, bool)
-        elif len(present) <= 64:
-            bit = np.left_shift(np.uint64(1), np.arange(len(present), dtype=np.uint64))  # analyte -> its bit
-            bits = np.bitwise_or.reduceat(bit[analyte], starts)
-            self.repeats = np.empty(n, bool)
-            self.repeats[rank] = np.bitwise_count(bits) < np.diff(np.append(starts, s.height))
-        else:  # more analytes than bits: count the results in each slot
-            self.repeats = (np.bincount(self.slot, minlength=n * len(present)).reshape(-1, n) > 1).any(axis=0)
+        self.slot = analyte * grouped.height + rank[group]  # each result's row in the panels, by analyte
 
     def panels(self, s: pl.DataFrame, present: list[str], limits: bool, censored: bool) -> pl.DataFrame:
         """The specimens with every analyte's value (and lab limits, censoring operator when asked); s has no repeats."""
