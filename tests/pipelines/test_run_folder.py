@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from leukon.errors import InputError
-from leukon.pipelines.run_folder import MARKER, RunFolder, canonical, is_output, write_tables
+from leukon.pipelines.run_folder import MARKER, RunFolder, canonical, in_order, is_output, write_tables
 
 
 def _run(folder: RunFolder, value: float) -> list:
@@ -62,3 +62,15 @@ def test_canonical_is_independent_of_row_order():
                        "wbc": [0.1 + 0.2, 4.0, None]})  # fmt: skip
     assert canonical(df, "panels").equals(canonical(df.reverse(), "panels"))
     assert canonical(df, "panels")["wbc"].to_list() == [4.0, 0.3, None]
+
+
+def test_canonical_orders_any_frame_and_keeps_one_in_order():
+    """One stable sort on the first key when the rest is in order within it, a full sort otherwise."""
+    blocks = pl.DataFrame({"specimen_id": ["S2", "S1", "S2", "S1"], "scheme": ["a", "a", "b", "b"], "term": "t"})
+    mixed = pl.DataFrame({"specimen_id": ["S2", "S1", "S2", "S1"], "scheme": ["b", "a", "a", "b"], "term": "t"})
+    for df in (blocks, mixed, blocks.reverse()):
+        out = canonical(df, "grades")
+        assert out.equals(df.sort(["specimen_id", "scheme", "term"], maintain_order=True))
+        assert in_order(out, ["specimen_id", "scheme", "term"])
+    nulls = pl.DataFrame({"patient_id": ["P1", "P1", "P1"], "taken_at": [None, 2, 1], "specimen_id": ["c", "b", "a"]})
+    assert canonical(nulls, "panels")["specimen_id"].to_list() == ["a", "b", "c"]  # a missing time sorts last

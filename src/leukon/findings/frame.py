@@ -74,10 +74,9 @@ GRADES_SCHEMA = {
 def grades_long(panels: pl.LazyFrame, schemes: tuple[str, ...]) -> pl.LazyFrame:
     """One row a specimen, scheme and term whose analyte the specimen has: grade (null = not gradable), reason.
 
-    Rows come sorted by specimen id, scheme and term (the run folder's order): one block of rows a term, the
-    blocks in (scheme, term) order, then a stable sort on each specimen's rank, an integer."""
+    Rows come in blocks, one a term, the blocks in (scheme, term) order and each in the panels' order: writing
+    them in the run folder's order (specimen id, scheme, term) then takes one stable sort on the specimen id."""
     parts = []
-    panels = panels.with_columns(_rank=pl.col("specimen_id").rank("ordinal"))
     names = set(panels.collect_schema().names())
     censored = set(CENSOR_COLUMNS) - null_columns(panels, CENSOR_COLUMNS)
     unknown = {c: lit(None) for c in ("fever_sustained", "anc_expected_fall") if c not in names}
@@ -94,10 +93,9 @@ def grades_long(panels: pl.LazyFrame, schemes: tuple[str, ...]) -> pl.LazyFrame:
                 why = reason_expr(t, t.analyte, f"{t.analyte}_lln", "age_days", censored=cens)
                 present = pl.col(t.analyte).is_not_null()
             rows = panels.filter(present).select(
-                "_rank", "specimen_id", scheme=pl.lit(sid), term=pl.lit(t.term), grade=g, reason=why
+                "specimen_id", scheme=pl.lit(sid), term=pl.lit(t.term), grade=g, reason=why
             )
             parts.append(((sid, t.term), rows))
     if not parts:
         return pl.LazyFrame(schema=GRADES_SCHEMA)
-    blocks = [rows for _, rows in sorted(parts, key=lambda p: p[0])]  # Python and Polars order text alike
-    return pl.concat(blocks).sort("_rank", maintain_order=True).drop("_rank")
+    return pl.concat([rows for _, rows in sorted(parts, key=lambda p: p[0])])  # Python and Polars order text alike
