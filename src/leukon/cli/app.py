@@ -55,8 +55,10 @@ def handle(fn: Callable[[], int | None], *, prog: str = "leukon") -> int:
         return int(fn() or 0)
     except SystemExit as e:  # argparse: --help, --version and one-line usage errors
         return e.code if isinstance(e.code, int) else EXIT_INPUT
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         _say(prog, "interrupted, nothing written")
+        if isinstance(e, WorkerInterrupted):
+            _leave(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()
@@ -135,6 +137,19 @@ def _one_line(e: BaseException) -> str:
 def _say(prog: str, message: str) -> None:
     with contextlib.suppress(OSError, ValueError):
         print(f"{prog}: {message}", file=sys.stderr, flush=True)
+
+
+class WorkerInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a worker thread computed (`leukon screen`): Polars may still be running a query of it on its own
+    threads, calling back into Python, and an interpreter shutting down under them makes Polars print a panic after
+    the message. `handle` reports it and ends the process at once; the run's staged files are already gone."""
+
+
+def _leave(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _silence_stdout() -> None:

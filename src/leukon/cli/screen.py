@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from leukon.cli import terminal
-from leukon.cli.app import command
+from leukon.cli.app import WorkerInterrupted, command
 from leukon.cli.arguments import add_profiles_argument, add_source_arguments, source_options
 from leukon.errors import InputError
 from leukon.pipelines.run_folder import MARKER, SUFFIXES, TABLES, RunFolder
@@ -151,7 +151,7 @@ def _in_worker(folder: RunFolder, job):
             worker.join(0.1)
     except KeyboardInterrupt:
         if folder.abandon():
-            raise  # "interrupted, nothing written"; the daemon thread dies with the process
+            raise WorkerInterrupted from None  # "interrupted, nothing written"; the process ends at once
         worker.join()  # the outputs were already complete: finish as a normal run
     if "error" in box:
         raise box["error"]
