@@ -38,7 +38,7 @@ from leukon._spark_input import numbered, patient_column, probe, read_file, rout
 from leukon._spark_partition import KEY, REPORT_SCHEMA, RESULTS, TABLES, Settings, run_rows, task
 from leukon._spark_summary import merge
 from leukon.errors import InputError
-from leukon.pipelines.run_folder import MARKER
+from leukon.pipelines.run_folder import MARKER, write_summary
 from leukon.pipelines.screen import DEFAULT_SCREEN_SCHEMES, OUTPUT_FORMATS
 from leukon.rules.criteria import DEFAULT_PROFILE, scheme
 from leukon.rules.ranges import check_profile
@@ -182,8 +182,7 @@ def screen(
         raise RuntimeError(f"row accounting failed: {total} rows in the input, {summary['rows_read']} screened")
     # Written last: like the Polars engine's summary.json, it marks a complete run and lists its outputs.
     written = [name for name in TABLES if (out / name).is_dir() and any((out / name).glob("part-*"))]
-    doc = {k: v for k, v in summary.items() if k != "seconds"} | {"outputs": [*(f"{t}/" for t in written), MARKER]}
-    (out / MARKER).write_text(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_summary(out, summary, [f"{t}/" for t in written])
     return SparkScreenResult(out, summary, output)
 
 

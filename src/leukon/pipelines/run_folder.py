@@ -82,10 +82,20 @@ def in_order(df: pl.DataFrame, keys: list[str]) -> bool:
     return bool(df.select(ok.head(df.height - 1).all()).item())
 
 
-def write_tables(tables: dict[str, pl.DataFrame], summary: dict, folder: Path, *, output: str) -> None:
-    """Write each table (Parquet, or CSV with lists joined by ';') and then summary.json into `folder`."""
+def write_summary(folder: Path, summary: dict, outputs: list[str]) -> None:
+    """summary.json in `folder`: the run's summary without its timings (VOLATILE), and the run's files in `outputs`
+    with summary.json itself last. Written last of a run: it marks the run complete."""
     import json
 
+    doc = {k: v for k, v in summary.items() if k not in VOLATILE} | {"outputs": [*outputs, MARKER]}
+    (folder / MARKER).write_text(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_tables(
+    tables: dict[str, pl.DataFrame], summary: dict, folder: Path, *, output: str, written: tuple[str, ...] = ()
+) -> None:
+    """Write each table (Parquet, or CSV with lists joined by ';') and then summary.json into `folder`; `written`
+    names tables already in the folder (written slice by slice), listed in summary.json with the others."""
     names = []
     for name, df in tables.items():
         path = folder / f"{name}.{output}"
@@ -96,8 +106,8 @@ def write_tables(tables: dict[str, pl.DataFrame], summary: dict, folder: Path, *
             lists = [c for c, t in df.schema.items() if isinstance(t, pl.List)]
             df.with_columns(pl.col(lists).list.join(";")).write_csv(path)
         names.append(path.name)
-    doc = {k: v for k, v in summary.items() if k not in VOLATILE} | {"outputs": [*names, MARKER]}
-    (folder / MARKER).write_text(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
+    files = {*names, *(f"{n}.{output}" for n in written)}
+    write_summary(folder, summary, [f"{n}.{output}" for n in TABLES if f"{n}.{output}" in files])
 
 
 def is_output(name: str) -> bool:

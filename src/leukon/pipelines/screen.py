@@ -10,7 +10,6 @@ was not used, with its reason (for a wide row that was otherwise used, `row_used
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from leukon.frames import in_memory_engine
 from leukon.measurements.normalize import REJECT_SCHEMA, normalize
 from leukon.panels.build import build_panels
 from leukon.pipelines.reject_reasons import reason_counts, with_source_raw
-from leukon.pipelines.run_folder import MARKER, TABLES, RunFolder, write_tables
+from leukon.pipelines.run_folder import TABLES, RunFolder, write_tables
 from leukon.pipelines.spill import can_spill, slice_of, spilled
 from leukon.pipelines.table_parts import TableParts, table_parts
 from leukon.rules.criteria import DEFAULT_PROFILE, scheme
@@ -537,9 +536,7 @@ def write(
     held = {name: getattr(result, name) for name in TABLES if name not in written}
     tables = {name: df for name, df in held.items() if df is not None}
     try:
-        write_tables(tables, result.summary, folder.staging, output=output)
-        if written:
-            _list_all_outputs(folder.staging, output)
+        write_tables(tables, result.summary, folder.staging, output=output, written=written)
         placed = folder.commit()
     except BaseException:
         folder.discard()
@@ -554,11 +551,3 @@ def _written_in(result: ScreenResult, staging: Path, output: str) -> tuple[str, 
     if isinstance(result, WrittenResult) and output == "parquet" and result.folder == staging:
         return result.written
     return ()
-
-
-def _list_all_outputs(folder: Path, output: str) -> None:
-    """Make summary.json's `outputs` list the tables written before `write_tables` too (it lists its own)."""
-    marker = folder / MARKER
-    doc = json.loads(marker.read_text(encoding="utf-8"))
-    doc["outputs"] = [f"{n}.{output}" for n in TABLES if (folder / f"{n}.{output}").exists()] + [MARKER]
-    marker.write_text(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
