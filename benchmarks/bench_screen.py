@@ -95,8 +95,17 @@ def run_cli(path: str) -> tuple[int, dict]:
     import io
     import shutil
 
+    import leukon.cli.screen as command
     from leukon.cli.app import main
 
+    seen = {}
+    shown = command.print_summary
+
+    def keep(result, *args, **kwargs):  # the run's result, for its seconds by stage (not in summary.json)
+        seen["stages"] = result.summary.get("stage_seconds")
+        return shown(result, *args, **kwargs)
+
+    command.print_summary = keep
     out = Path(tempfile.mkdtemp(prefix="leukon-bench-out-"))
     try:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -106,7 +115,7 @@ def run_cli(path: str) -> tuple[int, dict]:
         summary = json.loads((out / "summary.json").read_text())
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    return summary["specimens"], None
+    return summary["specimens"], {"(stages)": seen.get("stages")}
 
 
 def _sql_tables(pairs: list[tuple]) -> dict[str, list[tuple]]:
@@ -481,7 +490,8 @@ def main() -> None:
         print(
             f"{engine:<16}{r['seconds']:>9.2f}{rows / r['seconds'] / 1e6:>13.2f}{xf:>9.2f}{xd:>10.2f}{r['peak_mb']:>9.0f}"
         )
-    stages = {e: (res[e].get("counts") or {}).pop("(stages)", None) for e in ("leukon", "leukon+course") if e in res}
+    engines = ("leukon", "leukon+course", "cli")
+    stages = {e: (res[e].get("counts") or {}).pop("(stages)", None) for e in engines if e in res}
     for engine, by_stage in stages.items():
         if by_stage:  # where the time goes, timed inside the engine's process (start-up is the rest of its seconds)
             shown = ", ".join(f"{k} {v:.2f}" for k, v in by_stage.items())
