@@ -58,11 +58,14 @@ VOLATILE = ("seconds", "stage_seconds")
 def canonical(df: pl.DataFrame, name: str) -> pl.DataFrame:
     """`df` in a fixed row order with floats rounded to FLOAT_DIGITS significant digits."""
     keys = [k for k in SORT_KEYS.get(name, ()) if k in df.columns]
-    if keys and not in_order(df, keys):  # the screen makes the panels in this order already
+    if keys:
         # Tables made of runs already in order by the other keys (the grades' blocks, one a term, in (scheme, term)
-        # order; slices of whole patients, each in order) need only a stable sort on the first key.
-        first = df.sort(keys[0], nulls_last=True, maintain_order=True)
-        df = first if in_order(first, keys) else df.sort(keys, nulls_last=True, maintain_order=True)
+        # order; slices of whole patients, each in order) need only a stable sort on the first key; the screen
+        # makes the panels in this order already.
+        if not df[keys[0]].is_sorted(nulls_last=True):
+            df = df.sort(keys[0], nulls_last=True, maintain_order=True)
+        if not in_order(df, keys):
+            df = df.sort(keys, nulls_last=True, maintain_order=True)
     floats = [c for c, t in df.schema.items() if t in (pl.Float64, pl.Float32)]
     if floats:
         df = df.with_columns(pl.col(floats).round_sig_figs(FLOAT_DIGITS))
