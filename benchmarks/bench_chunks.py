@@ -16,7 +16,6 @@ outputs are deleted afterwards (unless --keep).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import resource
 import shutil
@@ -102,21 +101,15 @@ def run(path: str, chunks: str, out: str | None, course: bool) -> dict:
     """One screen (in this process) and what it cost; `chunks` is a number or 'auto'."""
     from leukon.pipelines.screen import screen
 
-    ticks: list[tuple[float, str]] = []
-
-    def progress(stage: str, done: int, total: int) -> None:
-        ticks.append((time.perf_counter(), "assembling" if stage == "screening" and done == total else stage))
-
     t0 = time.perf_counter()
-    result = screen(path, chunks=None if chunks == "auto" else int(chunks), out=out, course=course, progress=progress)
+    result = screen(path, chunks=None if chunks == "auto" else int(chunks), out=out, course=course)
     seconds = time.perf_counter() - t0
     s = result.summary
     n = s["chunks"]
-    # Each tick starts a stage that lasts until the next one; the stages of all slices are added up.
-    points = [(t0, "reading"), *ticks, (t0 + s["seconds"], "rejects' rows and writing"), (t0 + seconds, "")]
-    stages: dict[str, float] = {}
-    for (start, name), (end, _) in itertools.pairwise(points):
-        stages[name] = stages.get(name, 0.0) + end - start
+    # Seconds by stage, summed over the slices (the screen's own clock); "other": opening the input, choosing
+    # the slices, the summary.
+    stages = dict(s["stage_seconds"])
+    stages["other"] = seconds - sum(stages.values())
     return {
         "chunks": n,
         "seconds": seconds,
