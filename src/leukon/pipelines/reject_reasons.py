@@ -62,28 +62,11 @@ def reason_counts(rejects: pl.DataFrame) -> tuple[dict[str, int], dict[str, dict
     return counts, examples
 
 
-def source_raw(source, rows: pl.Series) -> pl.DataFrame | None:
-    """The input rows `rows` as read (JSON of the source's own columns), or None if the source cannot say."""
-    checked = getattr(source, "checked", None)
-    if checked is None or rows.is_empty() or "raw" not in checked.collect_schema().names():
-        return None
-    from leukon.sources.base import raw_json
-
-    wanted = rows.unique().implode()
-    return (
-        checked.filter(pl.col("source_row").is_in(wanted))
-        .select(pl.col("source_row").cast(pl.UInt64), raw_json(pl.col("raw")).alias("raw"))
-        .unique("source_row", keep="first")
-        .collect()
-    )
-
-
 def with_source_raw(rejects: pl.DataFrame, source, wanted: pl.Series) -> pl.DataFrame:
     """`rejects` with the rows `wanted` given their source row as read in `raw` (the kernel's rejects carry
     converted values, a wide row's dropped cell only the cell): one scan of the input for all of them."""
-    if rejects.is_empty() or wanted.is_empty():
-        return rejects
-    raw = source_raw(source, wanted)
+    raw_rows = getattr(source, "raw_rows", None)  # `leukon.sources.Source.raw_rows`
+    raw = raw_rows(wanted) if raw_rows is not None and not rejects.is_empty() else None
     if raw is None:
         return rejects
     return (

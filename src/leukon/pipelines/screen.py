@@ -445,11 +445,10 @@ def screen(
         if getattr(source, "time_format", None):
             result.summary["time_format"] = source.time_format
         if folder is not None:
-            if progress is not None:
-                progress("writing", 0, 1)
-            t = time.perf_counter()
+            clock = StageClock(progress)
+            clock("writing")
             write(result, folder, output=output)
-            result.summary["stage_seconds"]["writing"] = round(time.perf_counter() - t, 3)
+            result.summary["stage_seconds"] |= clock.stop()
     except BaseException:
         if folder is not None:
             folder.discard()

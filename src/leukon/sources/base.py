@@ -73,17 +73,24 @@ class Source:
             self.patients = patients[0].lazy()
         m = usable(rows.lazy()).collect()
         r = described(rows.lazy()).select("source_row", "reason").collect()
-        if r.height and raw:
-            wanted = r["source_row"].implode()
-            raw = (
-                self.checked.filter(pl.col("source_row").is_in(wanted))  # pushed down to the scan
-                .select("source_row", raw_json(pl.col("raw")).alias("raw"))
-                .collect()
-            )
-            r = r.join(raw, on="source_row", how="left", maintain_order="left")
+        found = self.raw_rows(r["source_row"]) if raw else None
+        if found is not None:
+            r = r.join(found, on="source_row", how="left", maintain_order="left")
         else:
             r = r.with_columns(raw=pl.lit(None, pl.String))
         return m, r.select("source_row", "raw", "reason")
+
+    def raw_rows(self, rows: pl.Series) -> pl.DataFrame | None:
+        """The input rows `rows` as read: source_row and raw (JSON of the source's own columns), one scan of the
+        input with the row filter pushed down to it; None when there are none or the source cannot say."""
+        if self.checked is None or rows.is_empty() or "raw" not in self.checked.collect_schema().names():
+            return None
+        return (
+            self.checked.filter(pl.col("source_row").is_in(rows.unique().implode()))
+            .select(pl.col("source_row").cast(pl.UInt64), raw_json(pl.col("raw")).alias("raw"))
+            .unique("source_row", keep="first")
+            .collect()
+        )
 
     @cached_property
     def rows_read(self) -> int:
