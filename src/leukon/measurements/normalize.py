@@ -219,7 +219,10 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
         .select("code", "factor", "offset", "plausible_min", "plausible_max", "is_fraction", "usual_lln", "usual_uln")
         .rename({"code": "_pair"})
     )
-    df = df.join(lookup, on="_pair", how="left")
+    # The pair's factors and limits for every row, as columns beside the measurements (zero-copy): joining
+    # them onto the whole frame would copy every measurement column once more.
+    per_row = df.select("_pair").join(lookup, on="_pair", how="left", maintain_order="left").drop("_pair")
+    df = df.hstack(per_row.get_columns())
 
     def by_analyte(col: str, dtype) -> pl.Expr:
         return (
@@ -257,7 +260,9 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
         code = code.when(_off_scale("lln") | _off_scale("uln")).then(LIMIT_SCALE)
     df = df.with_columns(code=code.cast(pl.Int8))
     bad = df.filter(pl.col("code").is_not_null())
-    used = df.filter(pl.col("code").is_null()).select(
+    # The usable rows: the output's few columns first, then the filter (not the other way round, which would
+    # filter every helper column as well).
+    used = df.select(
         "source_row", "patient_id", "specimen_id", "taken_at", "analyte",
         value=canon,
         unit=pl.lit(None, pl.Categorical),
@@ -266,6 +271,7 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
         time_key=pl.when(pl.col("specimen_id").is_null()).then(pl.col("taken_at")),
         censor="censor",
     )  # fmt: skip
+    used = used.filter(df["code"].is_null()) if bad.height else used
     if bad.height:
         bad = bad.with_columns(pl.col("analyte").cast(pl.String), pl.col("unit").cast(pl.String)).join(
             units.select("analyte", "unit", "unit_reason"), on=["analyte", "unit"], how="left", nulls_equal=True
