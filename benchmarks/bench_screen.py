@@ -19,6 +19,12 @@ ratios and peak memory:
 - sort: the sort by patient and time that the course step needs, for scale;
 - cli: the whole command a user runs, `leukon screen FILE --out DIR` (start-up, screen, course, the five
   tables and summary.json written), for the goal "full CLI <= 3x the floor".
+
+Each engine's "GB touched" is the memory it faulted in (minor page faults x page size), which a machine
+charges for whatever the engine computes: before the engines run, a probe times touching 1 GB of new memory
+in a fresh process, and again once that process has touched it. On a virtual machine whose host backs guest
+memory lazily the first figure can be ten times the second, and an engine's seconds then follow its GB
+touched; the in-process engines also print their seconds and GB touched by stage.
 """
 
 from __future__ import annotations
@@ -58,6 +64,45 @@ def _maps():
     return codes, lambda analyte, unit: parse_unit(ANALYTES[analyte].dimension, unit) if unit else None
 
 
+def touched_gb() -> float:
+    """Memory this process has faulted in so far (minor page faults x page size), in GB."""
+    import os
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def run_probe() -> dict:
+    """Seconds to touch 1 GB of new memory, then the same GB again after it was freed (the allocator and the
+    kernel hand the same pages back): the machine's price for memory an engine touches for the first time."""
+    import numpy as np
+
+    times = []
+    for _ in range(2):
+        t = time.perf_counter()
+        a = np.ones(2**27)  # 1 GB of float64, every page written
+        times.append(time.perf_counter() - t)
+        del a
+    return {"first": times[0], "again": times[1]}
+
+
+def _touched_by_stage() -> dict:
+    """GB touched in each stage of leukon's run, from the screen's own stage clock (filled as the run goes)."""
+    from leukon.pipelines import screen
+
+    by_stage, last = {}, [touched_gb()]
+    lap = screen.StageClock._lap
+
+    def counted(self) -> None:
+        now = touched_gb()
+        if self.stage is not None:
+            by_stage[self.stage] = by_stage.get(self.stage, 0.0) + now - last[0]
+        last[0] = now
+        lap(self)
+
+    screen.StageClock._lap = counted
+    return by_stage
+
+
 def run_floor(path: str) -> int:
     import polars as pl
 
@@ -81,11 +126,13 @@ def run_leukon(path: str, course: bool) -> int:
     from leukon.pipelines.screen import screen_source
     from leukon.sources import read
 
+    touched = _touched_by_stage()
     result = screen_source(read(path, format="long"), course=course)
     counts = dict(result.summary.get("findings", {}))
     counts["(rejected rows)"] = result.summary["rows_rejected"]
     counts["(duplicate rows)"] = sum(n for k, n in result.summary["rejected_by_reason"].items() if "duplicate" in k)
     counts["(stages)"] = result.summary["stage_seconds"]  # seconds by stage, timed inside this process
+    counts["(touched)"] = touched
     return result.panels.height, counts
 
 
@@ -98,7 +145,7 @@ def run_cli(path: str) -> tuple[int, dict]:
     import leukon.cli.screen as command
     from leukon.cli.app import main
 
-    seen = {}
+    seen = {"touched": _touched_by_stage()}
     shown = command.print_summary
 
     def keep(result, *args, **kwargs):  # the run's result, for its seconds by stage (not in summary.json)
@@ -115,7 +162,7 @@ def run_cli(path: str) -> tuple[int, dict]:
         summary = json.loads((out / "summary.json").read_text())
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    return summary["specimens"], {"(stages)": seen.get("stages")}
+    return summary["specimens"], {"(stages)": seen.get("stages"), "(touched)": seen["touched"]}
 
 
 def _sql_tables(pairs: list[tuple]) -> dict[str, list[tuple]]:
@@ -422,6 +469,9 @@ def run_pandas(path: str) -> int:
 
 
 def child(engine: str, path: str) -> None:
+    if engine == "probe":
+        print(json.dumps(run_probe()))
+        return
     t0 = time.perf_counter()
     if engine == "floor":
         n = run_floor(path)
@@ -442,7 +492,8 @@ def child(engine: str, path: str) -> None:
     if engine == "pandas":
         seconds *= 100  # the sample is 1 % of specimens
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"engine": engine, "seconds": seconds, "out_rows": n, "peak_mb": peak_mb, "counts": counts}))
+    print(json.dumps({"engine": engine, "seconds": seconds, "out_rows": n, "peak_mb": peak_mb, "counts": counts,
+                      "touched_gb": touched_gb()}))  # fmt: skip
 
 
 def main() -> None:
@@ -468,6 +519,13 @@ def main() -> None:
     import polars as pl
 
     rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+    probe = subprocess.run([sys.executable, __file__, "--child", "probe"], capture_output=True, text=True, check=True)
+    probe = json.loads(probe.stdout)
+    print(
+        f"this machine: touching 1 GB of new memory took {probe['first']:.2f} s in a fresh process,"
+        f" {probe['again']:.2f} s once the process had touched it",
+        flush=True,
+    )
     res = {}
     for engine in args.engines.split(","):
         out = subprocess.run(
@@ -479,24 +537,30 @@ def main() -> None:
         res[engine] = json.loads(out.stdout.strip().splitlines()[-1])
         r = res[engine]
         print(
-            f"  {engine:<14} {r['seconds']:8.2f} s  {rows / r['seconds'] / 1e6:7.2f} M results/s  peak {r['peak_mb']:7.0f} MB",
+            f"  {engine:<14} {r['seconds']:8.2f} s  {rows / r['seconds'] / 1e6:7.2f} M results/s  peak {r['peak_mb']:7.0f} MB"
+            f"  touched {r['touched_gb']:5.1f} GB",
             flush=True,
         )
     floor = res.get("floor", {}).get("seconds")
-    print(f"\n{'engine':<16}{'seconds':>9}{'M results/s':>13}{'x floor':>9}{'x duckdb':>10}{'peak MB':>9}")
+    print(
+        f"\n{'engine':<16}{'seconds':>9}{'M results/s':>13}{'x floor':>9}{'x duckdb':>10}{'peak MB':>9}{'GB touched':>12}"
+    )
     for engine, r in res.items():
         xf = r["seconds"] / floor if floor else float("nan")
         xd = r["seconds"] / res["duckdb"]["seconds"] if "duckdb" in res else float("nan")
         print(
             f"{engine:<16}{r['seconds']:>9.2f}{rows / r['seconds'] / 1e6:>13.2f}{xf:>9.2f}{xd:>10.2f}{r['peak_mb']:>9.0f}"
+            f"{r['touched_gb']:>12.1f}"
         )
     engines = ("leukon", "leukon+course", "cli")
     stages = {e: (res[e].get("counts") or {}).pop("(stages)", None) for e in engines if e in res}
+    touched = {e: (res[e].get("counts") or {}).pop("(touched)", None) or {} for e in engines if e in res}
     for engine, by_stage in stages.items():
         if by_stage:  # where the time goes, timed inside the engine's process (start-up is the rest of its seconds)
-            shown = ", ".join(f"{k} {v:.2f}" for k, v in by_stage.items())
+            shown = ", ".join(f"{k} {v:.2f} ({touched[engine].get(k, 0):.1f} GB)" for k, v in by_stage.items())
             print(
-                f"\n{engine} by stage (s): {shown}; start-up and the rest {res[engine]['seconds'] - sum(by_stage.values()):.2f}"
+                f"\n{engine} by stage, s (GB touched): {shown}; start-up and the rest"
+                f" {res[engine]['seconds'] - sum(by_stage.values()):.2f}"
             )
     if "leukon" in res and "leukon+course" in res and "sort" in res:
         extra = res["leukon+course"]["seconds"] - res["leukon"]["seconds"]
