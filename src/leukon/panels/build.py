@@ -39,25 +39,27 @@ def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
     limits = u["lln"].null_count() < u.height or u["uln"].null_count() < u.height
     censored = "censor" in u.columns and u["censor"].null_count() < u.height
     order = u.select(pl.arg_sort_by(keys, nulls_last=True, maintain_order=True)).to_series()
-    s = u[order]
-    first = _specimen_starts(s, keys)
+    # Specimens and repeats are found on the keys and analytes alone; the whole frame is gathered once, in key
+    # order and without the rejected repeats.
+    first = _specimen_starts(u.select(keys)[order], keys)
     index = np.full(len(ALL), -1, dtype=np.int64)  # analyte (Enum position) -> position in `present`
     index[[ALL.index(a) for a in present]] = np.arange(len(present))
-    analyte = index[s["analyte"].to_physical().to_numpy()]
+    analyte = index[u["analyte"].to_physical()[order].to_numpy()]
     rejects = pl.DataFrame(schema=REJECT_SCHEMA)
     used_rows = u["source_row"]  # in input order (counted without hashing when sorted)
     flagged = _in_repeating_specimen(first, analyte, len(present))
     if flagged.any():
         rows = pl.Series(np.flatnonzero(flagged), dtype=pl.UInt32)
-        kept, rejects = resolve_duplicates(s[rows].with_columns(_at=rows))
+        kept, rejects = resolve_duplicates(u[order[rows]].with_columns(_at=rows))
         keep = ~flagged
         keep[kept["_at"].to_numpy()] = True
-        s, analyte = s.filter(pl.Series(keep)), analyte[keep]  # still in key order, without the rejected results
+        order, analyte = order.filter(pl.Series(keep)), analyte[keep]  # still in key order, without the rejected
         specimen = (np.cumsum(first) - 1)[keep]  # a specimen whose every result was rejected is gone
         first = np.append(True, specimen[1:] != specimen[:-1]) if len(specimen) else specimen.astype(bool)
-        in_input_order = np.empty(len(keep), dtype=bool)
-        in_input_order[order.to_numpy()] = keep
+        in_input_order = np.zeros(len(keep), dtype=bool)
+        in_input_order[order.to_numpy()] = True
         used_rows = used_rows.filter(pl.Series(in_input_order))
+    s = u[order]
     layout = _Layout(s, keys, first, analyte)
     return layout.panels(s, present, limits, censored).lazy(), rejects, used_rows
 
