@@ -2,7 +2,8 @@
 
 The unit of every distinct (analyte, unit) pair is parsed once by `leukon.rules.units.parse_unit`, the same
 function the single-report path uses, and joined back, so the two paths cannot disagree on a unit.
-Every input row leaves as a canonical measurement or as a reject with a reason; none is dropped.
+Every input row leaves as a canonical measurement or as a reject with a reason (a row its source marked
+`REJECTED` has its reason in the source's rejects); none is dropped.
 The hot path computes a small integer reason code; messages are written only for rejected rows.
 
 >>> import datetime as dt, polars as pl
@@ -49,7 +50,14 @@ REJECT_SCHEMA = {"source_row": pl.UInt64, "raw": pl.String, "reason": pl.String}
 #: gave no specimen id (null when it did), so no per-row key string is built on the hot path.
 USED_SCHEMA = {**MEASUREMENT_SCHEMA, "time_key": pl.Datetime("us")}
 
-# Reason codes, in the order the checks run (the first failing check names the row's reason).
+#: A column a source may add to its measurements: not null on a row its own checks rejected (the source's
+#: rejects give the reason), which `normalize` then leaves out without a reason of its own. It spares the
+#: source a copy of every column without those rows (`leukon.sources.base.Source.collect(unfiltered=True)`).
+REJECTED = "_kind"
+
+# Reason codes, in the order the checks run (the first failing check names the row's reason); UPSTREAM: the
+# source rejected the row.
+UPSTREAM = 0
 NO_PATIENT, NO_TIME, BAD_UNIT, MISSING, INFINITE, NEGATIVE, OVER_100, TOO_HIGH, TOO_LOW, LIMIT_SCALE = range(1, 11)
 
 
@@ -198,7 +206,8 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
     # The code mapping gives the unit as a category already; other sources give text.
     unit = pl.col("unit") if schema["unit"] == pl.Categorical else pl.col("unit").cast(pl.String).cast(pl.Categorical)
     unit = pl.when(unit.is_null() & analyte.is_in(fractions)).then(pl.lit("%", pl.Categorical)).otherwise(unit)
-    df = measurements.select(*casts, analyte.alias("analyte"), unit.alias("unit")).collect()
+    upstream = [pl.col(REJECTED)] if REJECTED in schema.names() else []
+    df = measurements.select(*casts, analyte.alias("analyte"), unit.alias("unit"), *upstream).collect()
     df = df.with_columns(_pair=_pair_code())
     # Distinct pairs by their integer code (hashing 10^7 integers, not strings), then their names.
     first = df.select("_pair").with_row_index("i").group_by("_pair").agg(pl.col("i").first())["i"]
@@ -234,8 +243,9 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
     v = pl.col("value")
     df = df.with_columns(_value_c=_canonical(df, "value"))
     canon = pl.col("_value_c")
+    code = pl.when(pl.col(REJECTED).is_not_null()).then(UPSTREAM) if upstream else pl
     code = (
-        pl.when(pl.col("patient_id").is_null() | (pl.col("patient_id").str.len_bytes() == 0))
+        code.when(pl.col("patient_id").is_null() | (pl.col("patient_id").str.len_bytes() == 0))
         .then(NO_PATIENT)
         .when(pl.col("taken_at").is_null() & pl.col("specimen_id").is_null())
         .then(NO_TIME)
@@ -259,7 +269,7 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
         df = df.with_columns(_lln_c=_canonical(df, "lln"), _uln_c=_canonical(df, "uln"))
         code = code.when(_off_scale("lln") | _off_scale("uln")).then(LIMIT_SCALE)
     df = df.with_columns(code=code.cast(pl.Int8))
-    bad = df.filter(pl.col("code").is_not_null())
+    bad = df.filter(pl.col("code") > UPSTREAM)
     # The usable rows: the output's few columns first, then the filter (not the other way round, which would
     # filter every helper column as well).
     used = df.select(
@@ -271,7 +281,7 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
         time_key=pl.when(pl.col("specimen_id").is_null()).then(pl.col("taken_at")),
         censor="censor",
     )  # fmt: skip
-    used = used.filter(df["code"].is_null()) if bad.height else used
+    used = used.filter(df["code"].is_null()) if df["code"].null_count() < df.height else used
     if bad.height:
         bad = bad.with_columns(pl.col("analyte").cast(pl.String), pl.col("unit").cast(pl.String)).join(
             units.select("analyte", "unit", "unit_reason"), on=["analyte", "unit"], how="left", nulls_equal=True

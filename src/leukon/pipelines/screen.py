@@ -126,7 +126,9 @@ def _slices(source, n: int, spill_dir: str | Path | None) -> Iterator[tuple[pl.D
     removed when the block ends. A source that cannot be spilled is read again for each slice.
     """
     if n == 1 and hasattr(source, "collect"):
-        measurements, rejects = source.collect(raw=False)  # one pass; `raw` comes with the kernel's rejects
+        # One pass; `raw` comes with the kernel's rejects; the rows the source rejected stay in, marked, and
+        # normalize leaves them out (one copy of the measurements fewer).
+        measurements, rejects = source.collect(raw=False, unfiltered=True)
         yield rejects, source.patients, [measurements.lazy()]
     elif n > 1 and can_spill(source):
         with spilled(source, n, dir=spill_dir) as s:

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from leukon.errors import InputError
-from leukon.measurements.normalize import ANALYTE_ENUM, MEASUREMENT_SCHEMA, REJECT_SCHEMA
+from leukon.measurements.normalize import ANALYTE_ENUM, MEASUREMENT_SCHEMA, REJECT_SCHEMA, REJECTED
 
 #: The measurement contract the kernel consumes, defined once beside its consumer (leukon.measurements.normalize).
 MEASUREMENTS_SCHEMA = pl.Schema(MEASUREMENT_SCHEMA)
@@ -57,11 +57,13 @@ class Source:
     checked: pl.LazyFrame | None = field(default=None, repr=False)  # the parsed rows both frames come from
     time_format: str | None = None  # how the time column was read, for the run summary
 
-    def collect(self, *, raw: bool = True) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def collect(self, *, raw: bool = True, unfiltered: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
         """measurements and rejects in one pass over the input (collecting them apart parses it twice).
 
         The rejects' `raw` (the input row as JSON) takes one more scan; with `raw=False` it is left null for a
-        caller that fetches it once for all of a run's rejects (`leukon.pipelines.reject_reasons.with_source_raw`)."""
+        caller that fetches it once for all of a run's rejects (`leukon.pipelines.reject_reasons.with_source_raw`).
+        With `unfiltered`, the measurements keep the rows the checks rejected, marked by a non-null `REJECTED`
+        column, instead of being copied without them (`leukon.measurements.normalize` leaves those rows out)."""
         if self.checked is None:
             m, r = pl.collect_all([self.measurements, self.rejects])
             return m, r
@@ -71,7 +73,7 @@ class Source:
         rows, *patients = pl.collect_all(queries)
         if patients:
             self.patients = patients[0].lazy()
-        m = usable(rows.lazy()).collect()
+        m = (as_measurements(rows.lazy(), REJECTED) if unfiltered else usable(rows.lazy())).collect()
         r = described(rows.lazy()).select("source_row", "reason").collect()
         found = self.raw_rows(r["source_row"]) if raw else None
         if found is not None:
@@ -346,7 +348,7 @@ def checked(staged: pl.LazyFrame, *, time_format: str | None = None, time_only: 
         "unit",
         pl.col("_lln").alias("lln"),
         pl.col("_uln").alias("uln"),
-        kind.alias("_kind"),
+        kind.alias(REJECTED),  # the failing check's number (`describe`), null on a usable row
         pl.col("reason").cast(pl.String),
         "_time_raw",  # as given; `describe` writes it as text for the rejected rows only
         *(pl.col(c).alias(f"_{c}_text") for c in ("value", "lln", "uln")),  # as given; text in describe
@@ -371,23 +373,24 @@ def describe(lf: pl.LazyFrame) -> pl.LazyFrame:
     ]
     reason = pl.lit(None, pl.String)
     for k, t in reversed(list(enumerate(texts))):
-        reason = pl.when(pl.col("_kind") == k).then(t).otherwise(reason)
+        reason = pl.when(pl.col(REJECTED) == k).then(t).otherwise(reason)
     return lf.with_columns(reason.alias("reason"))
 
 
 def usable(rows: pl.LazyFrame) -> pl.LazyFrame:
     """The checked rows that passed every check, in the measurement contract."""
-    return as_measurements(rows.filter(pl.col("_kind").is_null()))
+    return as_measurements(rows.filter(pl.col(REJECTED).is_null()))
 
 
-def as_measurements(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """The columns of the measurement contract, the unit as a category (a no-op where the code mapping made it one)."""
-    return rows.select(list(MEASUREMENTS_SCHEMA)).with_columns(pl.col("unit").cast(pl.Categorical))
+def as_measurements(rows: pl.LazyFrame, *extra: str) -> pl.LazyFrame:
+    """The columns of the measurement contract (and `extra`), the unit as a category (a no-op where the code
+    mapping made it one)."""
+    return rows.select(*MEASUREMENTS_SCHEMA, *extra).with_columns(pl.col("unit").cast(pl.Categorical))
 
 
 def described(rows: pl.LazyFrame) -> pl.LazyFrame:
     """The checked rows that failed a check, with the reason written out."""
-    return describe(rows.filter(pl.col("_kind").is_not_null()))
+    return describe(rows.filter(pl.col(REJECTED).is_not_null()))
 
 
 def raw_json(expr: pl.Expr) -> pl.Expr:
