@@ -11,7 +11,7 @@ import polars as pl
 
 from leukon.findings.grade_exprs import fever_exprs, grade_expr, reason_expr
 from leukon.panels.build import CENSOR_COLUMNS
-from leukon.panels.expressions import null_columns, to_polars
+from leukon.panels.expressions import null_columns, to_polars, to_polars_as
 from leukon.rules import book
 from leukon.rules.criteria import DEFAULT_PROFILE, SCHEMES
 from leukon.rules.logic import Expr, lit, simplify
@@ -56,7 +56,7 @@ def classify_panels(panels: pl.LazyFrame, profile: str = DEFAULT_PROFILE) -> pl.
 
     return panels.with_columns(
         findings=_codes_list(fold(finding_items())),
-        neutropenia_severity=to_polars(simplify(book.severity_expr(), nulls, memo)).cast(SEVERITY),
+        neutropenia_severity=to_polars_as(simplify(book.severity_expr(), nulls, memo), SEVERITY),
         warnings=_codes_list(fold([(r.code, r.condition) for r in book.warning_rules(profile)])),
         not_assessed=_codes_list(fold([(r.code, r.condition) for r in book.not_assessed_rules()])),
     )

@@ -199,7 +199,7 @@ RANGE_ORIGIN = pl.Enum(list(book.RANGE_ORIGINS))
 def ranges_frame(panels: pl.LazyFrame, profile: str) -> pl.LazyFrame:
     """`<a>_lln`, `<a>_uln`, `<a>_range` (lab or profile) and `<a>_range_row` for every analyte."""
     p = with_steps(panels, book.range_row_steps(profile))
-    return with_steps(p, book.range_steps())
+    return with_steps(p, book.range_steps(), dtypes={f"{a}_range": RANGE_ORIGIN for a in ALL})
 
 
 def build_panels(
@@ -211,7 +211,6 @@ def build_panels(
     p = with_demographics(p, patients)
     p = derive_steps_frame(p, null_columns(p, CENSOR_COLUMNS))
     p = ranges_frame(p, profile)
-    p = p.with_columns([pl.col(f"{a}_range").cast(RANGE_ORIGIN) for a in ALL])
     helpers = [f"{a}_lab_{s}" for a in ALL for s in ("lln", "uln")]
     # Tables do not say how long a fever lasted or whether the ANC is expected to fall: unknown, not "no".
     p = p.drop(helpers).with_columns(
