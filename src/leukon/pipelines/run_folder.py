@@ -51,12 +51,17 @@ SORT_KEYS = {
 #: Significant digits kept in computed floats: a parallel sum may differ in the last bit between runs;
 #: 12 digits are far beyond any count's precision and absorb that noise.
 FLOAT_DIGITS = 12
+#: Tables whose floats are each computed within one row (a unit conversion or a derived count, both kept to 15
+#: significant digits as `leukon.rules.units` says, or a range): the same input gives the same bits without
+#: rounding, so they are written exactly as the rules read them and a file shows the very value a grade was
+#: given for. The course's tables hold sums over many rows and are rounded.
+EXACT_FLOATS = ("panels",)
 #: Summary keys that differ between two runs of the same input (kept in memory, not in summary.json).
 VOLATILE = ("seconds", "stage_seconds")
 
 
 def canonical(df: pl.DataFrame, name: str) -> pl.DataFrame:
-    """`df` in a fixed row order with floats rounded to FLOAT_DIGITS significant digits."""
+    """`df` in a fixed row order, with floats rounded to FLOAT_DIGITS significant digits (but EXACT_FLOATS)."""
     keys = [k for k in SORT_KEYS.get(name, ()) if k in df.columns]
     if keys:
         # Tables made of runs already in order by the other keys (the grades' blocks, one a term, in (scheme, term)
@@ -67,7 +72,7 @@ def canonical(df: pl.DataFrame, name: str) -> pl.DataFrame:
         if not in_order(df, keys):
             df = df.sort(keys, nulls_last=True, maintain_order=True)
     floats = [c for c, t in df.schema.items() if t in (pl.Float64, pl.Float32)]
-    if floats:
+    if floats and name not in EXACT_FLOATS:
         df = df.with_columns(pl.col(floats).round_sig_figs(FLOAT_DIGITS))
     return df
 
