@@ -38,7 +38,7 @@ from leukon._spark_input import numbered, patient_column, probe, read_file, rout
 from leukon._spark_partition import KEY, REPORT_SCHEMA, RESULTS, TABLES, Settings, run_rows, task
 from leukon._spark_summary import merge
 from leukon.errors import InputError
-from leukon.pipelines.run_folder import MARKER, write_summary
+from leukon.pipelines.run_folder import MARKER, PARQUET, write_summary
 from leukon.pipelines.screen import DEFAULT_SCREEN_SCHEMES, OUTPUT_FORMATS
 from leukon.rules.criteria import DEFAULT_PROFILE, scheme
 from leukon.rules.ranges import check_profile
@@ -254,7 +254,7 @@ def _align(out: Path, output: str, partitions: list[int], schemas: list[dict]) -
                 continue
             df = pl.concat([empty, _read_part(f, output)], how="diagonal_relaxed")
             tmp = f.with_name(f".{f.name}.tmp")
-            df.write_parquet(tmp) if output == "parquet" else df.write_csv(tmp)
+            df.write_parquet(tmp, **PARQUET) if output == "parquet" else df.write_csv(tmp)
             os.replace(tmp, f)
 
 

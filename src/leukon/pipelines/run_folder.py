@@ -56,6 +56,10 @@ FLOAT_DIGITS = 12
 #: rounding, so they are written exactly as the rules read them and a file shows the very value a grade was
 #: given for. The course's tables hold sums over many rows and are rounded.
 EXACT_FLOATS = ("panels",)
+#: How output tables are written as Parquet: zstd at level 1 rather than Polars' default 3. On 10.1 M results
+#: (2026-12, medians of 4) the panels took 1.33 s instead of 1.68 s and the grades 0.53 s instead of 0.70 s,
+#: for files 8 % and 23 % larger (49 and 11 MB); column statistics stay, for readers that filter.
+PARQUET = {"compression": "zstd", "compression_level": 1}
 #: Summary keys that differ between two runs of the same input (kept in memory, not in summary.json).
 VOLATILE = ("seconds", "stage_seconds")
 
@@ -109,7 +113,7 @@ def write_tables(
         path = folder / f"{name}.{output}"
         df = canonical(df, name)
         if output == "parquet":
-            df.write_parquet(path)
+            df.write_parquet(path, **PARQUET)
         else:
             lists = [c for c, t in df.schema.items() if isinstance(t, pl.List)]
             df.with_columns(pl.col(lists).list.join(";")).write_csv(path)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from leukon.pipelines.run_folder import SORT_KEYS, canonical
+from leukon.pipelines.run_folder import PARQUET, SORT_KEYS, canonical
 
 #: Prefix of the temporary folder of the parts.
 PARTS_PREFIX = "leukon-parts-"
@@ -61,7 +61,7 @@ class TableParts:
             rows = pl.concat([p.filter(within) for p in parts]).sort(keys, nulls_last=True, maintain_order=True)
             ranges.append(self.folder / f"{name}-range-{i:06d}.parquet")
             rows.collect().write_parquet(ranges[-1], **TEMPORARY)
-        pl.concat([pl.scan_parquet(r) for r in ranges]).sink_parquet(dest, engine="streaming")
+        pl.concat([pl.scan_parquet(r) for r in ranges]).sink_parquet(dest, engine="streaming", **PARQUET)
 
 
 #: Every this many rows of a part, one value of the first sort key is read to place the range boundaries.
