@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from leukon.course import CyclicParams, detect, follow
-from leukon.course.cyclic import baluev_fap, check_sampling, gls_power, periodogram
+from leukon.course.cyclic import _phase_of_minimum, baluev_fap, check_sampling, gls_power, periodogram
 
 T0 = np.datetime64("2024-01-01T08:00", "us")
 
@@ -86,6 +86,31 @@ def test_sampling_window_is_found_anywhere_in_the_series():
     dense = [90 + 7 * w + k for w in range(6) for k in (0, 1, 3)]
     smp = check_sampling(np.asarray(sparse + dense, float), CyclicParams(), dt.date(2024, 1, 1))
     assert smp.protocol_met and smp.window_start == dt.date(2024, 3, 31)
+
+
+def test_sampling_reads_days_in_any_order():
+    days = np.asarray([90 + 7 * w + k for w in range(6) for k in (0, 1, 3)] + [0, 30, 60], float)
+    ordered = check_sampling(np.sort(days), CyclicParams(), dt.date(2024, 1, 1))
+    assert check_sampling(days, CyclicParams(), dt.date(2024, 1, 1)) == ordered
+    assert check_sampling(np.repeat(np.sort(days), 2), CyclicParams(), dt.date(2024, 1, 1)).n_days == ordered.n_days
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_phase_of_minimum_is_the_least_squares_fit(seed):
+    """The closed-form fit finds the minimum of the same sinusoid as a general least-squares solver."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0, 90, 30))
+    y = np.cos(2 * np.pi * (t - 5.0) / 21) + rng.normal(0, 0.3, 30)
+    w = 2 * np.pi / 21
+    x = np.column_stack([np.ones_like(t), np.cos(w * t), np.sin(w * t)])
+    _, a, b = np.linalg.lstsq(x, y, rcond=None)[0]
+    want = ((np.arctan2(b, a) + np.pi) / w) % 21
+    assert _phase_of_minimum(t, y, 21.0) == pytest.approx(want, abs=1e-9)
+    # Every sample at one phase: no unique fit; the minimum-norm one, as the general solver gives.
+    t1, y1 = np.full(5, 3.0), np.arange(5.0)
+    x1 = np.column_stack([np.ones_like(t1), np.cos(w * t1), np.sin(w * t1)])
+    _, a1, b1 = np.linalg.lstsq(x1, y1, rcond=None)[0]
+    assert _phase_of_minimum(t1, y1, 21.0) == pytest.approx(((np.arctan2(b1, a1) + np.pi) / w) % 21, abs=1e-9)
 
 
 def test_periodogram_power_is_the_fraction_of_variance_explained():

@@ -126,7 +126,11 @@ def check_sampling(days: np.ndarray, p: CyclicParams, day0: dt.date) -> Sampling
     days: calendar day numbers counted from day0 (the date of the first count).
     """
     n = len(days)
-    d = np.unique(np.floor(days))
+    d = np.floor(days)
+    if len(d) and np.all(d[1:] >= d[:-1]):  # in time order (as `detect` passes them): distinct days without a sort
+        d = d[np.append(True, d[1:] != d[:-1])]
+    else:
+        d = np.unique(d)
     span = float(days.max() - days.min()) if n else 0.0
     if len(d) == 0:
         return Sampling(0, 0, 0.0, 0, False)
@@ -193,10 +197,20 @@ def gls_power(t: np.ndarray, y: np.ndarray, omega: np.ndarray) -> np.ndarray:
 
 
 def _phase_of_minimum(t: np.ndarray, y: np.ndarray, period: float) -> float:
-    """Time (days) of the fitted sinusoid's first minimum, from a 3-parameter least-squares fit."""
+    """Time (days) of the fitted sinusoid's first minimum, from a 3-parameter least-squares fit.
+
+    The constant is fitted by centring, which leaves two normal equations for the cosine and sine weights,
+    solved in closed form (a general least-squares solver costs more than the rest of the fit)."""
     w = 2.0 * np.pi / period
-    x = np.column_stack([np.ones_like(t), np.cos(w * t), np.sin(w * t)])
-    _, a, b = np.linalg.lstsq(x, y, rcond=None)[0]
+    c, s = np.cos(w * t), np.sin(w * t)
+    c, s, yc = c - c.mean(), s - s.mean(), y - y.mean()
+    cc, ss, cs, cy, sy = float(c @ c), float(s @ s), float(c @ s), float(c @ yc), float(s @ yc)
+    det = cc * ss - cs * cs
+    if det <= 1e-12 * max(cc * ss, 1e-300):  # samples at one phase only: the minimum-norm fit
+        x = np.column_stack([np.ones_like(t), np.cos(w * t), np.sin(w * t)])
+        _, a, b = np.linalg.lstsq(x, y, rcond=None)[0]
+    else:
+        a, b = (ss * cy - cs * sy) / det, (cc * sy - cs * cy) / det
     return float(((math.atan2(b, a) + math.pi) / w) % period)
 
 
