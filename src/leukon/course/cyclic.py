@@ -127,10 +127,8 @@ def check_sampling(days: np.ndarray, p: CyclicParams, day0: dt.date) -> Sampling
     """
     n = len(days)
     d = np.floor(days)
-    if len(d) and np.all(d[1:] >= d[:-1]):  # in time order (as `detect` passes them): distinct days without a sort
-        d = d[np.append(True, d[1:] != d[:-1])]
-    else:
-        d = np.unique(d)
+    in_order = len(d) and np.all(d[1:] >= d[:-1])  # as `detect` passes them: distinct days without a sort
+    d = d[np.append(True, d[1:] != d[:-1])] if in_order else np.unique(d)
     span = float(days.max() - days.min()) if n else 0.0
     if len(d) == 0:
         return Sampling(0, 0, 0.0, 0, False)
