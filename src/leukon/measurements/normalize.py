@@ -55,9 +55,7 @@ USED_SCHEMA = {**MEASUREMENT_SCHEMA, "time_key": pl.Datetime("us")}
 #: source a copy of every column without those rows (`leukon.sources.base.Source.collect(unfiltered=True)`).
 REJECTED = "_kind"
 
-# Reason codes, in the order the checks run (the first failing check names the row's reason); UPSTREAM: the
-# source rejected the row.
-UPSTREAM = 0
+# Reason codes, in the order the checks run (the first failing check names the row's reason).
 NO_PATIENT, NO_TIME, BAD_UNIT, MISSING, INFINITE, NEGATIVE, OVER_100, TOO_HIGH, TOO_LOW, LIMIT_SCALE = range(1, 11)
 
 
@@ -212,7 +210,9 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
     unit = pl.col("unit") if schema["unit"] == pl.Categorical else pl.col("unit").cast(pl.String).cast(pl.Categorical)
     unit = pl.when(unit.is_null() & analyte.is_in(fractions)).then(pl.lit("%", pl.Categorical)).otherwise(unit)
     upstream = [pl.col(REJECTED)] if REJECTED in schema.names() else []
-    df = measurements.select(*casts, analyte.alias("analyte"), unit.alias("unit"), *upstream).collect()
+    # One chunk a column: the columns computed below come in one chunk, and Polars aligns a frame whose columns
+    # are chunked differently before every expression it evaluates on it (a copy of every column, each time).
+    df = measurements.select(*casts, analyte.alias("analyte"), unit.alias("unit"), *upstream).collect().rechunk()
     df = df.with_columns(_pair=_pair_code())
     # Distinct pairs by their integer code (hashing 10^7 integers, not strings), then their names.
     first = df.select("_pair").with_row_index("i").group_by("_pair").agg(pl.col("i").first())["i"]
@@ -248,33 +248,31 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
     v = pl.col("value")
     df = df.with_columns(_value_c=_canonical(df, "value"))
     canon = pl.col("_value_c")
-    code = pl.when(pl.col(REJECTED).is_not_null()).then(_code(UPSTREAM)) if upstream else pl
-    code = (
-        code.when(pl.col("patient_id").is_null() | (pl.col("patient_id").str.len_bytes() == 0))
-        .then(_code(NO_PATIENT))
-        .when(pl.col("taken_at").is_null() & pl.col("specimen_id").is_null())
-        .then(_code(NO_TIME))
-        .when(pl.col("factor").is_null())
-        .then(_code(BAD_UNIT))
-        .when(v.is_null() | v.is_nan())
-        .then(_code(MISSING))
-        .when(v.is_infinite())
-        .then(_code(INFINITE))
-        .when(v < 0)
-        .then(_code(NEGATIVE))
-        .when(pl.col("is_fraction") & (canon > 100))
-        .then(_code(OVER_100))
-        .when(canon > pl.col("plausible_max"))
-        .then(_code(TOO_HIGH))
-        .when(canon < pl.col("plausible_min"))
-        .then(_code(TOO_LOW))
-    )
+    # The checks in order: a row's reason is its first failing check. Whether any fails is a few passes over
+    # bit masks; the chain that names the first one runs on the failing rows only (a when/then chain over every
+    # row costs a full column per check).
+    checks = [
+        (NO_PATIENT, pl.col("patient_id").is_null() | (pl.col("patient_id").str.len_bytes() == 0)),
+        (NO_TIME, pl.col("taken_at").is_null() & pl.col("specimen_id").is_null()),
+        (BAD_UNIT, pl.col("factor").is_null()),
+        (MISSING, v.is_null() | v.is_nan()),
+        (INFINITE, v.is_infinite()),
+        (NEGATIVE, v < 0),
+        (OVER_100, pl.col("is_fraction") & (canon > 100)),
+        (TOO_HIGH, canon > pl.col("plausible_max")),
+        (TOO_LOW, canon < pl.col("plausible_min")),
+    ]
     has_limits = df["lln"].null_count() < df.height or df["uln"].null_count() < df.height
     if has_limits:
         df = df.with_columns(_lln_c=_canonical(df, "lln"), _uln_c=_canonical(df, "uln"))
-        code = code.when(_off_scale("lln") | _off_scale("uln")).then(_code(LIMIT_SCALE))
-    df = df.with_columns(code=code)
-    bad = df.filter(pl.col("code") > UPSTREAM)
+        checks.append((LIMIT_SCALE, _off_scale("lln") | _off_scale("uln")))
+    failing = pl.any_horizontal([cond.fill_null(False) for _, cond in checks])
+    skipped = pl.col(REJECTED).is_not_null() if upstream else pl.lit(False)  # the source gave its reason
+    df = df.with_columns(_failing=failing & ~skipped, _dropped=failing | skipped)
+    code = pl
+    for reason, cond in checks:
+        code = code.when(cond).then(_code(reason))
+    bad = df.filter(pl.col("_failing")).with_columns(code=code)
     # The usable rows: the output's few columns first, then the filter (not the other way round, which would
     # filter every helper column as well).
     used = df.select(
@@ -286,7 +284,7 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
         time_key=pl.when(pl.col("specimen_id").is_null()).then(pl.col("taken_at")),
         censor="censor",
     )  # fmt: skip
-    used = used.filter(df["code"].is_null()) if df["code"].null_count() < df.height else used
+    used = used.filter(~df["_dropped"]) if df["_dropped"].any() else used
     if bad.height:
         bad = bad.with_columns(pl.col("analyte").cast(pl.String), pl.col("unit").cast(pl.String)).join(
             units.select("analyte", "unit", "unit_reason"), on=["analyte", "unit"], how="left", nulls_equal=True
