@@ -178,11 +178,6 @@ def _scale_message(has_limits: bool) -> pl.Expr:
     return pl.when(pl.col("code") == LIMIT_SCALE).then(fields.map_elements(one, return_dtype=pl.String))
 
 
-def _code(reason: int) -> pl.Expr:
-    """A reason code as a one-byte literal: every branch of the checks' chain then makes a byte a row, not four."""
-    return pl.lit(reason, pl.Int8)
-
-
 def _pair_code() -> pl.Expr:
     """One integer per (analyte, unit) pair, from the physical codes of the Enum and Categorical columns."""
     return pl.col("analyte").to_physical().cast(pl.UInt64) * (1 << 32) + pl.col("unit").to_physical().cast(pl.UInt64)
@@ -266,12 +261,15 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
     if has_limits:
         df = df.with_columns(_lln_c=_canonical(df, "lln"), _uln_c=_canonical(df, "uln"))
         checks.append((LIMIT_SCALE, _off_scale("lln") | _off_scale("uln")))
-    failing = pl.any_horizontal([cond.fill_null(False) for _, cond in checks])
-    skipped = pl.col(REJECTED).is_not_null() if upstream else pl.lit(False)  # the source gave its reason
-    df = df.with_columns(_failing=failing & ~skipped, _dropped=failing | skipped)
-    code = pl
-    for reason, cond in checks:
-        code = code.when(cond).then(_code(reason))
+    df = df.with_columns(_failing=pl.any_horizontal([cond.fill_null(False) for _, cond in checks]))
+    dropped = df["_failing"]
+    if upstream:  # a row the source rejected is dropped with the source's reason, not one of these
+        dropped = dropped | df[REJECTED].is_not_null()
+        df = df.with_columns(_failing=pl.col("_failing") & pl.col(REJECTED).is_null())
+    (reason, cond), *rest = checks
+    code = pl.when(cond).then(reason)
+    for reason, cond in rest:
+        code = code.when(cond).then(reason)
     bad = df.filter(pl.col("_failing")).with_columns(code=code)
     # The usable rows: the output's few columns first, then the filter (not the other way round, which would
     # filter every helper column as well).
@@ -284,7 +282,7 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
         time_key=pl.when(pl.col("specimen_id").is_null()).then(pl.col("taken_at")),
         censor="censor",
     )  # fmt: skip
-    used = used.filter(~df["_dropped"]) if df["_dropped"].any() else used
+    used = used.filter(~dropped) if dropped.any() else used
     if bad.height:
         bad = bad.with_columns(pl.col("analyte").cast(pl.String), pl.col("unit").cast(pl.String)).join(
             units.select("analyte", "unit", "unit_reason"), on=["analyte", "unit"], how="left", nulls_equal=True

@@ -82,16 +82,21 @@ def _to_polars(e: L.Expr, memo: dict) -> pl.Expr:  # one branch per node type
     if isinstance(e, L.Coalesce):
         return pl.coalesce([to_polars(x) for x in e.args])
     if isinstance(e, L.When):
-        chain = None
-        for cond, value in e.branches:
-            c, v = to_polars(cond), to_polars(value)
-            chain = pl.when(c).then(v) if chain is None else chain.when(c).then(v)
-        return chain.otherwise(to_polars(e.default))  # type: ignore[union-attr]
+        return _when_chain(e, to_polars, to_polars)
     if isinstance(e, L.Lookup):
         # a gather from the table as a literal Series: far cheaper than a hash map built per expression
         table = pl.Series(list(e.values), dtype=_dtype_of(e.values))
         return pl.lit(table).gather(to_polars(e.index).cast(pl.UInt32))
     raise TypeError(f"not an expression: {e!r}")
+
+
+def _when_chain(e: L.When, condition, value) -> pl.Expr:
+    """A `when` node as a Polars chain, its conditions and values compiled by the two functions given."""
+    chain = None
+    for cond, v in e.branches:
+        c, v = condition(cond), value(v)
+        chain = pl.when(c).then(v) if chain is None else chain.when(c).then(v)
+    return chain.otherwise(value(e.default))  # type: ignore[union-attr]
 
 
 def to_polars_as(e: L.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -100,12 +105,8 @@ def to_polars_as(e: L.Expr, dtype: pl.DataType) -> pl.Expr:
     1.3 M specimens: 0.34 s, against 0.01 s)."""
     if isinstance(dtype, pl.Enum) and isinstance(e, L.Lit):
         return pl.lit(e.value, dtype)
-    if isinstance(dtype, pl.Enum) and isinstance(e, L.When) and all(isinstance(v, L.Lit) for _, v in e.branches):
-        chain = None
-        for cond, value in e.branches:
-            c, v = to_polars(cond), pl.lit(value.value, dtype)
-            chain = pl.when(c).then(v) if chain is None else chain.when(c).then(v)
-        return chain.otherwise(to_polars_as(e.default, dtype))  # type: ignore[union-attr]
+    if isinstance(dtype, pl.Enum) and isinstance(e, L.When):
+        return _when_chain(e, to_polars, lambda v: to_polars_as(v, dtype))
     return to_polars(e).cast(dtype)
 
 
