@@ -156,6 +156,34 @@ def test_rows_in_equal_rows_used_plus_rejected(tmp_path, rows):
     assert sum(r.panels["n_results"].to_list()) == len(used)
 
 
+ROW_WITH_SPECIMEN = st.tuples(ROW, st.sampled_from(["S1", "S2", "", " "])).map(lambda r: (*r[0], r[1]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(ROW_WITH_SPECIMEN, min_size=0, max_size=25))
+def test_unused_rows_marked_or_filtered_give_the_same_panels(tmp_path, rows):
+    """`normalize(marked=True)` keeps the unused rows, marked, and the pivot leaves them out: the panels, the
+    repeats' rejects and the used rows are those of the filtered measurements, with or without specimen ids."""
+    from leukon.measurements.normalize import UNUSED, normalize
+    from leukon.panels.build import build_panels
+    from leukon.sources import read
+
+    f = tmp_path / "dirty.csv"
+    pl.DataFrame(
+        rows, schema=["patient_id", "taken_at", "code", "value", "unit", "specimen_id"], orient="row"
+    ).write_csv(f)
+    source = read(f, format="long")
+    measurements, _ = source.collect(raw=False, unfiltered=True)
+    filtered, rejects = normalize(measurements.lazy())
+    marked, marked_rejects = normalize(measurements.lazy(), marked=True)
+    assert marked_rejects.collect().equals(rejects.collect())
+    assert UNUSED not in filtered.collect_schema().names()
+    a, a_rejects, a_rows = build_panels(filtered, source.patients)
+    b, b_rejects, b_rows = build_panels(marked, source.patients)
+    assert b.collect().equals(a.collect())
+    assert b_rejects.equals(a_rejects) and b_rows.equals(a_rows)
+
+
 def test_screen_command(tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["screen", str(DATA / "long.csv"), "--out", str(out), "--output", "csv", "--quiet"])

@@ -54,6 +54,9 @@ USED_SCHEMA = {**MEASUREMENT_SCHEMA, "time_key": pl.Datetime("us")}
 #: rejects give the reason), which `normalize` then leaves out without a reason of its own. It spares the
 #: source a copy of every column without those rows (`leukon.sources.base.Source.collect(unfiltered=True)`).
 REJECTED = "_kind"
+#: The column `normalize(..., marked=True)` adds when some rows are not used: true on those rows, which stay in
+#: the frame instead of being copied away (`leukon.panels.build.pivot` leaves them out).
+UNUSED = "_unused"
 
 # Reason codes, in the order the checks run (the first failing check names the row's reason).
 NO_PATIENT, NO_TIME, BAD_UNIT, MISSING, INFINITE, NEGATIVE, OVER_100, TOO_HIGH, TOO_LOW, LIMIT_SCALE = range(1, 11)
@@ -183,10 +186,14 @@ def _pair_code() -> pl.Expr:
     return pl.col("analyte").to_physical().cast(pl.UInt64) * (1 << 32) + pl.col("unit").to_physical().cast(pl.UInt64)
 
 
-def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def normalize(
+    measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None, marked: bool = False
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Canonical measurements (value, lln, uln in the analyte's unit) and rejects with reasons.
 
     `units`: a precomputed `unit_table`; by default it is built from the distinct pairs in the input.
+    `marked`: the rows that are not used stay in the measurements, true in an `UNUSED` column (absent when
+    every row is used), instead of being filtered out (a copy of every column the caller may not need).
     The input is read once and materialised (for inputs larger than memory, `screen` calls this once per
     chunk of patients). Repeated results of one analyte in one specimen are resolved in `pivot`.
     """
@@ -282,7 +289,8 @@ def normalize(measurements: pl.LazyFrame, *, units: pl.DataFrame | None = None) 
         time_key=pl.when(pl.col("specimen_id").is_null()).then(pl.col("taken_at")),
         censor="censor",
     )  # fmt: skip
-    used = used.filter(~dropped) if dropped.any() else used
+    if dropped.any():
+        used = used.with_columns(dropped.alias(UNUSED)) if marked else used.filter(~dropped)
     if bad.height:
         bad = bad.with_columns(pl.col("analyte").cast(pl.String), pl.col("unit").cast(pl.String)).join(
             units.select("analyte", "unit", "unit_reason"), on=["analyte", "unit"], how="left", nulls_equal=True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from leukon.measurements.normalize import REJECT_SCHEMA, resolve_duplicates
+from leukon.measurements.normalize import REJECT_SCHEMA, UNUSED, resolve_duplicates
 from leukon.panels.expressions import null_columns, with_steps
 from leukon.rules import book
 from leukon.rules.analytes import ANALYTES
@@ -30,23 +30,32 @@ def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
 
     A specimen is the source's specimen id, or the same patient and time when there is none. Specimens holding
     one analyte twice are found from the layout before any value is spread; only their results are re-checked
-    (`resolve_duplicates`), so "first" never silently chooses between two results.
+    (`resolve_duplicates`), so "first" never silently chooses between two results. Rows true in `UNUSED`
+    (`normalize(..., marked=True)`) are left out.
     """
     u = used.collect()
-    keys = _keys(u)
-    found = set(u["analyte"].unique().cast(pl.String).to_list())  # unique first: casting 10^7 Enum values is slow
+    usable = ~u[UNUSED] if UNUSED in u.columns else None
+
+    def of_usable(column: str) -> pl.Series:  # a small column of the usable rows (never the text ids)
+        return u[column] if usable is None else u[column].filter(usable)
+
+    keys = _keys(u, usable)
+    # unique first: casting 10^7 Enum values is slow
+    found = set(of_usable("analyte").unique().cast(pl.String).to_list())
     present = [a for a in ALL if a in found]
-    limits = u["lln"].null_count() < u.height or u["uln"].null_count() < u.height
-    censored = "censor" in u.columns and u["censor"].null_count() < u.height
+    limits = _any_known(u, "lln", usable) or _any_known(u, "uln", usable)
+    censored = "censor" in u.columns and _any_known(u, "censor", usable)
     order = u.select(pl.arg_sort_by(keys, nulls_last=True, maintain_order=True)).to_series()
-    # Specimens and repeats are found on the keys and analytes alone; the whole frame is gathered once, in key
-    # order and without the rejected repeats.
+    if usable is not None:
+        order = order.filter(usable.gather(order))
+    # Specimens and repeats are found on the keys and analytes alone; the value columns are then gathered once,
+    # in key order and without the rejected repeats, and the text keys only at the specimens' first results.
     first = _specimen_starts(u.select(keys)[order], keys)
     index = np.full(len(ALL), -1, dtype=np.int64)  # analyte (Enum position) -> position in `present`
     index[[ALL.index(a) for a in present]] = np.arange(len(present))
     analyte = index[u["analyte"].to_physical()[order].to_numpy()]
     rejects = pl.DataFrame(schema=REJECT_SCHEMA)
-    used_rows = u["source_row"]  # in input order (counted without hashing when sorted)
+    used_rows = of_usable("source_row")  # in input order (counted without hashing when sorted)
     flagged = _in_repeating_specimen(first, analyte, len(present))
     if flagged.any():
         rows = pl.Series(np.flatnonzero(flagged), dtype=pl.UInt32)
@@ -56,12 +65,17 @@ def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
         order, analyte = order.filter(pl.Series(keep)), analyte[keep]  # still in key order, without the rejected
         specimen = (np.cumsum(first) - 1)[keep]  # a specimen whose every result was rejected is gone
         first = np.append(True, specimen[1:] != specimen[:-1]) if len(specimen) else specimen.astype(bool)
-        in_input_order = np.zeros(len(keep), dtype=bool)
+        in_input_order = np.zeros(u.height, dtype=bool)
         in_input_order[order.to_numpy()] = True
-        used_rows = used_rows.filter(pl.Series(in_input_order))
-    s = u[order]
-    layout = _Layout(s, keys, first, analyte)
-    return layout.panels(s, present, limits, censored).lazy(), rejects, used_rows
+        used_rows = u["source_row"].filter(pl.Series(in_input_order))
+    layout = _Layout(u, order, keys, first, analyte)
+    return layout.panels(u, present, limits, censored).lazy(), rejects, used_rows
+
+
+def _any_known(u: pl.DataFrame, column: str, usable: pl.Series | None) -> bool:
+    """True when some usable row has `column`."""
+    known = u[column].is_not_null()
+    return bool((known if usable is None else known & usable).any())
 
 
 def _specimen_starts(s: pl.DataFrame, keys: list[str]) -> np.ndarray:
@@ -90,37 +104,39 @@ def _panel_value_columns() -> list[str]:
     return [f"{a}{s}" for a in ALL for s in ("", "_lab_lln", "_lab_uln")]
 
 
-def _keys(u: pl.DataFrame) -> list[str]:
-    """The cheapest grouping that is right: specimen id alone when every row has one."""
-    nulls = u["specimen_id"].null_count()
+def _keys(u: pl.DataFrame, usable: pl.Series | None) -> list[str]:
+    """The cheapest grouping that is right: specimen id alone when every usable row has one."""
+    missing = u["specimen_id"].is_null()
+    nulls = int((missing if usable is None else missing & usable).sum())
     if nulls == 0:
         return ["specimen_id"]
-    if nulls == u.height:
+    if nulls == (u.height if usable is None else int(usable.sum())):
         return ["patient_id", "time_key", "specimen_id"]
     return ["patient_id", "specimen_id", "time_key"]
 
 
 class _Layout:
-    """Where each result of `s` (results sorted by `keys`, without repeats; `first` marks where a specimen begins,
-    `analyte` is each result's analyte number) lands in the panels: one row a specimen, in PANEL_ORDER.
+    """Where each result of `u` taken in `order` (the results used, sorted by `keys`, without repeats; `first`
+    marks where a specimen begins, `analyte` is each result's analyte number) lands in the panels: one row a
+    specimen, in PANEL_ORDER. Only the columns spread over the panels are gathered whole.
 
     The pivot is a scatter: each result gets its specimen's row number g, and every analyte column is filled at
     once by writing the values to slot analyte * specimens + g (the issue's "pivot by scatter"; 48 filtered
     aggregations cost 2.5x as much). Numbering the specimens in PANEL_ORDER puts the panels in the order they
     are written in without gathering their hundred columns."""
 
-    def __init__(self, s: pl.DataFrame, keys: list[str], first: np.ndarray, analyte: np.ndarray):
+    def __init__(self, u: pl.DataFrame, order: pl.Series, keys: list[str], first: np.ndarray, analyte: np.ndarray):
         starts, group = np.flatnonzero(first), np.cumsum(first) - 1
+        self.order = order
         extra = [c for c in ("patient_id", "specimen_id", "time_key") if c not in keys]
         never = np.iinfo(np.int64).max  # a missing time, so that the earliest known time wins
-        times = np.minimum.reduceat(s["taken_at"].to_physical().fill_null(never).to_numpy(), starts)
+        times = np.minimum.reduceat(self.sorted(u["taken_at"]).to_physical().fill_null(never).to_numpy(), starts)
         grouped = (
-            s[starts]
-            .select(*keys, *extra)
+            u.select(*keys, *extra)[order.gather(starts)]  # the text keys at each specimen's first result only
             .with_columns(
                 taken_at=pl.Series(times).replace(never, None).cast(pl.Datetime("us")),
-                n_results=pl.Series(np.diff(np.append(starts, s.height)), dtype=pl.UInt32),
-                first_source_row=pl.Series(np.minimum.reduceat(s["source_row"].to_numpy(), starts)),
+                n_results=pl.Series(np.diff(np.append(starts, len(order))), dtype=pl.UInt32),
+                first_source_row=pl.Series(np.minimum.reduceat(self.sorted(u["source_row"]).to_numpy(), starts)),
             )
             .with_columns(specimen_id=_specimen_id())
             .drop("time_key")
@@ -131,22 +147,26 @@ class _Layout:
         rank[order.to_numpy()] = np.arange(len(order))
         self.slot = analyte * grouped.height + rank[group]  # each result's row in the panels, by analyte
 
-    def panels(self, s: pl.DataFrame, present: list[str], limits: bool, censored: bool) -> pl.DataFrame:
-        """The specimens with every analyte's value (and lab limits, censoring operator when asked); s has no repeats."""
+    def sorted(self, column: pl.Series) -> pl.Series:
+        """`column` of the input in the layout's order (key order, without the rows left out)."""
+        return column.gather(self.order)
+
+    def panels(self, u: pl.DataFrame, present: list[str], limits: bool, censored: bool) -> pl.DataFrame:
+        """The specimens with every analyte's value (and lab limits, censoring operator when asked)."""
         n, k = self.grouped.height, max(len(present), 1)
 
         def spread(values: pl.Series) -> np.ndarray:  # (analytes x specimens), NaN where nothing was written
             out = np.full(n * k, np.nan)
-            out[self.slot] = values.cast(pl.Float64).fill_null(np.nan).to_numpy()
+            out[self.slot] = self.sorted(values).cast(pl.Float64).fill_null(np.nan).to_numpy()
             return out.reshape(k, n)
 
         cols = {}
         for what, suffix in (("value", ""), *((("lln", "_lab_lln"), ("uln", "_lab_uln")) if limits else ())):
-            m = spread(s[what])
+            m = spread(u[what])
             cols |= {f"{a}{suffix}": pl.Series(m[j]).fill_nan(None) for j, a in enumerate(present)}
         if censored:  # "<0.5": the value holds the bound and `<a>_censor` the operator (leukon.rules.book.holds)
-            ops = sorted(s["censor"].drop_nulls().unique().to_list())
-            m = spread(s["censor"].replace_strict(ops, range(len(ops)), default=None, return_dtype=pl.Float64))
+            ops = sorted(u["censor"].drop_nulls().unique().to_list())
+            m = spread(u["censor"].replace_strict(ops, range(len(ops)), default=None, return_dtype=pl.Float64))
             labels = pl.Series(ops, dtype=pl.String)
             cols |= {
                 f"{a}_censor": labels.gather(pl.Series(m[j]).fill_nan(None).cast(pl.UInt32))

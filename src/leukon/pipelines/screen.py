@@ -166,7 +166,7 @@ def _screen_slice(
     Everything a patient's outputs depend on is in the slice, so the slices' tables put together equal those of
     one run over all patients; the slice's intermediate frames are freed when this returns."""
     tick("units")
-    u, kernel_rejects = normalize(measurements)
+    u, kernel_rejects = normalize(measurements, marked=True)  # the pivot leaves the unused rows out
     tick("panels")
     panels_lf, dup_rejects, used_rows = build_panels(u, patients, profile=profile)
     tick("ranges and findings")  # the panels' demographics, derived counts and ranges are computed with these
