@@ -37,6 +37,16 @@ def test_screen_summary_fits_80_columns(leukon, narrow, tmp_path):
     assert "leukon screen: long.csv" in r.out  # the title is not wrapped under a narrow table
 
 
+def test_screen_lists_its_outputs_without_a_ragged_break(leukon, narrow, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a folder that fits in 80 columns, but not with the files after it
+    r = leukon("screen", DATA / "long.csv", "--out", "results-of-the-screening-run-for-the-december-review")
+    assert r.code == 0 and _widest(r.out) <= 80
+    lines = r.out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("outputs in "))
+    assert lines[at].endswith("/:") and lines[at + 1].strip().startswith("panels, grades, ")
+    assert not any(line != line.rstrip() for line in lines[at : at + 2])
+
+
 def test_explain_fits_80_columns(leukon, narrow):
     r = leukon("explain", "leukopenia", "vs", "neutropenia")
     assert r.code == 0 and _widest(r.out) <= 80

@@ -226,4 +226,9 @@ def print_summary(result: ScreenResult, console, *, out: str | None = None) -> N
         folder = Path(out)
         names = [n for n in TABLES if any((folder / f"{n}{suffix}").exists() for suffix in SUFFIXES)]
         listed = ", ".join([*names, MARKER])
-        console.print(f"outputs in {str(out).rstrip('/')}/: {listed}")
+        line = f"outputs in {str(out).rstrip('/')}/: {listed}"
+        if len(line) <= console.width:
+            console.print(line)
+        else:  # the folder on its line and the files on the next, rather than a break wherever it falls
+            console.print(f"outputs in {str(out).rstrip('/')}/:")
+            console.print(f"  {listed}")
