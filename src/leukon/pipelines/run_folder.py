@@ -68,9 +68,9 @@ def canonical(df: pl.DataFrame, name: str) -> pl.DataFrame:
     """`df` in a fixed row order, with floats rounded to FLOAT_DIGITS significant digits (but EXACT_FLOATS)."""
     keys = [k for k in SORT_KEYS.get(name, ()) if k in df.columns]
     if keys:
-        # Tables made of runs already in order by the other keys (slices of whole patients, each in order; grades
-        # in blocks, one a term, in (scheme, term) order) need only a stable sort on the first key; the screen
-        # makes the panels and each slice's grades in this order already.
+        # Tables made of runs already in order by the other keys (the grades' blocks, one a term, in (scheme, term)
+        # order; slices of whole patients, each in order) need only a stable sort on the first key; the screen
+        # makes the panels in this order already.
         if not df[keys[0]].is_sorted(nulls_last=True):
             df = df.sort(keys[0], nulls_last=True, maintain_order=True)
         if not in_order(df, keys):

@@ -175,7 +175,7 @@ def _screen_slice(
     panels = panels.select(_panel_columns(panels))
     rejects = [kernel_rejects.select(list(REJECT_SCHEMA)).collect(), dup_rejects.select(list(REJECT_SCHEMA))]
     tick("grading")
-    grades = grades_long(panels.lazy(), schemes, by_specimen=True).collect()  # in the order written
+    grades = grades_long(panels.lazy(), schemes).collect()
     course = None
     if course_scheme is not None:
         tick("course")
