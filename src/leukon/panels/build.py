@@ -68,8 +68,19 @@ def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
         in_input_order = np.zeros(u.height, dtype=bool)
         in_input_order[order.to_numpy()] = True
         used_rows = u["source_row"].filter(pl.Series(in_input_order))
-    layout = _Layout(u, order, keys, first, analyte)
-    return layout.panels(u, present, limits, censored).lazy(), rejects, used_rows
+    # The columns spread over the panels, gathered whole in one (parallel) gather; the text keys are gathered at
+    # each specimen's first result only.
+    spread = [
+        "taken_at",
+        "source_row",
+        "value",
+        *(("lln", "uln") if limits else ()),
+        *(("censor",) if censored else ()),
+    ]
+    s = u.select(spread)[order]
+    ids = u.select(*keys, *(c for c in ("patient_id", "specimen_id", "time_key") if c not in keys))
+    layout = _Layout(s, ids, order, first, analyte)
+    return layout.panels(s, present, limits, censored).lazy(), rejects, used_rows
 
 
 def _any_known(u: pl.DataFrame, column: str, usable: pl.Series | None) -> bool:
@@ -116,27 +127,26 @@ def _keys(u: pl.DataFrame, usable: pl.Series | None) -> list[str]:
 
 
 class _Layout:
-    """Where each result of `u` taken in `order` (the results used, sorted by `keys`, without repeats; `first`
-    marks where a specimen begins, `analyte` is each result's analyte number) lands in the panels: one row a
-    specimen, in PANEL_ORDER. Only the columns spread over the panels are gathered whole.
+    """Where each result lands in the panels: one row a specimen, in PANEL_ORDER. `s` holds the results used,
+    sorted by the specimen keys and without repeats (the input's rows at `order`), with the columns spread over
+    the panels only; `ids` holds the input's id columns, taken at `order` for each specimen's first result;
+    `first` marks where a specimen begins, and `analyte` is each result's analyte number.
 
     The pivot is a scatter: each result gets its specimen's row number g, and every analyte column is filled at
     once by writing the values to slot analyte * specimens + g (the issue's "pivot by scatter"; 48 filtered
     aggregations cost 2.5x as much). Numbering the specimens in PANEL_ORDER puts the panels in the order they
     are written in without gathering their hundred columns."""
 
-    def __init__(self, u: pl.DataFrame, order: pl.Series, keys: list[str], first: np.ndarray, analyte: np.ndarray):
+    def __init__(self, s: pl.DataFrame, ids: pl.DataFrame, order: pl.Series, first: np.ndarray, analyte: np.ndarray):
         starts, group = np.flatnonzero(first), np.cumsum(first) - 1
-        self.order = order
-        extra = [c for c in ("patient_id", "specimen_id", "time_key") if c not in keys]
         never = np.iinfo(np.int64).max  # a missing time, so that the earliest known time wins
-        times = np.minimum.reduceat(self.sorted(u["taken_at"]).to_physical().fill_null(never).to_numpy(), starts)
+        times = np.minimum.reduceat(s["taken_at"].to_physical().fill_null(never).to_numpy(), starts)
         grouped = (
-            u.select(*keys, *extra)[order.gather(starts)]  # the text keys at each specimen's first result only
+            ids[order.gather(starts)]  # the specimen's ids, from its first result
             .with_columns(
                 taken_at=pl.Series(times).replace(never, None).cast(pl.Datetime("us")),
-                n_results=pl.Series(np.diff(np.append(starts, len(order))), dtype=pl.UInt32),
-                first_source_row=pl.Series(np.minimum.reduceat(self.sorted(u["source_row"]).to_numpy(), starts)),
+                n_results=pl.Series(np.diff(np.append(starts, s.height)), dtype=pl.UInt32),
+                first_source_row=pl.Series(np.minimum.reduceat(s["source_row"].to_numpy(), starts)),
             )
             .with_columns(specimen_id=_specimen_id())
             .drop("time_key")
@@ -147,26 +157,22 @@ class _Layout:
         rank[order.to_numpy()] = np.arange(len(order))
         self.slot = analyte * grouped.height + rank[group]  # each result's row in the panels, by analyte
 
-    def sorted(self, column: pl.Series) -> pl.Series:
-        """`column` of the input in the layout's order (key order, without the rows left out)."""
-        return column.gather(self.order)
-
-    def panels(self, u: pl.DataFrame, present: list[str], limits: bool, censored: bool) -> pl.DataFrame:
+    def panels(self, s: pl.DataFrame, present: list[str], limits: bool, censored: bool) -> pl.DataFrame:
         """The specimens with every analyte's value (and lab limits, censoring operator when asked)."""
         n, k = self.grouped.height, max(len(present), 1)
 
         def spread(values: pl.Series) -> np.ndarray:  # (analytes x specimens), NaN where nothing was written
             out = np.full(n * k, np.nan)
-            out[self.slot] = self.sorted(values).cast(pl.Float64).fill_null(np.nan).to_numpy()
+            out[self.slot] = values.cast(pl.Float64).fill_null(np.nan).to_numpy()
             return out.reshape(k, n)
 
         cols = {}
         for what, suffix in (("value", ""), *((("lln", "_lab_lln"), ("uln", "_lab_uln")) if limits else ())):
-            m = spread(u[what])
+            m = spread(s[what])
             cols |= {f"{a}{suffix}": pl.Series(m[j]).fill_nan(None) for j, a in enumerate(present)}
         if censored:  # "<0.5": the value holds the bound and `<a>_censor` the operator (leukon.rules.book.holds)
-            ops = sorted(u["censor"].drop_nulls().unique().to_list())
-            m = spread(u["censor"].replace_strict(ops, range(len(ops)), default=None, return_dtype=pl.Float64))
+            ops = sorted(s["censor"].drop_nulls().unique().to_list())
+            m = spread(s["censor"].replace_strict(ops, range(len(ops)), default=None, return_dtype=pl.Float64))
             labels = pl.Series(ops, dtype=pl.String)
             cols |= {
                 f"{a}_censor": labels.gather(pl.Series(m[j]).fill_nan(None).cast(pl.UInt32))
