@@ -87,3 +87,46 @@ def test_cli(tmp_path: Path, capsys) -> None:
     assert _cli(["synth", "--patients", "5", "--out", str(tmp_path / "no" / "x.csv")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("leukon synth: error:") for line in err)
+
+
+def test_a_cohort_in_pieces_has_unique_ids_and_starts_as_cohort() -> None:
+    parts = list(synth.pieces(250, seed=4, piece=100))
+    assert [sc.height for _, sc in parts] == [100, 100, 50]
+    assert parts[0][0].equals(synth.cohort(100, seed=4))  # one piece is what `cohort` makes
+    assert parts[0][1].equals(synth.scenarios(100, seed=4))
+    whole = pl.concat([df for df, _ in parts])
+    scenarios = pl.concat([sc for _, sc in parts])
+    assert scenarios["patient_id"].n_unique() == 250 and scenarios["patient_id"].is_sorted()
+    assert set(whole["patient_id"].drop_nulls()) == set(scenarios["patient_id"])
+    specimens = [set(df["specimen_id"]) for df, _ in parts]
+    assert not (specimens[0] & specimens[1] or specimens[1] & specimens[2] or specimens[0] & specimens[2])
+    again = pl.concat([df for df, _ in synth.pieces(250, seed=4, piece=100)])
+    assert again.equals(whole)  # the same seed, the same cohort
+    assert not parts[1][0]["value"].equals(parts[0][0]["value"].head(parts[1][0].height))  # a piece's own seed
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_pieces_are_written_into_one_file(tmp_path: Path, suffix: str) -> None:
+    out, sc = tmp_path / f"c.{suffix}", tmp_path / "c.scenarios.csv"
+    rows = synth.write_pieces(synth.pieces(120, seed=3, piece=50), out, sc)
+    whole = pl.concat([df for df, _ in synth.pieces(120, seed=3, piece=50)])
+    back = pl.read_parquet(out) if suffix == "parquet" else pl.read_csv(out, schema=whole.schema)
+    assert rows == whole.height and back.equals(whole)
+    assert pl.read_csv(sc)["patient_id"].to_list() == [f"P{i:07d}" for i in range(120)]
+    if suffix == "parquet":
+        import pyarrow.parquet as pq
+
+        assert pq.ParquetFile(out).metadata.num_row_groups == 3  # a piece at a time
+
+
+def test_cli_writes_a_large_cohort_a_piece_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(synth, "PIECE_PATIENTS", 40)
+    made = []
+    real = synth._cohort
+    monkeypatch.setattr(synth, "_cohort", lambda n, **kw: made.append(n) or real(n, **kw))
+    out = tmp_path / "big.parquet"
+    assert _cli(["synth", "--patients", "100", "--out", str(out), "--seed", "5", "--quiet"]) == 0
+    assert made == [40, 40, 20]
+    df = pl.read_parquet(out)
+    assert df.height == sum(d.height for d, _ in synth.pieces(100, seed=5, piece=40))
+    assert read(out).rows_read == df.height

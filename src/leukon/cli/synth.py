@@ -42,12 +42,13 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.exists():
         raise InputError("--out", f"folder {out.parent} does not exist; create it first")
     t0 = time.perf_counter()
-    df = synth.cohort(args.patients, seed=args.seed, dirt=args.dirt)
     sc = synth.scenarios_path(out)
-    with written_whole(out) as tmp_out, written_whole(sc) as tmp_sc:  # each file whole, never a truncated one
-        synth.write(df, tmp_out, format=args.format)
-        synth.write(synth.scenarios(args.patients, seed=args.seed), tmp_sc, format="csv")
+    # Made and written a piece of patients at a time, so memory does not grow with the cohort; each file is
+    # written whole, never a truncated one.
+    parts = synth.pieces(args.patients, seed=args.seed, dirt=args.dirt)
+    with written_whole(out) as tmp_out, written_whole(sc) as tmp_sc:
+        rows = synth.write_pieces(parts, tmp_out, tmp_sc, format=args.format)
     if not args.quiet:
         took = time.perf_counter() - t0
-        print(f"wrote {df.height:,} results for {args.patients:,} patients to {out} in {took:.1f} s; scenarios in {sc}")
+        print(f"wrote {rows:,} results for {args.patients:,} patients to {out} in {took:.1f} s; scenarios in {sc}")
     return 0
