@@ -117,15 +117,23 @@ def text(expr: pl.Expr) -> pl.Expr:
     A when/then, which strips twice: `replace("", None)` strips once but is not streamed (Polars 2.1 holds the
     whole column, 0.56 GB for one id column of 30 M rows against 0.09 GB). Large columns in a frame go
     through `with_text`, which strips once and streams."""
-    s = expr.cast(pl.String).str.strip_chars()
-    return pl.when(s.str.len_bytes() > 0).then(s)
+    return _non_empty(_stripped(expr))
 
 
 def with_text(lf: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
     """`lf` with `columns` ({name: expression}) added as `text` makes them, each value stripped once: stripped
     in one step, and the empty ones made null in the next."""
-    lf = lf.with_columns(e.cast(pl.String).str.strip_chars().alias(n) for n, e in columns.items())
-    return lf.with_columns(pl.when(pl.col(n).str.len_bytes() > 0).then(pl.col(n)).alias(n) for n in columns)
+    lf = lf.with_columns(_stripped(e).alias(n) for n, e in columns.items())
+    return lf.with_columns(_non_empty(pl.col(n)).alias(n) for n in columns)
+
+
+def _stripped(expr: pl.Expr) -> pl.Expr:
+    return expr.cast(pl.String).str.strip_chars()
+
+
+def _non_empty(s: pl.Expr) -> pl.Expr:
+    """Text `s` with empty strings as null."""
+    return pl.when(s.str.len_bytes() > 0).then(s)
 
 
 def number(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -317,7 +325,7 @@ def checked(staged: pl.LazyFrame, *, time_format: str | None = None, time_only: 
         texts["_time_raw"] = pl.col("taken_at")
     lf = with_text(staged, texts).with_columns(
         *(() if t == pl.String else (pl.col("taken_at").alias("_time_raw"),)),
-        *(pl.col(c).cast(pl.String).str.strip_chars().alias(f"_{c}_raw") for c in numeric if schema[c] == pl.String),
+        *(_stripped(pl.col(c)).alias(f"_{c}_raw") for c in numeric if schema[c] == pl.String),
     )
     lf = with_time(lf, "_time_raw", "_time", t, fmt=fmt, only=time_only)
     lf = lf.with_columns(
