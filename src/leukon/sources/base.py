@@ -153,8 +153,8 @@ def not_numeric(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 # --- time -----------------------------------------------------------------------------------------------
 
 #: Naive formats tried first, in order, on a sample; the first that reads the whole sample parses the
-#: column (a fixed format is about twice as fast as per-value inference). Rows it misses fall back to
-#: Polars' ISO 8601 inference, then to ISO 8601 with an offset or Z (converted to UTC).
+#: column (a fixed format is about twice as fast as reading each value's parts). Rows it misses fall back
+#: to `iso_time`, which reads any year-first ISO 8601 time value by value.
 TIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%dT%H:%M:%S",
@@ -163,6 +163,9 @@ TIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S%.f",
     "%Y-%m-%dT%H:%M:%S%.f",
     "%Y-%m-%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
 )
 
 
@@ -205,10 +208,10 @@ def resolve_time_format(staged: pl.LazyFrame, given: str | None) -> tuple[str | 
     sample = time_sample(staged, "taken_at")
     fmt = pick_time_format(sample)
     if fmt is not None:
-        return fmt, f"taken_at read as {fmt} (ISO 8601)"
+        return fmt, f"taken_at read as {fmt} ({'ISO 8601' if '-' in fmt else 'year first'})"
     numeric = [m for m in map(_NUMERIC_DATE.match, sample) if m]
     if not numeric or len(numeric) < len(sample) // 2:
-        return None, "taken_at read by ISO 8601 inference"
+        return None, "taken_at read as ISO 8601, value by value"
     first, second = _day_month_evidence(staged)
     if first and second:
         raise InputError("taken_at", f"the column mixes day-first ({first!r}) and month-first ({second!r}) dates; "
@@ -220,7 +223,7 @@ def resolve_time_format(staged: pl.LazyFrame, given: str | None) -> tuple[str | 
     day_first = bool(first)
     fmt = _first_fitting(sample, _numeric_formats(numeric[0], day_first=day_first))
     if fmt is None:
-        return None, "taken_at read by ISO 8601 inference"
+        return None, "taken_at read as ISO 8601, value by value"
     order, why = ("day first", first) if day_first else ("month first", second)
     return fmt, f"taken_at read as {fmt} ({order}: the column holds {why!r})"
 
@@ -252,7 +255,7 @@ def parse_time(expr: pl.Expr, dtype: pl.DataType, *, fmt: str | None, only: bool
 
     With `only`, `fmt` is the one format accepted (a caller's explicit `time_format`): day-first and
     month-first dates are ambiguous, so they are never guessed. For a large text column use
-    `with_time` instead, which stages the fallbacks so each runs only on the rows still unparsed.
+    `with_time` instead, which reads the fallback only on the rows the format missed.
     """
     if isinstance(dtype, pl.Datetime):
         out = expr.dt.convert_time_zone("UTC").dt.replace_time_zone(None) if dtype.time_zone else expr
@@ -264,36 +267,66 @@ def parse_time(expr: pl.Expr, dtype: pl.DataType, *, fmt: str | None, only: bool
         first = s.str.to_datetime(fmt, strict=False, time_unit="us")
         if only:
             return first
-        return pl.coalesce(first, _inferred(s), _zoned(s))
-    return pl.coalesce(_inferred(s), _zoned(s))
+        return pl.coalesce(first, iso_time(s))
+    return iso_time(s)
 
 
-#: A trailing Z or UTC offset: such times are parsed apart (inference refuses a column mixing them).
-_ZONE = r"(?:[Zz]|[+-]\d\d:?\d\d)$"
+#: A year-first ISO 8601 time, its parts captured: year, month, day ('-', '/' or '.' between them), then
+#: optionally a time after 'T' or a space (hours and minutes, optional seconds and fraction, colons optional)
+#: and a zone (Z or an offset of hours with optional minutes). Dates written day or month first never match:
+#: only their whole column can settle which comes first (`resolve_time_format`).
+_ISO = re.compile(
+    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"
+    r"(?:[T ](\d{1,2}):?(\d{2})(?::?(\d{2})(\.\d+)?)?)?"
+    r"\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?$"
+)
+_DATETIME = pl.Datetime("us")
 
 
-def _inferred(s: pl.Expr) -> pl.Expr:
-    naive = pl.when(~s.str.contains(_ZONE)).then(s)
-    return naive.str.to_datetime(strict=False, time_unit="us")
+def iso_time(s: pl.Expr) -> pl.Expr:
+    """Text times `s` read as year-first ISO 8601 (`_ISO`), value by value; zoned ones converted to UTC, the
+    rest null.
+
+    Every value is read on its own, so a row's time never depends on its neighbours. (Polars' format inference,
+    used before, guessed one pattern from the column's first value: a stray '02/01/2024' in an ISO column was
+    read day-first, and the inference held the whole column, which kept a streaming run's memory growing
+    with its input: 1.5 GB against 0.36 GB at 30 M results.) The parts are rebuilt only for the values there,
+    batch by batch, so on the rows a fixed format already read it costs close to nothing."""
+    return s.map_batches(_iso_batch, return_dtype=_DATETIME, is_elementwise=True)
 
 
-def _zoned(s: pl.Expr) -> pl.Expr:
-    zoned = pl.when(s.str.contains(_ZONE)).then(s)
-    return zoned.str.to_datetime(strict=False, time_unit="us", time_zone="UTC").dt.replace_time_zone(None)
+def _iso_batch(s: pl.Series) -> pl.Series:
+    out = pl.Series(s.name, [], dtype=_DATETIME).extend_constant(None, len(s))
+    there = s.is_not_null()
+    if not there.any():
+        return out
+    return out.scatter(there.arg_true(), s.filter(there).to_frame("t").select(_iso_parts(pl.col("t"))).to_series())
+
+
+def _iso_parts(t: pl.Expr) -> pl.Expr:
+    parts = t.str.extract_groups(_ISO.pattern).struct
+
+    def part(i: int, default: str | None = None) -> pl.Expr:
+        p = parts.field(str(i))
+        return p if default is None else p.fill_null(default)
+
+    canonical = pl.concat_str(
+        part(1), pl.lit("-"), part(2), pl.lit("-"), part(3), pl.lit(" "),
+        part(4, "00"), pl.lit(":"), part(5, "00"), pl.lit(":"), part(6, "00"), part(7, ""), part(8, "Z"),
+    )  # fmt: skip
+    zoned = canonical.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC")
+    return zoned.dt.replace_time_zone(None)
 
 
 def with_time(lf: pl.LazyFrame, src: str, out: str, dtype: pl.DataType, *, fmt: str | None, only: bool) -> pl.LazyFrame:
     """Add `out`, the parsed time of text column `src`, in stages: the fixed format on every row, then
-    ISO inference and ISO with an offset only on the rows still null (cheap when the format is uniform)."""
-    if dtype != pl.String or only:
+    `iso_time` only on the rows still null (cheap when the format is uniform)."""
+    if dtype != pl.String or only or not fmt:
         return lf.with_columns(parse_time(pl.col(src), dtype, fmt=fmt, only=only).alias(out))
     s = pl.col(src)
-    first = s.str.to_datetime(fmt, strict=False, time_unit="us") if fmt else pl.lit(None, pl.Datetime("us"))
-    lf = lf.with_columns(first.alias(out))
-    for parse in (_inferred, _zoned):
-        rest = pl.when(pl.col(out).is_null()).then(s)
-        lf = lf.with_columns(pl.coalesce(pl.col(out), parse(rest)).alias(out))
-    return lf
+    lf = lf.with_columns(s.str.to_datetime(fmt, strict=False, time_unit="us").alias(out))
+    rest = pl.when(pl.col(out).is_null()).then(s)
+    return lf.with_columns(pl.coalesce(pl.col(out), iso_time(rest)).alias(out))
 
 
 def time_sample(lf: pl.LazyFrame, column: str, n: int = 200) -> list[str]:
