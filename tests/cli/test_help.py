@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -63,3 +66,21 @@ def test_installed_command_help_at_80_columns():
     assert max(len(line) for line in p.stdout.splitlines()) <= 80
     p = run_process("screen", env={"COLUMNS": "80"})
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "leukon screen --help" in p.stderr
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "0 False"), ("1", "1 True")])
+def test_the_command_turns_numpy_huge_page_advice_off_unless_set(given, expected):
+    """The command's own process only (see `leukon.cli.app.main`); a value the user set is kept."""
+    code = (
+        "import os, sys\n"
+        "from leukon.cli.app import main\n"
+        "main(['explain', 'anc'])\n"
+        "import numpy._core.multiarray as m\n"
+        "print(os.environ['NUMPY_MADVISE_HUGEPAGE'], m._get_madvise_hugepage(), file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if given is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = given
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == expected
