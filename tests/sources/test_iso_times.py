@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leukon.sources import read
-from leukon.sources.base import iso_time, with_time
+from leukon.sources.base import TIME_FORMATS, iso_time, with_time
 
 T = dt.datetime
 
@@ -79,7 +79,7 @@ VALUES = st.sampled_from([v for v, _ in READ] + NOT_READ + [None])
 
 
 @settings(max_examples=80, deadline=None, derandomize=True)
-@given(values=st.lists(VALUES, max_size=30), fmt=st.sampled_from([None, "%Y-%m-%d %H:%M", "%Y-%m-%d"]))
+@given(values=st.lists(VALUES, max_size=30), fmt=st.sampled_from([None, *TIME_FORMATS]))
 def test_a_value_is_read_the_same_whatever_its_neighbours(values: list[str | None], fmt: str | None) -> None:
     """The staged reading of a column (its format, then ISO on the rest) equals each value read alone, and
     reversing the column reverses the times."""
@@ -88,6 +88,8 @@ def test_a_value_is_read_the_same_whatever_its_neighbours(values: list[str | Non
     alone = [with_time(lf.slice(i, 1), "t", "out", pl.String, fmt=fmt, only=False).collect()["out"][0]
              for i in range(len(values))]  # fmt: skip
     assert whole == alone
+    # a format read first is only a fast path: every value reads as it does value by value
+    assert whole == _read(values)
     backwards = pl.LazyFrame({"t": values[::-1]}, schema={"t": pl.String})
     assert with_time(backwards, "t", "out", pl.String, fmt=fmt, only=False).collect()["out"].to_list() == whole[::-1]
 
@@ -103,3 +105,15 @@ def test_a_stray_day_first_date_in_an_iso_file_is_rejected_not_guessed() -> None
     assert r["source_row"].to_list() == [19]
     assert r["reason"].to_list() == ["unparseable time '02/01/2024 08:00'"]
     assert m.sort("source_row")["taken_at"].to_list()[-1] == T(2024, 3, 20, 8, 15)  # the zoned one, in UTC
+
+
+def test_a_column_in_two_shapes_is_read_whole() -> None:
+    """No one format reads 90 % of the sample: the commoner shape is read first, the rest value by value."""
+    times = [f"2024-03-{d:02d} 08:00" if d % 3 else f"2024-03-{d:02d}T08:00:00+00:00" for d in range(1, 29)]
+    f = Path(tempfile.mkdtemp()) / "labs.csv"
+    f.write_text("patient_id,taken_at,analyte,value,unit\n" + "".join(f"p1,{t},wbc,3.1,10^9/L\n" for t in times))
+    src = read(f)
+    m, r = src.collect()
+    assert r.height == 0
+    assert m.sort("source_row")["taken_at"].to_list() == [T(2024, 3, d, 8) for d in range(1, 29)]
+    assert src.time_format == "taken_at read as ISO 8601, value by value"
