@@ -22,6 +22,7 @@ is still not a number is rejected there with the text as given.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -145,8 +146,8 @@ def value_parts(decimal: str) -> Callable[[pl.Series], pl.Series]:
     """A function from a text Series to a struct Series of (cleaned number text, operator); see `value_exprs`."""
 
     def run(s: pl.Series) -> pl.Series:
-        text, censor = value_exprs(pl.col(s.name), decimal)
-        return pl.DataFrame([s]).select(pl.struct(text.alias("text"), censor.alias("censor")).alias(s.name))[s.name]
+        text, censor = _parsed(s.cast(pl.String).str.strip_chars(), decimal)
+        return pl.DataFrame([text.alias("text"), censor.alias("censor")]).to_struct(s.name)
 
     return run
 
@@ -157,16 +158,41 @@ _VALUE_RE = (
 
 
 def value_exprs(column: pl.Expr, decimal: str) -> tuple[pl.Expr, pl.Expr]:
-    """(cleaned number text, censoring operator) for a text column, as expressions (no Python per row).
+    """(cleaned number text, censoring operator) for a text column, as expressions (Python per batch, not per row).
 
     The vectorised twin of `parse_value` (a property test holds them together): cells that already read as
     numbers pass through; "<0.5", "0.45 L" and "3,1" (with decimal ",") become "0.5", "0.45" and "3.1";
     anything else is kept as given, so the shared check rejects it quoting the text.
+
+    Batch by batch, the pattern runs only on the cells that are not plain numbers, and only they are rebuilt:
+    written as expressions over the whole column, its steps made and filled columns of every row, null or not
+    (10 M results read from text: 5.4 s, against 2.6 s for the same results without the two expressions).
     """
     text = column.cast(pl.String).str.strip_chars()
+
+    def part(which: int) -> pl.Expr:
+        run = functools.partial(_part, decimal=decimal, which=which)
+        return text.map_batches(run, return_dtype=pl.String, is_elementwise=True)
+
+    return part(0), part(1)
+
+
+def _part(s: pl.Series, *, decimal: str, which: int) -> pl.Series:
+    """Part `which` (0: cleaned text, 1: operator) of stripped text cells `s`."""
+    if decimal == ",":  # every cell needs the pattern
+        return _parsed(s, decimal)[which]
+    todo = s.is_not_null() & s.cast(pl.Float64, strict=False).is_null()
+    out = s.clone() if which == 0 else pl.Series(s.name, [], dtype=pl.String).extend_constant(None, len(s))
+    if not todo.any():
+        return out
+    rows = todo.arg_true()
+    return out.scatter(rows, _parsed(s.gather(rows), decimal)[which])
+
+
+def _parsed(s: pl.Series, decimal: str) -> tuple[pl.Series, pl.Series]:
+    """(cleaned text, operator) of stripped text cells `s`, every cell through the pattern."""
+    text = pl.col("t")
     plain = text.cast(pl.Float64, strict=False).is_not_null()
-    # The pattern runs only on cells that are not plain numbers (null cells cost nothing), so a clean column
-    # pays for one cast; in a decimal-comma file every cell needs the pattern.
     todo = text if decimal == "," else pl.when(~plain).then(text)
     parts = todo.str.extract_groups(_VALUE_RE)
     num, op = parts.struct.field("num"), parts.struct.field("op")
@@ -190,4 +216,5 @@ def value_exprs(column: pl.Expr, decimal: str) -> tuple[pl.Expr, pl.Expr]:
         )
         out = pl.when(plain).then(text).otherwise(pl.coalesce(clean, text))
     censor = pl.when(clean.is_not_null()).then(op.replace_strict(OPERATORS, default=None, return_dtype=pl.String))
-    return out, censor
+    done = s.to_frame("t").select(out.alias("text"), censor.alias("censor"))
+    return done["text"].alias(s.name), done["censor"].alias(s.name)
