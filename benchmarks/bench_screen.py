@@ -25,12 +25,16 @@ charges for whatever the engine computes: before the engines run, a probe times 
 in a fresh process, and again once that process has touched it. On a virtual machine whose host backs guest
 memory lazily the first figure can be ten times the second, and an engine's seconds then follow its GB
 touched; the in-process engines also print their seconds and GB touched by stage.
+
+Every engine runs with NumPy's huge-page advice off, as the `leukon` command runs itself (see
+`leukon.cli.app.main`); `--numpy-hugepages default` keeps NumPy's default for all of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -502,6 +506,13 @@ def main() -> None:
     p.add_argument("--engines", default=",".join(ENGINES))
     p.add_argument("--file", help="use this long-format Parquet file instead of generating one")
     p.add_argument("--keep", action="store_true", help="keep the generated file")
+    p.add_argument(
+        "--numpy-hugepages",
+        choices=("off", "default"),
+        default="off",
+        help="NumPy's huge-page advice in every engine's process: off (NUMPY_MADVISE_HUGEPAGE=0, as the leukon "
+        "command runs) or NumPy's default",
+    )
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -526,10 +537,14 @@ def main() -> None:
         f" {probe['again']:.2f} s once the process had touched it",
         flush=True,
     )
+    env = dict(os.environ)
+    if args.numpy_hugepages == "off":  # the same for every engine; only leukon's use NumPy arrays
+        env.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+    print(f"NUMPY_MADVISE_HUGEPAGE={env.get('NUMPY_MADVISE_HUGEPAGE', '(NumPy default)')} in every engine", flush=True)
     res = {}
     for engine in args.engines.split(","):
         out = subprocess.run(
-            [sys.executable, __file__, "--child", engine, "--file", str(path)], capture_output=True, text=True
+            [sys.executable, __file__, "--child", engine, "--file", str(path)], capture_output=True, text=True, env=env
         )
         if out.returncode:
             print(f"{engine}: failed\n{out.stderr[-2000:]}", flush=True)
