@@ -22,10 +22,9 @@ is still not a number is rejected there with the text as given.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import polars as pl
 
@@ -164,14 +163,15 @@ def value_exprs(column: pl.Expr, decimal: str) -> tuple[pl.Expr, pl.Expr]:
     numbers pass through; "<0.5", "0.45 L" and "3,1" (with decimal ",") become "0.5", "0.45" and "3.1";
     anything else is kept as given, so the shared check rejects it quoting the text.
 
-    Batch by batch, the pattern runs only on the cells that are not plain numbers, and only they are rebuilt:
-    written as expressions over the whole column, its steps made and filled columns of every row, null or not
-    (10 M results read from text: 5.4 s, against 2.6 s for the same results without the two expressions).
+    Batch by batch, the pattern runs only on the cells that are not plain numbers, and only they are rebuilt.
+    Written as expressions over whole columns, each step made a column of every row, null or not: the checked
+    rows of 10 M results with text values took 5.4 s that way and 3.2-3.7 s this way (2.6 s with no value
+    parsing at all; 2026-12).
     """
     text = column.cast(pl.String).str.strip_chars()
 
     def part(which: int) -> pl.Expr:
-        run = functools.partial(_part, decimal=decimal, which=which)
+        run = partial(_part, decimal=decimal, which=which)
         return text.map_batches(run, return_dtype=pl.String, is_elementwise=True)
 
     return part(0), part(1)
