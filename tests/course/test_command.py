@@ -81,3 +81,16 @@ def test_bad_json_and_bad_dates(tmp_path, capsys):
     assert run("follow", str(bad)) == 2
     errs = capsys.readouterr().err.strip().splitlines()
     assert len(errs) == 4 and all(e.startswith("leukon follow: error:") for e in errs)
+
+
+def test_json_records_read_times_as_screen_does(tmp_path, capsys):
+    """A stray day-first date among ISO times is named, not read as 2 January (Polars' inference did that)."""
+    records = [{"patient_id": "p1", "taken_at": f"2024-03-{d:02d}T08:00:00Z", "anc": 1.2} for d in range(1, 6)]
+    f = tmp_path / "counts.json"
+    f.write_text(json.dumps([{"patient_id": "p1", "taken_at": "02/01/2024 08:00", "anc": 0.4}, *records]))
+    assert run("follow", str(f), "--json") == 2
+    assert "cannot read '02/01/2024 08:00' as a date and time" in capsys.readouterr().err
+    f.write_text(json.dumps(records))
+    assert run("follow", str(f), "--json") == 0
+    neut = next(e for e in json.loads(capsys.readouterr().out)["patients"][0]["episodes"] if e["line"] == "neutrophils")
+    assert neut["n_counts"] == 5

@@ -117,3 +117,26 @@ def test_a_column_in_two_shapes_is_read_whole() -> None:
     assert r.height == 0
     assert m.sort("source_row")["taken_at"].to_list() == [T(2024, 3, d, 8) for d in range(1, 29)]
     assert src.time_format == "taken_at read as ISO 8601, value by value"
+
+
+def _labs(times: list[str]) -> Path:
+    f = Path(tempfile.mkdtemp()) / "labs.csv"
+    f.write_text("patient_id,taken_at,analyte,value,unit\n" + "".join(f"p1,{t},wbc,3.1,10^9/L\n" for t in times))
+    return f
+
+
+def test_a_zoned_column_takes_the_fixed_format_and_comes_out_in_utc() -> None:
+    times = [f"2024-03-{d:02d}T08:00:00+01:00" for d in range(1, 20)] + ["2024-03-20T08:00:00Z"]
+    src = read(_labs(times))
+    m, r = src.collect()
+    assert r.height == 0
+    assert src.time_format == "taken_at read as %Y-%m-%dT%H:%M:%S%.f%#z (ISO 8601)"
+    assert m.schema["taken_at"] == pl.Datetime("us")  # naive, in UTC, like every other time
+    assert m.sort("source_row")["taken_at"].to_list() == [T(2024, 3, d, 7) for d in range(1, 20)] + [T(2024, 3, 20, 8)]
+
+
+def test_a_given_format_with_a_zone_gives_utc_times() -> None:
+    src = read(_labs(["2024-03-01 08:00 +0200", "2024-03-02 08:00 -0500"]), time_format="%Y-%m-%d %H:%M %z")
+    m, _ = src.collect()
+    assert m.schema["taken_at"] == pl.Datetime("us")
+    assert m.sort("source_row")["taken_at"].to_list() == [T(2024, 3, 1, 6), T(2024, 3, 2, 13)]

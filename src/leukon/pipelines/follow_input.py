@@ -37,8 +37,7 @@ def _read_json_records(path: Path) -> pl.DataFrame:
     schema = {"patient_id": pl.String, "specimen_id": pl.String, "taken_at": pl.String} | dict.fromkeys(
         COUNT_COLUMNS, pl.Float64
     )
-    df = pl.DataFrame(rows, schema=schema)
-    return df.with_columns(pl.col("taken_at").str.to_datetime(time_unit="us", strict=False))
+    return _times(pl.DataFrame(rows, schema=schema))
 
 
 def read_table(path: str, *, results: bool = False) -> pl.DataFrame:
@@ -110,20 +109,17 @@ def _read_treatments(path: str | None) -> pl.DataFrame | None:
     return read_table(path)
 
 
-def _check_dates(df: pl.DataFrame) -> None:
-    if "taken_at" in df.columns and df["taken_at"].dtype == pl.String:
-        parsed = df["taken_at"].str.to_datetime(time_unit="us", strict=False)
-        bad = df.filter(parsed.is_null() & df["taken_at"].is_not_null())
-        if bad.height:
-            raise InputError("taken_at", f"cannot read {bad['taken_at'][0]!r} as a date and time")
-    elif "taken_at" in df.columns and df["taken_at"].null_count():
+def _check_dates(df: pl.DataFrame) -> pl.DataFrame:
+    """`df` with its text times read as `_times` reads them; InputError when a row has none."""
+    df = _times(df)
+    if "taken_at" in df.columns and df["taken_at"].null_count():
         raise InputError("taken_at", f"{df['taken_at'].null_count()} row(s) have no readable date and time")
+    return df
 
 
 def follow_args(args: argparse.Namespace, df: pl.DataFrame | None = None) -> FollowResult:
     """The course of the counts in INPUT (or `df`, already read), for the options `add_follow_arguments` adds."""
-    df = read_table(args.input, results=True) if df is None else df
-    _check_dates(df)
+    df = _check_dates(read_table(args.input, results=True) if df is None else df)
     return follow(df, args.patient, treatments=_read_treatments(args.treatments), scheme=args.scheme)
 
 

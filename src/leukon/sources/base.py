@@ -166,7 +166,24 @@ TIME_FORMATS = (
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
     "%Y/%m/%d",
+    "%Y-%m-%dT%H:%M:%S%.f%#z",  # zoned (Z, +01:00, +0100, +01): converted to UTC (`fixed_time`)
+    "%Y-%m-%d %H:%M:%S%.f%#z",
 )
+#: A format's zone directive (%z, %:z, %#z): times read with it carry an offset and are converted to UTC.
+_ZONE_DIRECTIVE = re.compile(r"%[:#]*z")
+
+
+def fixed_time(s: pl.Expr, fmt: str) -> pl.Expr:
+    """Text times `s` read with the one format `fmt`, as naive Datetime("us"); null where it does not fit. A
+    format with a zone directive gives times converted to UTC, like every other time leukon reads."""
+    if _ZONE_DIRECTIVE.search(fmt):
+        return s.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC").dt.replace_time_zone(None)
+    return s.str.to_datetime(fmt, strict=False, time_unit="us")
+
+
+def _reads(sample: pl.Series, fmt: str) -> int:
+    """How many values of `sample` the format reads."""
+    return sample.to_frame("t").select(fixed_time(pl.col("t"), fmt).count()).item()
 
 
 def pick_time_format(sample: list[str]) -> str | None:
@@ -180,7 +197,7 @@ def _first_fitting(sample: list[str], formats: tuple[str, ...] | list[str]) -> s
         return None
     s = pl.Series(sample, dtype=pl.String)
     for fmt in formats:
-        if s.str.to_datetime(fmt, strict=False, time_unit="us").null_count() <= len(sample) // 10:
+        if len(sample) - _reads(s, fmt) <= len(sample) // 10:
             return fmt
     return None
 
@@ -195,7 +212,7 @@ def _most_fitting(sample: list[str]) -> str | None:
     if not sample:
         return None
     s = pl.Series(sample, dtype=pl.String)
-    read = {fmt: s.str.to_datetime(fmt, strict=False, time_unit="us").count() for fmt in TIME_FORMATS}
+    read = {fmt: _reads(s, fmt) for fmt in TIME_FORMATS}
     best = max(TIME_FORMATS, key=read.__getitem__)
     return best if read[best] else None
 
@@ -279,7 +296,7 @@ def parse_time(expr: pl.Expr, dtype: pl.DataType, *, fmt: str | None, only: bool
         return expr.cast(pl.Datetime("us"))
     s = text(expr)
     if fmt:
-        first = s.str.to_datetime(fmt, strict=False, time_unit="us")
+        first = fixed_time(s, fmt)
         if only:
             return first
         return pl.coalesce(first, iso_time(s))
@@ -329,8 +346,7 @@ def _iso_parts(t: pl.Expr) -> pl.Expr:
         part(1), pl.lit("-"), part(2), pl.lit("-"), part(3), pl.lit(" "),
         part(4, "00"), pl.lit(":"), part(5, "00"), pl.lit(":"), part(6, "00"), part(7, ""), part(8, "Z"),
     )  # fmt: skip
-    zoned = canonical.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC")
-    return zoned.dt.replace_time_zone(None)
+    return fixed_time(canonical, "%Y-%m-%d %H:%M:%S%.f%#z")
 
 
 def with_time(lf: pl.LazyFrame, src: str, out: str, dtype: pl.DataType, *, fmt: str | None, only: bool) -> pl.LazyFrame:
@@ -339,7 +355,7 @@ def with_time(lf: pl.LazyFrame, src: str, out: str, dtype: pl.DataType, *, fmt: 
     if dtype != pl.String or only or not fmt:
         return lf.with_columns(parse_time(pl.col(src), dtype, fmt=fmt, only=only).alias(out))
     s = pl.col(src)
-    lf = lf.with_columns(s.str.to_datetime(fmt, strict=False, time_unit="us").alias(out))
+    lf = lf.with_columns(fixed_time(s, fmt).alias(out))
     rest = pl.when(pl.col(out).is_null()).then(s)
     return lf.with_columns(pl.coalesce(pl.col(out), iso_time(rest)).alias(out))
 
