@@ -94,3 +94,20 @@ def test_json_records_read_times_as_screen_does(tmp_path, capsys):
     assert run("follow", str(f), "--json") == 0
     neut = next(e for e in json.loads(capsys.readouterr().out)["patients"][0]["episodes"] if e["line"] == "neutrophils")
     assert neut["n_counts"] == 5
+
+
+def test_follow_csv_dates_are_settled_or_refused_as_screen_does(tmp_path, capsys):
+    """03/01/2024 can be 3 January or 1 March: refused without --time-format (Polars' CSV reader read it day
+    first), and read as the format says with it."""
+    f = tmp_path / "counts.csv"
+    f.write_text("patient_id,taken_at,anc\n" + "".join(f"p1,0{d}/01/2024 08:00,{a}\n" for d, a in ((3, 0.4), (4, 1.2))))
+    assert run("follow", str(f), "--json") == 2
+    assert "can be month-first (US) or day-first" in capsys.readouterr().err
+    starts = {}
+    for fmt in ("%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M"):
+        assert run("follow", str(f), "--json", "--time-format", fmt) == 0
+        doc = json.loads(capsys.readouterr().out)
+        starts[fmt] = next(e for e in doc["patients"][0]["episodes"] if e["line"] == "neutrophils")["start"]
+    assert starts == {"%d/%m/%Y %H:%M": "2024-01-03T08:00:00", "%m/%d/%Y %H:%M": "2024-03-01T08:00:00"}
+    # the report reads the same way
+    assert run("report", str(f), "--html", str(tmp_path / "r.html"), "--time-format", "%d/%m/%Y %H:%M") == 0

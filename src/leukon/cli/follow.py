@@ -12,7 +12,7 @@ import argparse
 import json
 
 from leukon.cli.app import command
-from leukon.cli.arguments import add_profiles_argument
+from leukon.cli.arguments import add_profiles_argument, help_text
 from leukon.cli.files import written_whole
 from leukon.course.model import NOT_A_DIAGNOSIS, FollowResult
 from leukon.errors import InputError
@@ -73,11 +73,14 @@ def cmd_follow(args: argparse.Namespace) -> int:
 
 
 def add_follow_arguments(p: argparse.ArgumentParser) -> None:
-    """INPUT, --patient, --treatments and --scheme, shared by `follow` and `report`."""
+    """INPUT, --patient, --treatments, --scheme and --time-format, shared by `follow` and `report`."""
     p.add_argument("input", metavar="INPUT", help="CSV, Parquet or JSON list of counts (10^9/L unless a unit is given)")
     p.add_argument("--patient", metavar="ID", help="follow only this patient")
     p.add_argument("--treatments", metavar="FILE", help="CSV or JSON with patient_id, date, label")
     p.add_argument("--scheme", default="ctcae-v5", help="grading scheme for worst grades (default ctcae-v5)")
+    p.add_argument("--time-format", metavar="FORMAT",
+                   help=help_text("strftime format of taken_at, e.g. %d/%m/%Y %H:%M; only it is then accepted "
+                                  "(default: read as `leukon screen` reads times)"))  # fmt: skip
     add_profiles_argument(p)  # panels whose profile column names a lab's own profile
 
 

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    df = read_table(args.input, results=True)  # read (and, for raw results, screen) once for both parts
+    df = read_table(args.input, results=True, time_format=args.time_format)  # read (and screen) once for both parts
     result = follow_args(args, df)
     if len(result.patients) != 1:
         ids = ", ".join(p.patient_id for p in result.patients[:10])

@@ -19,7 +19,7 @@ from leukon.rules.units import check_value
 COUNT_COLUMNS = tuple(line.column for line in DEFAULT_LINES)
 
 
-def _read_json_records(path: Path) -> pl.DataFrame:
+def _read_json_records(path: Path, time_format: str | None) -> pl.DataFrame:
     data = json.loads(path.read_text("utf-8"))
     if isinstance(data, dict):
         data = data.get("results", data.get("panels"))
@@ -37,13 +37,14 @@ def _read_json_records(path: Path) -> pl.DataFrame:
     schema = {"patient_id": pl.String, "specimen_id": pl.String, "taken_at": pl.String} | dict.fromkeys(
         COUNT_COLUMNS, pl.Float64
     )
-    return _times(pl.DataFrame(rows, schema=schema))
+    return _times(pl.DataFrame(rows, schema=schema), time_format)
 
 
-def read_table(path: str, *, results: bool = False) -> pl.DataFrame:
+def read_table(path: str, *, results: bool = False, time_format: str | None = None) -> pl.DataFrame:
     """Read a table (CSV, Parquet, or a JSON list of records; the suffix decides). With `results`, a long
     table of lab results (one row a result, as `leukon screen --format long` reads) that has no count
-    columns is screened into panels first."""
+    columns is screened into panels first. Text times are read as `leukon screen` reads them, or with
+    `time_format` alone when it is given."""
     p = Path(path)
     if not p.is_file():
         raise InputError("INPUT", f"{path}: no such file")
@@ -60,39 +61,43 @@ def read_table(path: str, *, results: bool = False) -> pl.DataFrame:
 
     kind = file_kind(p)
     if suffix == ".json" or kind == "a JSON document":
-        return _read_json_records(p)
+        return _read_json_records(p, time_format)
     if kind is not None:
         raise InputError("INPUT", f"{path} is not a CSV but {kind}; give CSV, Parquet or a JSON list of counts")
     with p.open("rb") as fh:
         parquet = fh.read(4) == b"PAR1"
     with read_errors(path):
-        df = pl.read_parquet(p) if parquet else pl.read_csv(p, try_parse_dates=True, infer_schema_length=10_000)
-    df = _times(df)
+        # taken_at as text: Polars' own date guessing reads 03/01/2024 day first and fails on a column mixing
+        # shapes; `_times` settles the order from the column or refuses, as `leukon screen` does
+        df = pl.read_parquet(p) if parquet else pl.read_csv(p, try_parse_dates=True, infer_schema_length=10_000,
+                                                            schema_overrides={"taken_at": pl.String})  # fmt: skip
     if results and not set(COUNT_COLUMNS) & set(df.columns):
-        return _panels_from_results(path)
+        return _panels_from_results(path, time_format)
+    df = _times(df, time_format)
     return df
 
 
-def _times(df: pl.DataFrame) -> pl.DataFrame:
-    """taken_at read as `leukon screen` reads it: US or day-first dates settled by the column, or refused."""
+def _times(df: pl.DataFrame, time_format: str | None = None) -> pl.DataFrame:
+    """taken_at read as `leukon screen` reads it: US or day-first dates settled by the column, or refused;
+    with `time_format`, that format alone."""
     if "taken_at" not in df.columns or df["taken_at"].dtype != pl.String:
         return df
     from leukon.sources.base import parse_time, resolve_time_format
 
-    fmt, _ = resolve_time_format(df.lazy(), None)
-    parsed = df.select(parse_time(pl.col("taken_at"), pl.String, fmt=fmt)).to_series()
+    fmt, _ = resolve_time_format(df.lazy(), time_format)
+    parsed = df.select(parse_time(pl.col("taken_at"), pl.String, fmt=fmt, only=time_format is not None)).to_series()
     bad = df["taken_at"].filter(parsed.is_null() & df["taken_at"].str.strip_chars().ne(""))
     if bad.len():
         raise InputError("taken_at", f"cannot read {bad[0]!r} as a date and time")
     return df.with_columns(parsed.alias("taken_at"))
 
 
-def _panels_from_results(path: str) -> pl.DataFrame:
+def _panels_from_results(path: str, time_format: str | None) -> pl.DataFrame:
     """Panels from a long results table, through the same adapter and kernel as `leukon screen`."""
     from leukon.pipelines.screen import screen
 
     try:
-        return screen(path, format="long", course=False).panels
+        return screen(path, format="long", course=False, time_format=time_format).panels
     except InputError as e:
         raise InputError("INPUT", f"{path} has no count columns ({', '.join(COUNT_COLUMNS)}) with patient_id and"
                          f" taken_at, and is not a long results table either ({e})") from None  # fmt: skip
@@ -109,9 +114,9 @@ def _read_treatments(path: str | None) -> pl.DataFrame | None:
     return read_table(path)
 
 
-def _check_dates(df: pl.DataFrame) -> pl.DataFrame:
+def _check_dates(df: pl.DataFrame, time_format: str | None) -> pl.DataFrame:
     """`df` with its text times read as `_times` reads them; InputError when a row has none."""
-    df = _times(df)
+    df = _times(df, time_format)
     if "taken_at" in df.columns and df["taken_at"].null_count():
         raise InputError("taken_at", f"{df['taken_at'].null_count()} row(s) have no readable date and time")
     return df
@@ -119,7 +124,8 @@ def _check_dates(df: pl.DataFrame) -> pl.DataFrame:
 
 def follow_args(args: argparse.Namespace, df: pl.DataFrame | None = None) -> FollowResult:
     """The course of the counts in INPUT (or `df`, already read), for the options `add_follow_arguments` adds."""
-    df = _check_dates(read_table(args.input, results=True) if df is None else df)
+    time_format = getattr(args, "time_format", None)
+    df = _check_dates(read_table(args.input, results=True, time_format=time_format) if df is None else df, time_format)
     return follow(df, args.patient, treatments=_read_treatments(args.treatments), scheme=args.scheme)
 
 
