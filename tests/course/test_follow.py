@@ -97,3 +97,24 @@ def test_patients_table_one_row_per_patient(s, chemo):
     f = follow(p)
     assert [x.courses["neutrophils"].label for x in f.patients] == t["label_neutrophils"].to_list()
     assert [x.cyclic.verdict for x in f.patients] == t["cyclic"].to_list()
+
+
+def test_text_times_are_read_as_screen_reads_them():
+    """Numeric dates nothing settles are refused, not guessed; `time_format` settles them; ISO shapes mix."""
+    df = pl.DataFrame({"patient_id": ["p1"] * 3, "taken_at": [f"0{d}/01/2024 08:00" for d in (3, 4, 5)],
+                       "anc": [0.4, 1.2, 1.3]})  # fmt: skip
+    with pytest.raises(InputError, match=r"month-first \(US\) or day-first"):
+        follow(df)
+    first = {fmt: follow(df, time_format=fmt).patient("p1").episodes_of("neutrophils")[0].start
+             for fmt in ("%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M")}  # fmt: skip
+    assert first == {"%d/%m/%Y %H:%M": dt.datetime(2024, 1, 3, 8), "%m/%d/%Y %H:%M": dt.datetime(2024, 3, 1, 8)}
+    iso = df.with_columns(taken_at=pl.Series(["2024-01-03 08:00", "2024-01-04T09:00:00+01:00", "2024-01-05"]))
+    assert follow(iso).patient("p1").episodes_of("neutrophils")[0].start == dt.datetime(2024, 1, 3, 8)
+
+
+def test_treatment_dates_are_iso_not_guessed():
+    df = pl.DataFrame({"patient_id": ["p1"] * 2, "taken_at": ["2024-01-03", "2024-01-04"], "anc": [0.4, 1.2]})
+    with pytest.raises(InputError, match="dates like 2024-03-01"):
+        follow(df, treatments=pl.DataFrame({"patient_id": ["p1"], "date": ["03/01/2024"], "label": ["chemo"]}))
+    ok = pl.DataFrame({"patient_id": ["p1"], "date": ["2024-01-01 09:30"], "label": ["chemo"]})
+    assert follow(df, treatments=ok).patient("p1").episodes_of("neutrophils")[0].treatment.date == dt.date(2024, 1, 1)

@@ -138,8 +138,11 @@ def below_column(level: float) -> str:
     return "days_below_" + f"{level:g}".replace(".", "_")
 
 
-def prepare(panels: pl.DataFrame | pl.LazyFrame, params: CourseParams) -> pl.LazyFrame:
-    """Check the panels contract and cast: taken_at to Datetime(us), counts to Float64 (non-finite -> null)."""
+def prepare(
+    panels: pl.DataFrame | pl.LazyFrame, params: CourseParams, *, time_format: str | None = None
+) -> pl.LazyFrame:
+    """Check the panels contract and cast: taken_at to Datetime(us) (text read as `screen` reads it, or with
+    `time_format` alone), counts to Float64 (non-finite -> null)."""
     lf = panels.lazy()
     schema = lf.collect_schema()
     wanted = [*REQUIRED, *(line.column for line in params.lines)]
@@ -150,8 +153,11 @@ def prepare(panels: pl.DataFrame | pl.LazyFrame, params: CourseParams) -> pl.Laz
         cols = ", ".join(line.column for line in params.lines)
         raise InputError("panels", f"no count column ({cols}) found.{did_you_mean(wanted[-1], list(schema))}")
     t = schema["taken_at"]
-    if t == pl.String:
-        taken = pl.col("taken_at").str.to_datetime(time_unit="us", strict=False)
+    if t == pl.String:  # read as `screen` reads times: numeric dates settled by the column or refused
+        from leukon.sources.base import parse_time, resolve_time_format
+
+        fmt, _ = resolve_time_format(lf, time_format)
+        taken = parse_time(pl.col("taken_at"), pl.String, fmt=fmt, only=time_format is not None)
     elif isinstance(t, pl.Datetime) and t.time_zone is not None:
         taken = pl.col("taken_at").dt.convert_time_zone("UTC").dt.replace_time_zone(None).dt.cast_time_unit("us")
     elif t in (pl.Date,) or isinstance(t, pl.Datetime):

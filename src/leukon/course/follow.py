@@ -34,7 +34,12 @@ def prepare_treatments(treatments: Frame | None) -> pl.DataFrame | None:
         if name not in df.columns:
             raise InputError(name, f"treatments have no {name!r} column.{did_you_mean(name, df.columns)}")
     d = df.schema["date"]
-    date = pl.col("date").str.to_date(strict=False) if d == pl.String else pl.col("date").cast(pl.Date)
+    if d == pl.String:  # ISO dates (a time of day is allowed and dropped); 03/01/2024 is not guessed
+        from leukon.sources.base import parse_time
+
+        date = parse_time(pl.col("date"), pl.String, fmt="%Y-%m-%d").dt.date()
+    else:
+        date = pl.col("date").cast(pl.Date)
     label = pl.col("label").cast(pl.String).fill_null("treatment") if "label" in df.columns else pl.lit("treatment")
     out = df.select(pl.col("patient_id").cast(pl.String), date.alias("date"), label.alias("label"))
     if out["date"].null_count() > df["date"].null_count():
@@ -291,6 +296,7 @@ def follow(
     treatments: Frame | None = None,
     scheme: str = "ctcae-v5",
     params: CourseParams | None = None,
+    time_format: str | None = None,
 ) -> FollowResult:
     """Episodes, course labels and the cyclic verdict for one patient (patient_id) or every patient.
 
@@ -298,6 +304,8 @@ def follow(
     per-count grade columns such as grade_ctcae_v5_anc; optional ranges per count (`<count>_lln`,
     `<count>_uln`, `<count>_range`, as `screen` writes them) and specimen context (age_days, sex, ancestry,
     profile) from which each count's range is chosen when no lower limit is given (see `limits`).
+    time_format: the strftime format of a text taken_at, the only one then accepted; without it, text times
+    are read as `screen` reads them, and numeric dates such as 03/01/2024 that nothing settles are refused.
     treatments: patient_id, date, label. Unknown patients, missing columns, bad dates or an unknown sex,
     ancestry or profile raise InputError; a series too thin to judge gives "insufficient data" or "no data",
     and counts without a range are "not assessed", rather than a guess.
@@ -308,7 +316,7 @@ def follow(
 
     panels = polars_frame(panels, field_name="panels")  # a pandas DataFrame is converted
     treatments = None if treatments is None else polars_frame(treatments, field_name="treatments")
-    lf = prepare(panels, p)
+    lf = prepare(panels, p, time_format=time_format)
     if patient_id is not None:
         known = lf.select(pl.col("patient_id").unique()).collect()["patient_id"].drop_nulls().to_list()
         if patient_id not in known:
