@@ -193,6 +193,15 @@ def test_follow_json_records_convert_units_like_the_cli(client):
     assert doc["patients"][0]["episodes"][0]["nadir"] == 0.4, values
 
 
+def test_follow_dates_nothing_settles_need_time_format(client):
+    csv = "patient_id,taken_at,anc\nP1,03/01/2024,0.4\nP1,04/01/2024,1.2\n"
+    r = client.post("/follow", json={"csv": csv, "chart": False})
+    assert r.status_code == 422 and r.json()["field"] == "taken_at", r.text
+    starts = {fmt: client.post("/follow", json={"csv": csv, "chart": False, "time_format": fmt}).json()["patients"][0][
+        "episodes"][0]["start"] for fmt in ("%d/%m/%Y", "%m/%d/%Y")}  # fmt: skip
+    assert starts == {"%d/%m/%Y": "2024-01-03T00:00:00", "%m/%d/%Y": "2024-03-01T00:00:00"}
+
+
 @pytest.mark.parametrize(
     "body, field",
     [

@@ -96,7 +96,8 @@ def _follow(body: FollowRequest) -> dict:
         if body.treatments:
             treatments = str(Path(tmp, "treatments.json"))
             Path(treatments).write_text(json.dumps([t.model_dump() for t in body.treatments]), "utf-8")
-        args = argparse.Namespace(input=str(path), patient=body.patient_id, treatments=treatments, scheme=body.scheme)
+        args = argparse.Namespace(input=str(path), patient=body.patient_id, treatments=treatments, scheme=body.scheme,
+                                  time_format=body.time_format)  # fmt: skip
         try:
             result = reading_errors(follow_args, args)
         except InputError as e:  # name the request's field, not the temporary file the CLI reader was given

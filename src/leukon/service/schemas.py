@@ -163,4 +163,9 @@ class FollowRequest(BaseModel):
     patient_id: StrictStr | None = Field(None, description="follow only this patient")
     treatments: list[TreatmentDate] | None = Field(None, max_length=2_000)
     scheme: StrictStr = "ctcae-v5"
+    time_format: StrictStr | None = Field(
+        None,
+        description="strftime format of taken_at, e.g. %d/%m/%Y %H:%M, the only one then accepted; without it, "
+        "times are read as `leukon screen` reads them and dates such as 03/01/2024 that nothing settles are refused",
+    )
     chart: StrictBool = Field(True, description="draw the chart (SVG) for the one patient followed")
