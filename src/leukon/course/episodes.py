@@ -154,10 +154,9 @@ def prepare(
         raise InputError("panels", f"no count column ({cols}) found.{did_you_mean(wanted[-1], list(schema))}")
     t = schema["taken_at"]
     if t == pl.String:  # read as `screen` reads times: numeric dates settled by the column or refused
-        from leukon.sources.base import parse_time, resolve_time_format
+        from leukon.sources.base import taken_at_times
 
-        fmt, _ = resolve_time_format(lf, time_format)
-        taken = parse_time(pl.col("taken_at"), pl.String, fmt=fmt, only=time_format is not None)
+        taken = taken_at_times(lf, time_format)
     elif isinstance(t, pl.Datetime) and t.time_zone is not None:
         taken = pl.col("taken_at").dt.convert_time_zone("UTC").dt.replace_time_zone(None).dt.cast_time_unit("us")
     elif t in (pl.Date,) or isinstance(t, pl.Datetime):

@@ -82,10 +82,9 @@ def _times(df: pl.DataFrame, time_format: str | None = None) -> pl.DataFrame:
     with `time_format`, that format alone."""
     if "taken_at" not in df.columns or df["taken_at"].dtype != pl.String:
         return df
-    from leukon.sources.base import parse_time, resolve_time_format
+    from leukon.sources.base import taken_at_times
 
-    fmt, _ = resolve_time_format(df.lazy(), time_format)
-    parsed = df.select(parse_time(pl.col("taken_at"), pl.String, fmt=fmt, only=time_format is not None)).to_series()
+    parsed = df.select(taken_at_times(df.lazy(), time_format)).to_series()
     bad = df["taken_at"].filter(parsed.is_null() & df["taken_at"].str.strip_chars().ne(""))
     if bad.len():
         raise InputError("taken_at", f"cannot read {bad[0]!r} as a date and time")

@@ -299,8 +299,16 @@ def parse_time(expr: pl.Expr, dtype: pl.DataType, *, fmt: str | None, only: bool
         first = fixed_time(s, fmt)
         if only:
             return first
-        return pl.coalesce(first, iso_time(s))
+        return pl.coalesce(first, iso_time(pl.when(first.is_null()).then(s)))
     return iso_time(s)
+
+
+def taken_at_times(frame: pl.LazyFrame, time_format: str | None) -> pl.Expr:
+    """The text column `taken_at` of `frame` parsed as every reader parses times: with `time_format` alone when
+    it is given, else with the format the column settles (`resolve_time_format`) and ISO 8601 for the rest.
+    For a small frame read in memory (`follow`'s inputs); a source's large column goes through `checked`."""
+    fmt, _ = resolve_time_format(frame, time_format)
+    return parse_time(pl.col("taken_at"), pl.String, fmt=fmt, only=time_format is not None)
 
 
 #: A year-first ISO 8601 time, its parts captured: year, month, day ('-', '/' or '.' between them), then
