@@ -9,7 +9,8 @@ generator never holds more than one piece), then runs `screen` once per chunk co
 so that its peak memory (ru_maxrss) is its own. `auto` is the count `screen` picks itself (`auto_chunks`).
 With --out, each run writes its Parquet outputs into a temporary folder, as `leukon screen --out` does.
 Prints seconds, M results/s, peak MB and where the time went (reading, slices, grades, course, writing),
-then the median time of each chunk count as a ratio to the first count's. The generated file and the
+then the median time of each chunk count as a ratio to the first count's. Each run has the memory settings
+the `leukon` command gives its own process (`leukon.cli.app.COMMAND_ENV`). The generated file and the
 outputs are deleted afterwards (unless --keep).
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -73,7 +75,7 @@ def _in_child(function: str, *args) -> None:
 def run_watched(cmd: list[str], max_mb: float | None) -> tuple[int, str, str]:
     """Run `cmd`; with `max_mb`, kill it once its resident memory passes that (a guard for a shared machine)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=_command_env())
         high = 0.0
         while proc.poll() is None:
             high = max(high, _rss_mb(proc.pid))
@@ -85,6 +87,13 @@ def run_watched(cmd: list[str], max_mb: float | None) -> tuple[int, str, str]:
         out.seek(0)
         err.seek(0)
         return proc.returncode, out.read(), err.read()
+
+
+def _command_env() -> dict[str, str]:
+    """This process's environment with the memory settings the `leukon` command gives itself, unless set."""
+    from leukon.cli.app import COMMAND_ENV
+
+    return {name: value for name, (_, value) in COMMAND_ENV.items()} | dict(os.environ)
 
 
 def _rss_mb(pid: int) -> float:

@@ -26,8 +26,9 @@ in a fresh process, and again once that process has touched it. On a virtual mac
 memory lazily the first figure can be ten times the second, and an engine's seconds then follow its GB
 touched; the in-process engines also print their seconds and GB touched by stage.
 
-Every engine runs with NumPy's huge-page advice off, as the `leukon` command runs itself (see
-`leukon.cli.app.main`); `--numpy-hugepages default` keeps NumPy's default for all of them.
+Every engine runs with the memory settings the `leukon` command gives its own process (NumPy's huge-page
+advice off, jemalloc's own purge delays for Polars; see `leukon.cli.app.COMMAND_ENV`), the floor and DuckDB
+included; `--memory-settings default` keeps the libraries' defaults for all of them.
 """
 
 from __future__ import annotations
@@ -507,11 +508,11 @@ def main() -> None:
     p.add_argument("--file", help="use this long-format Parquet file instead of generating one")
     p.add_argument("--keep", action="store_true", help="keep the generated file")
     p.add_argument(
-        "--numpy-hugepages",
-        choices=("off", "default"),
-        default="off",
-        help="NumPy's huge-page advice in every engine's process: off (NUMPY_MADVISE_HUGEPAGE=0, as the leukon "
-        "command runs) or NumPy's default",
+        "--memory-settings",
+        choices=("command", "default"),
+        default="command",
+        help="in every engine's process: the settings the leukon command gives itself (NumPy's huge-page advice "
+        "off, jemalloc's purge delays) or the libraries' defaults",
     )
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -538,9 +539,12 @@ def main() -> None:
         flush=True,
     )
     env = dict(os.environ)
-    if args.numpy_hugepages == "off":  # the same for every engine; only leukon's use NumPy arrays
-        env.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
-    print(f"NUMPY_MADVISE_HUGEPAGE={env.get('NUMPY_MADVISE_HUGEPAGE', '(NumPy default)')} in every engine", flush=True)
+    if args.memory_settings == "command":  # the same for every engine (the floor uses Polars too)
+        from leukon.cli.app import COMMAND_ENV
+
+        env |= {name: value for name, (_, value) in COMMAND_ENV.items() if name not in env}
+    shown = ("NUMPY_MADVISE_HUGEPAGE", "_RJEM_MALLOC_CONF")
+    print(" ".join(f"{k}={env.get(k, '(default)')}" for k in shown), "in every engine", flush=True)
     res = {}
     for engine in args.engines.split(","):
         out = subprocess.run(

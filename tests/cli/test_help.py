@@ -68,19 +68,35 @@ def test_installed_command_help_at_80_columns():
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "leukon screen --help" in p.stderr
 
 
-@pytest.mark.parametrize(("given", "expected"), [(None, "0 False"), ("1", "1 True")])
-def test_the_command_turns_numpy_huge_page_advice_off_unless_set(given, expected):
-    """The command's own process only (see `leukon.cli.app.main`); a value the user set is kept."""
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({}, "0 False dirty_decay_ms:10000,muzzy_decay_ms:0"),
+        ({"NUMPY_MADVISE_HUGEPAGE": "1", "_RJEM_MALLOC_CONF": "dirty_decay_ms:100"}, "1 True dirty_decay_ms:100"),
+    ],
+)
+def test_the_command_sets_its_memory_settings_unless_set(given, expected):
+    """NumPy's huge-page advice off and jemalloc's own purge delays, in the command's own process only (see
+    `leukon.cli.app.COMMAND_ENV`); a value the user set is kept. Polars appends the value to its own settings,
+    and jemalloc takes the last one given."""
     code = (
         "import os, sys\n"
         "from leukon.cli.app import main\n"
         "main(['explain', 'anc'])\n"
-        "import numpy._core.multiarray as m\n"
-        "print(os.environ['NUMPY_MADVISE_HUGEPAGE'], m._get_madvise_hugepage(), file=sys.stderr)\n"
+        "import numpy._core.multiarray as m, polars\n"
+        "jemalloc = os.environ['_RJEM_MALLOC_CONF'].split(',')\n"
+        "print(os.environ['NUMPY_MADVISE_HUGEPAGE'], m._get_madvise_hugepage(), ','.join(jemalloc[2:]), file=sys.stderr)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
-    if given is not None:
-        env["NUMPY_MADVISE_HUGEPAGE"] = given
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMPY_MADVISE_HUGEPAGE", "_RJEM_MALLOC_CONF")} | given
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip().splitlines()[-1] == expected
+
+
+def test_the_library_leaves_memory_settings_alone():
+    code = "import os, leukon, polars; leukon.assess(wbc=2.0); print(os.environ.get('NUMPY_MADVISE_HUGEPAGE'), os.environ['_RJEM_MALLOC_CONF'])"
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMPY_MADVISE_HUGEPAGE", "_RJEM_MALLOC_CONF")}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    numpy, jemalloc = r.stdout.split()
+    assert numpy == "None" and "dirty_decay_ms:10000" not in jemalloc  # Polars' own
