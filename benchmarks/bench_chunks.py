@@ -28,6 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
+#: The environment this benchmark started with: importing Polars later sets its allocator's delays in it.
+STARTED_ENV = dict(os.environ)
+
 HERE = Path(__file__).parent
 
 
@@ -73,9 +76,12 @@ def _in_child(function: str, *args) -> None:
 
 
 def run_watched(cmd: list[str], max_mb: float | None) -> tuple[int, str, str]:
-    """Run `cmd`; with `max_mb`, kill it once its resident memory passes that (a guard for a shared machine)."""
+    """Run `cmd` with the memory settings the `leukon` command gives itself; with `max_mb`, kill it once its
+    resident memory passes that (a guard for a shared machine)."""
+    from leukon.cli.app import command_env
+
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=_command_env())
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=command_env(STARTED_ENV))
         high = 0.0
         while proc.poll() is None:
             high = max(high, _rss_mb(proc.pid))
@@ -87,13 +93,6 @@ def run_watched(cmd: list[str], max_mb: float | None) -> tuple[int, str, str]:
         out.seek(0)
         err.seek(0)
         return proc.returncode, out.read(), err.read()
-
-
-def _command_env() -> dict[str, str]:
-    """This process's environment with the memory settings the `leukon` command gives itself, unless set."""
-    from leukon.cli.app import COMMAND_ENV
-
-    return {name: value for name, (_, value) in COMMAND_ENV.items()} | dict(os.environ)
 
 
 def _rss_mb(pid: int) -> float:

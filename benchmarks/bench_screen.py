@@ -43,6 +43,9 @@ import tempfile
 import time
 from pathlib import Path
 
+#: The environment this benchmark started with: importing Polars later sets its allocator's delays in it.
+STARTED_ENV = dict(os.environ)
+
 ENGINES = ("floor", "sort", "leukon", "leukon+course", "cli", "duckdb", "pandas")
 
 
@@ -538,11 +541,11 @@ def main() -> None:
         f" {probe['again']:.2f} s once the process had touched it",
         flush=True,
     )
-    env = dict(os.environ)
+    env = dict(STARTED_ENV)
     if args.memory_settings == "command":  # the same for every engine (the floor uses Polars too)
-        from leukon.cli.app import COMMAND_ENV
+        from leukon.cli.app import command_env
 
-        env |= {name: value for name, (_, value) in COMMAND_ENV.items() if name not in env}
+        env = command_env(env)
     shown = ("NUMPY_MADVISE_HUGEPAGE", "_RJEM_MALLOC_CONF")
     print(" ".join(f"{k}={env.get(k, '(default)')}" for k in shown), "in every engine", flush=True)
     res = {}

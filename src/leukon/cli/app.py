@@ -17,7 +17,7 @@ import functools
 import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 EXIT_OK = 0
 EXIT_BUG = 1
@@ -40,6 +40,14 @@ COMMAND_ENV: dict[str, tuple[str, str]] = {
     "NUMPY_MADVISE_HUGEPAGE": ("numpy", "0"),
     "_RJEM_MALLOC_CONF": ("polars", "dirty_decay_ms:10000,muzzy_decay_ms:0"),
 }
+
+
+def command_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` with `COMMAND_ENV` added where it does not set a variable: for a child process that should run
+    as the command runs itself (the benchmarks). Pass the environment as it was before Polars was imported,
+    since importing Polars sets `_RJEM_MALLOC_CONF` to its own delays."""
+    return {name: value for name, (_, value) in COMMAND_ENV.items()} | dict(environ)
+
 
 #: Sub-command modules, in the order `leukon --help` lists them. Adding a command = one entry here; the module
 #: `leukon.cli.NAME` registers the command NAME (`build_parser(only=NAME)` relies on it), and imports its heavy
