@@ -10,7 +10,7 @@ so that its peak memory (ru_maxrss) is its own. `auto` is the count `screen` pic
 With --out, each run writes its Parquet outputs into a temporary folder, as `leukon screen --out` does.
 Prints seconds, M results/s, peak MB and where the time went (reading, slices, grades, course, writing),
 then the median time of each chunk count as a ratio to the first count's. Each run has the memory settings
-the `leukon` command gives its own process (`leukon.cli.app.COMMAND_ENV`). The generated file and the
+the `leukon` command gives its own process (`leukon.cli.memory`). The generated file and the
 outputs are deleted afterwards (unless --keep).
 """
 
@@ -78,7 +78,7 @@ def _in_child(function: str, *args) -> None:
 def run_watched(cmd: list[str], max_mb: float | None) -> tuple[int, str, str]:
     """Run `cmd` with the memory settings the `leukon` command gives itself; with `max_mb`, kill it once its
     resident memory passes that (a guard for a shared machine)."""
-    from leukon.cli.app import command_env
+    from leukon.cli.memory import command_env
 
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=command_env(STARTED_ENV))

@@ -27,7 +27,7 @@ memory lazily the first figure can be ten times the second, and an engine's seco
 touched; the in-process engines also print their seconds and GB touched by stage.
 
 Every engine runs with the memory settings the `leukon` command gives its own process (NumPy's huge-page
-advice off, jemalloc's own purge delays for Polars; see `leukon.cli.app.COMMAND_ENV`), the floor and DuckDB
+advice off, jemalloc's own purge delays for Polars; see `leukon.cli.memory`), the floor and DuckDB
 included; `--memory-settings default` keeps the libraries' defaults for all of them.
 """
 
@@ -543,7 +543,7 @@ def main() -> None:
     )
     env = dict(STARTED_ENV)
     if args.memory_settings == "command":  # the same for every engine (the floor uses Polars too)
-        from leukon.cli.app import command_env
+        from leukon.cli.memory import command_env
 
         env = command_env(env)
     shown = ("NUMPY_MADVISE_HUGEPAGE", "_RJEM_MALLOC_CONF")

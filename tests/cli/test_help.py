@@ -77,7 +77,7 @@ def test_installed_command_help_at_80_columns():
 )
 def test_the_command_sets_its_memory_settings_unless_set(given, expected):
     """NumPy's huge-page advice off and jemalloc's own purge delays, in the command's own process only (see
-    `leukon.cli.app.COMMAND_ENV`); a value the user set is kept. Polars appends the value to its own settings,
+    `leukon.cli.memory`); a value the user set is kept. Polars appends the value to its own settings,
     and jemalloc takes the last one given."""
     code = (
         "import os, sys\n"

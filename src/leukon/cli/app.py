@@ -17,37 +17,12 @@ import functools
 import importlib
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 EXIT_OK = 0
 EXIT_BUG = 1
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
-
-#: Memory settings the `leukon` command gives its own process: variable -> (the library that reads it on import,
-#: value). On a virtual machine that hands freed memory back to its host, new memory costs 1.2-2.8 s per GB to
-#: touch against about 0.1 s for memory the process touched before, so both keep memory the run reuses:
-#:
-#: - NumPy's huge-page advice off. Where transparent huge pages are `madvise` with synchronous defragmentation,
-#:   each fault of a large new array may compact memory first: the pivot's scatters spent most of their time in
-#:   the kernel (`leukon screen` on 10.1 M results, 5 runs each, alternating: 13.5 s on average without the
-#:   advice, 14.2 s with it; 2-core VM, 2026-12).
-#: - jemalloc's own purge delays (freed pages kept 10 s, then returned), which Polars shortens to 0.5 s and 1 s
-#:   for long-lived programs. A stage of the screen lasts one or two seconds, so with Polars' delays each stage
-#:   faulted in anew the memory the one before it freed: `leukon screen` on 10.1 M results took 13.0-13.9 s
-#:   with jemalloc's delays against 14.2-16.3 s (3 runs each, alternating), for a peak of 5.1 GB against 4.4 GB.
-COMMAND_ENV: dict[str, tuple[str, str]] = {
-    "NUMPY_MADVISE_HUGEPAGE": ("numpy", "0"),
-    "_RJEM_MALLOC_CONF": ("polars", "dirty_decay_ms:10000,muzzy_decay_ms:0"),
-}
-
-
-def command_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """`environ` with `COMMAND_ENV` added where it does not set a variable: for a child process that should run
-    as the command runs itself (the benchmarks). Pass the environment as it was before Polars was imported,
-    since importing Polars sets `_RJEM_MALLOC_CONF` to its own delays."""
-    return {name: value for name, (_, value) in COMMAND_ENV.items()} | dict(environ)
-
 
 #: Sub-command modules, in the order `leukon --help` lists them. Adding a command = one entry here; the module
 #: `leukon.cli.NAME` registers the command NAME (`build_parser(only=NAME)` relies on it), and imports its heavy
@@ -137,15 +112,14 @@ def _chosen(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """The `leukon` entry point: parse, run the sub-command, return its exit code.
 
-    The command sets `COMMAND_ENV` for its own process, before NumPy and Polars are imported, unless the user
-    set a variable; the library never sets them, so an importing program keeps its own settings.
+    The command gives its own process the memory settings of `leukon.cli.memory` (before NumPy and Polars are
+    imported); the library never sets them, so an importing program keeps its own settings.
     """
+    from leukon.cli.memory import set_command_env
 
     if argv is None:
         argv = sys.argv[1:]
-    for name, (library, value) in COMMAND_ENV.items():
-        if library not in sys.modules:  # read once, when the library is imported; a value the user set is kept
-            os.environ.setdefault(name, value)
+    set_command_env()
 
     def run() -> int:
         parser = build_parser(_chosen(argv))
