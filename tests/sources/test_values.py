@@ -8,7 +8,7 @@ from importlib import resources
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from leukon.rules.analytes import ABSOLUTE, PERCENT, by_local_name, fold_name
@@ -151,6 +151,10 @@ cells = st.one_of(
 
 @settings(deadline=None)  # a loaded CI machine must not fail a correct test on time
 @given(st.lists(cells, min_size=1, max_size=20), st.sampled_from([".", ","]))
+# Found by this test: text matching the pattern that is no number ("0,0,0" with a decimal comma, "<1.2.3") was
+# half cleaned ("0.0,0", "1.2.3" with "<"), so its reject quoted text the file does not hold.
+@example(["0.00", "0,0,0"], ",")
+@example(["<1.2.3", "1,2,3"], ".")
 def test_the_vectorised_reader_agrees_with_the_scalar_one(texts, mark):
     """value_exprs (Polars, for tables) and parse_value (one cell) read every cell alike."""
     out = value_parts(mark)(pl.Series("v", texts)).struct.unnest()
