@@ -98,6 +98,7 @@ def read_mimic(
         time_only=time_format is not None,
         notes=t.notes,
         keepalive=t.keepalive,
+        engine=t.engine,
     )
 
 

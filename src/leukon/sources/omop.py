@@ -133,6 +133,7 @@ def read_omop(
         time_only=time_format is not None,
         notes=t.notes,
         keepalive=t.keepalive,
+        engine=t.engine,
     )
 
 

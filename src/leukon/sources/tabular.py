@@ -154,6 +154,7 @@ def read_long(
         time_only=time_format is not None,
         notes=notes,
         keepalive=t.keepalive,
+        engine=t.engine,
     )
 
 
@@ -420,4 +421,5 @@ def _wide_source(t: Table, checked: pl.LazyFrame, pats: pl.LazyFrame | None, not
         dropped=dropped,
         notes=notes,
         keepalive=t.keepalive,
+        engine=t.engine,
     )
