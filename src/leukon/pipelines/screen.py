@@ -471,9 +471,12 @@ BYTES_PER_RESULT = 600
 #: as dates; 0.85 GB when the times are text, which it parses; 2.9 GB before `iso_time` replaced format inference).
 SLICE_BYTES_PER_RESULT = 250
 OUTPUT_BYTES_PER_RESULT = 310
-#: Peak per result of one slice when each slice writes its tables as it goes (`tables_to`): 30 M results in 4
-#: slices, 4.6 GB (the slice's work, its tables, writing them, then merging one range of each table at a time).
-WRITTEN_BYTES_PER_RESULT = 620
+#: Peak per result of one slice when each slice writes its tables as it goes (`tables_to`): the slice's work, its
+#: tables, writing them, then merging one range of each table at a time. With the command's memory settings
+#: (`leukon.cli.memory`: freed memory is kept 10 s for reuse), 101.9 M results in 8 slices peaked at 7.9 and
+#: 8.2 GB in two runs, about 645 B per result of a slice (4.7 GB for 30 M results in 4 slices); 700 leaves
+#: room for that spread, so that run now takes 9 slices (620 before these settings).
+WRITTEN_BYTES_PER_RESULT = 700
 #: Bytes per result row in a long CSV, taken low so that the row estimate errs towards more slices.
 CSV_BYTES_PER_ROW = 60
 
