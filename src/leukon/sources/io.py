@@ -191,8 +191,8 @@ def _csv(path: Path, field_name: str, *, gz: bool) -> Table:
     # Every cell is text, parsed partly by per-batch Python functions (codes, result text, times the format
     # misses). The streaming engine calls them for each of its batches (373 for 10 M results) while its two
     # threads take turns on Python's lock; the in-memory engine calls them once a column. 10 M results as
-    # CSV, 5 A/B runs: the screen took 1.3 s more on average on the streaming engine (12.3-14.5 s against
-    # 14.7-16.7 s), for 1.0 GB touched in reading against 5.2 GB. A run too large for that is sliced and
+    # CSV, 5 A/B runs: the screen took 1.4 s more on average on the streaming engine (14.7-16.7 s against
+    # 12.3-15.2 s in memory), for 1.0 GB touched in reading against 5.2 GB. A run too large for that is sliced and
     # spilled, which streams anyway (`leukon.pipelines.spill`).
     return Table(lf, _count(pl.scan_csv(path, **opts)), str(path), notes, engine="in-memory")
 
