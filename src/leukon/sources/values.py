@@ -189,12 +189,6 @@ def _part(s: pl.Series, *, decimal: str, which: int) -> pl.Series:
     return out.scatter(rows, _parsed(s.gather(rows), decimal)[which])
 
 
-def _a_number(clean: pl.Expr) -> pl.Expr:
-    """Cleaned text only where it reads as a number, as `to_number` gives a number or nothing: "0,0,0" with a
-    decimal comma, or "1.2.3", match the pattern but are no number, and stay as written (with no operator)."""
-    return pl.when(clean.cast(pl.Float64, strict=False).is_not_null()).then(clean)
-
-
 def _parsed(s: pl.Series, decimal: str) -> tuple[pl.Series, pl.Series]:
     """(cleaned text, operator) of stripped text cells `s`, every cell through the pattern."""
     text = pl.col("t")
@@ -211,8 +205,6 @@ def _parsed(s: pl.Series, decimal: str) -> tuple[pl.Series, pl.Series]:
             .then(pl.lit(None, pl.String))
             .otherwise(num.str.replace(",", ".", literal=True))
         )
-        clean = _a_number(clean)
-        out = pl.coalesce(clean, text)
     else:
         thousands = num.str.contains(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
         clean = (
@@ -221,8 +213,10 @@ def _parsed(s: pl.Series, decimal: str) -> tuple[pl.Series, pl.Series]:
             .when(thousands)
             .then(num.str.replace_all(",", "", literal=True))
         )
-        clean = _a_number(clean)
-        out = pl.when(plain).then(text).otherwise(pl.coalesce(clean, text))
+    # As `to_number`: a number or nothing ("0,0,0" with a decimal comma, or "1.2.3", match the pattern but are no
+    # number, and stay as written, with no operator).
+    clean = pl.when(clean.cast(pl.Float64, strict=False).is_not_null()).then(clean)
+    out = pl.coalesce(clean, text) if decimal == "," else pl.when(plain).then(text).otherwise(pl.coalesce(clean, text))
     censor = pl.when(clean.is_not_null()).then(op.replace_strict(OPERATORS, default=None, return_dtype=pl.String))
     done = s.to_frame("t").select(out.alias("text"), censor.alias("censor"))
     return done["text"].alias(s.name), done["censor"].alias(s.name)
