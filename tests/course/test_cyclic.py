@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from leukon.course import CyclicParams, detect, follow
-from leukon.course.cyclic import _phase_of_minimum, baluev_fap, check_sampling, gls_power, periodogram
+from leukon.course.cyclic import _phase_of_minimum, baluev_fap, check_sampling, detect_many, gls_power, periodogram
 
 T0 = np.datetime64("2024-01-01T08:00", "us")
 
@@ -152,3 +152,50 @@ def test_power_is_scipys_generalised_lomb_scargle(seed):
     omega = 2 * np.pi * np.linspace(1 / 36, 1 / 12, int(rng.integers(2, 300)))
     expected = lombscargle(t, y - y.mean(), omega, normalize=True, floating_mean=True)
     assert gls_power(t, y, omega) == pytest.approx(expected, abs=1e-9)
+
+
+def _mixed_series(seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Series of every verdict: cyclic, noise, sparse, constant, empty, and a chemotherapy rhythm with its dates."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for kind in rng.permutation(np.repeat(np.arange(6), 3)).tolist():
+        days = np.concatenate([7 * w + np.sort(rng.choice(7, 3, replace=False)) for w in range(9)]) + rng.uniform(0, 1)
+        if kind == 0:
+            anc = np.exp(0.3 + 1.7 * np.cos(2 * np.pi * days / rng.uniform(14, 30)) + rng.normal(0, 0.25, len(days)))
+        elif kind == 1:
+            anc = 2.0 * np.exp(rng.normal(0, 0.3, len(days)))
+        elif kind == 2:
+            days = np.sort(rng.uniform(0, 300, 8))
+            anc = rng.uniform(0.1, 4, 8)
+        elif kind == 3:
+            anc = np.full(len(days), 0.9)
+        elif kind == 4:
+            days, anc = np.array([]), np.array([])
+        else:
+            anc = np.exp(0.3 + 1.7 * np.cos(2 * np.pi * days / 21) + rng.normal(0, 0.25, len(days)))
+        shuffle = rng.permutation(len(days))  # any order within a patient
+        out.append((at(days[shuffle]), anc[shuffle], at(np.arange(0, 63, 21)) if kind == 5 else None))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_many_patients_at_once_get_each_patients_own_verdict(seed, monkeypatch):
+    """`detect_many` (the screen's and `follow`'s path) gives every patient what `detect` gives them alone, in
+    batches of any size."""
+    from leukon.course import cyclic
+
+    series = _mixed_series(seed)
+    alone = [detect(t, a, treatment_dates=d).to_dict() for t, a, d in series]
+    verdicts = {r["verdict"] for r in alone}
+    assert {"cyclic", "not cyclic", "insufficient data", "no data", "explained by treatment"} <= verdicts
+    args = (np.concatenate([t for t, _, _ in series]), np.concatenate([a for _, a, _ in series]))
+    lengths = [len(a) for _, a, _ in series]
+    for batch in (cyclic.PAIRS_PER_BATCH, 1, 5_000):
+        monkeypatch.setattr(cyclic, "PAIRS_PER_BATCH", batch)
+        together = detect_many(*args, lengths, treatment_dates=[d for _, _, d in series])
+        assert [r.to_dict() for r in together] == alone
+
+
+def test_many_patients_need_lengths_that_add_up():
+    with pytest.raises(ValueError, match="series of 3"):
+        detect_many(at([0, 1]), np.array([1.0, 2.0]), [3])

@@ -18,7 +18,7 @@ from leukon.rules.criteria import scheme as get_scheme
 
 from ..errors import CriteriaError, InputError, did_you_mean
 from .classify import course_table
-from .cyclic import CyclicResult, Sampling, detect
+from .cyclic import NO_DATA, CyclicResult, detect_many
 from .episodes import CourseParams, Line, analyse, below_column, prepare, public_episodes
 from .model import Count, Course, Episode, FollowResult, Limit, LineInfo, PatientCourse, Treatment
 
@@ -259,29 +259,31 @@ def _episode(r: dict, params: CourseParams) -> Episode:
     )
 
 
-def _cyclic(
-    counts: pl.DataFrame, line: Line | None, treatments: pl.DataFrame | None, params: CourseParams
-) -> CyclicResult:
-    if line is None or counts.is_empty():
-        return CyclicResult("no data", "no ANC values", Sampling(0, 0, 0.0, 0, False))
-    return _detect(*_series_arrays(counts), treatments, params)
-
-
-def _series_arrays(counts: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Times, values and each count's own entry level (its LLN, or the line's fixed cut-off; NaN where none
-    applies) of long counts, as NumPy arrays."""
-    entry = counts["entry"].fill_null(float("nan")).to_numpy()
-    return counts["taken_at"].to_numpy(), counts["value"].to_numpy(), entry
-
-
-def _detect(
-    taken: np.ndarray, value: np.ndarray, entry: np.ndarray, treatments: pl.DataFrame | None, params: CourseParams
-) -> CyclicResult:
-    """The cyclic test on one patient's series, with that patient's treatment dates when there are any."""
-    tdates = (
-        None if treatments is None or treatments.is_empty() else treatments["date"].cast(pl.Datetime("us")).to_numpy()
+def _cyclic_results(
+    anc: pl.DataFrame, treatments: pl.DataFrame | None, params: CourseParams
+) -> dict[str, CyclicResult]:
+    """The cyclic test of each patient of `anc` (long counts of the neutrophil line, grouped by patient), all at
+    once, with each patient's treatment dates when there are any; patients without counts are absent."""
+    if anc.is_empty():
+        return {}
+    pid = anc["patient_id"]
+    starts = (pid != pid.shift(1)).fill_null(True).arg_true()
+    lengths = np.diff(np.append(starts.to_numpy(), len(pid)))
+    who = pid.gather(starts).to_list()
+    by_patient = (
+        {} if treatments is None else {k[0]: v for k, v in treatments.partition_by("patient_id", as_dict=True).items()}
     )
-    return detect(taken, value, entry=entry, treatment_dates=tdates, params=params.cyclic)
+    dates = [by_patient[p]["date"].cast(pl.Datetime("us")).to_numpy() if p in by_patient else None for p in who]
+    entry = anc["entry"].fill_null(float("nan")).to_numpy()  # each count's LLN, or the line's fixed cut-off
+    found = detect_many(
+        anc["taken_at"].to_numpy(),
+        anc["value"].to_numpy(),
+        lengths,
+        entry=entry,
+        treatment_dates=dates,
+        params=params.cyclic,
+    )
+    return dict(zip(who, found, strict=True))
 
 
 def _neutrophil_line(params: CourseParams) -> Line | None:
@@ -340,6 +342,8 @@ def follow(
     course_by = {k[0]: v for k, v in courses.partition_by("patient_id", as_dict=True).items()}
     tr_by = {} if tr is None else {k[0]: v for k, v in tr.partition_by("patient_id", as_dict=True).items()}
     anc_line = _neutrophil_line(p)
+    anc = a.counts.filter(pl.col("line") == anc_line.name) if anc_line else a.counts.clear()
+    cyclic = _cyclic_results(anc, tr, p)
     out = []
     empty = a.counts.clear()
     for pid in ids:
@@ -387,14 +391,13 @@ def follow(
                 why,
             )
         ptr = tr_by.get(pid)
-        anc_counts = counts.filter(pl.col("line") == anc_line.name) if anc_line else empty
         out.append(
             PatientCourse(
                 patient_id=pid,
                 scheme=sch,
                 courses=result,
                 episodes=tuple(episodes),
-                cyclic=_cyclic(anc_counts, anc_line, ptr, p),
+                cyclic=cyclic.get(pid, NO_DATA),
                 treatments=()
                 if ptr is None
                 else tuple(Treatment(d, lab) for d, lab in ptr.select("date", "label").iter_rows()),
@@ -497,24 +500,12 @@ def screen_tables(
 def _cyclic_verdicts(
     anc: pl.DataFrame, line: Line | None, treatments: pl.DataFrame | None, params: CourseParams
 ) -> pl.DataFrame:
-    """patient_id, cyclic, cyclic_period_days for the patients of `anc` (counts of one line, grouped by patient).
-
-    The columns go to NumPy once and each patient's series is a slice of them: per-patient frames would cost
-    more than the periodograms themselves."""
+    """patient_id, cyclic, cyclic_period_days for the patients of `anc` (counts of one line, grouped by patient)."""
     schema = {"patient_id": pl.String, "cyclic": pl.String, "cyclic_period_days": pl.Float64}
-    if line is None or anc.is_empty():
+    if line is None:
         return pl.DataFrame(schema=schema)
-    pid = anc["patient_id"]
-    starts = (pid != pid.shift(1)).fill_null(True).arg_true().to_numpy()
-    ends = np.append(starts[1:], len(pid))
-    taken, value, entry = _series_arrays(anc)
-    by_patient = (
-        {} if treatments is None else {k[0]: v for k, v in treatments.partition_by("patient_id", as_dict=True).items()}
-    )
-    rows = []
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        r = _detect(taken[a:b], value[a:b], entry[a:b], by_patient.get(pid[a]), params)
-        rows.append((pid[a], r.verdict, r.period_days))
+    found = _cyclic_results(anc, treatments, params)
+    rows = [(pid, r.verdict, r.period_days) for pid, r in found.items()]
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
