@@ -199,3 +199,19 @@ def test_many_patients_at_once_get_each_patients_own_verdict(seed, monkeypatch):
 def test_many_patients_need_lengths_that_add_up():
     with pytest.raises(ValueError, match="series of 3"):
         detect_many(at([0, 1]), np.array([1.0, 2.0]), [3])
+
+
+def test_each_patient_is_judged_with_their_own_treatment_dates(chemo, chemo_treatments):
+    """Two patients with the same chemotherapy rhythm, treatment dates for one only: `follow` and the screen's
+    patients table, which test all patients at once, give each their own verdict."""
+    import polars as pl
+
+    from leukon.course import patients_table
+
+    twin = chemo.with_columns(pl.lit("p2").alias("patient_id"), (pl.col("specimen_id") + "-2").alias("specimen_id"))
+    both = pl.concat([twin, chemo])  # p2's rows first: the order of the input does not matter
+    r = follow(both, treatments=chemo_treatments)
+    assert r.patient("p1").cyclic.verdict == "explained by treatment"
+    assert r.patient("p2").cyclic.verdict == "cyclic" and r.patient("p2").cyclic.treatment_interval_days is None
+    table = patients_table(both, treatments=chemo_treatments)
+    assert dict(table.select("patient_id", "cyclic").iter_rows()) == {"p1": "explained by treatment", "p2": "cyclic"}
