@@ -215,3 +215,35 @@ def test_each_patient_is_judged_with_their_own_treatment_dates(chemo, chemo_trea
     assert r.patient("p2").cyclic.verdict == "cyclic" and r.patient("p2").cyclic.treatment_interval_days is None
     table = patients_table(both, treatments=chemo_treatments)
     assert dict(table.select("patient_id", "cyclic").iter_rows()) == {"p1": "explained by treatment", "p2": "cyclic"}
+
+
+@pytest.mark.parametrize("dense_from", [1, 1 << 40])
+@pytest.mark.parametrize("piece", [997, 1 << 21])
+def test_long_and_short_series_sum_to_scipys_power_in_pieces_of_any_size(dense_from, piece, monkeypatch):
+    """A long series' periodogram is summed as tables of counts x frequencies, a short one's as flat pairs, each
+    in pieces of a bounded size: both ways, in any pieces, give scipy's power."""
+    from scipy.signal import lombscargle
+
+    from leukon.course import cyclic
+
+    monkeypatch.setattr(cyclic, "DENSE_PAIRS", dense_from)
+    monkeypatch.setattr(cyclic, "PAIRS_PER_BATCH", piece)
+    rng = np.random.default_rng(dense_from % 7 + piece)
+    t = np.sort(rng.uniform(0, 400, 150))
+    y = np.log(rng.lognormal(0, 1, 150) + 0.1) + np.sin(2 * np.pi * t / 21)
+    omega = 2 * np.pi * np.linspace(1 / 36, 1 / 12, 250)
+    expected = lombscargle(t, y - y.mean(), omega, normalize=True, floating_mean=True)
+    assert gls_power(t, y, omega) == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_long_series_gets_the_same_verdict_in_pieces_of_any_size(monkeypatch):
+    """Years of daily counts: the periodogram runs in pieces (bounded memory), and the pieces change nothing."""
+    from leukon.course import cyclic
+
+    rng = np.random.default_rng(3)
+    days = np.sort(rng.uniform(0, 3 * 365, 1500))
+    anc = np.exp(0.3 + 1.7 * np.cos(2 * np.pi * days / 21) + rng.normal(0, 0.25, len(days)))
+    whole = detect(at(days), anc)
+    assert whole.verdict == "cyclic" and abs(whole.period_days - 21) < 0.5
+    monkeypatch.setattr(cyclic, "PAIRS_PER_BATCH", 5_000)
+    assert detect(at(days), anc) == whole

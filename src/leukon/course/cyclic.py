@@ -128,6 +128,8 @@ class CyclicResult:
 #: Work per batch of series, in (count, frequency) pairs of the periodogram: about 16 bytes of temporary memory
 #: each, a few arrays of them at a time, so a batch holds a few hundred MB at most whatever the input's size.
 PAIRS_PER_BATCH = 1 << 21
+#: A series with this many (count, frequency) pairs or more gets its periodogram as dense tables (`_powers`).
+DENSE_PAIRS = 1 << 16
 
 
 def _offsets(lengths: np.ndarray) -> np.ndarray:
@@ -255,29 +257,52 @@ def periodogram(t: np.ndarray, y: np.ndarray, p: CyclicParams) -> tuple[np.ndarr
 
 
 def _powers(t: np.ndarray, y: np.ndarray, lengths: np.ndarray, omega: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """`gls_power` of each series at its own angular frequencies (m[i] of them, end to end)."""
+    """`gls_power` of each series at its own angular frequencies (m[i] of them, end to end).
+
+    A long series (DENSE_PAIRS or more count-frequency pairs) gets tables of counts x frequencies, a few
+    frequencies at a time; the others are summed together as flat pairs. The way depends on the series alone,
+    so a series has the same power whatever else is tested with it, and no step holds more than about
+    PAIRS_PER_BATCH pairs."""
     of = _series_of(lengths)
     tc = t - _means(t, lengths)[of]  # centring t changes no power and keeps the angles small
     yc = y - _means(y, lengths)[of]
     yy = _means(yc * yc, lengths)
-    f_of = _series_of(m)
-    pairs = lengths[f_of]  # each frequency meets every count of its series
-    first = _offsets(pairs)
-    count = np.repeat(_offsets(lengths)[f_of], pairs) + _positions(pairs)
-    arg = tc[count] * np.repeat(omega, pairs)
-    c, s = np.cos(arg), np.sin(arg)
-    del arg
+    starts, f_starts, f_of = _offsets(lengths), _offsets(m), _series_of(m)
+    out = np.empty(len(omega))
+    dense = lengths * m >= DENSE_PAIRS
+    for i in np.flatnonzero(dense).tolist():
+        counts = slice(starts[i], starts[i] + lengths[i])
+        step = max(1, PAIRS_PER_BATCH // int(lengths[i]))
+        for lo in range(f_starts[i], f_starts[i] + m[i], step):
+            f = slice(lo, min(lo + step, f_starts[i] + m[i]))
+            arg = np.multiply.outer(tc[counts], omega[f])
+            c, s = np.cos(arg), np.sin(arg)
+            ycc = yc[counts, None]
+            sums = (x.sum(axis=0) for x in (c, s, c * c, s * s, c * s, ycc * c, ycc * s))
+            out[f] = _power_of_sums(float(lengths[i]), yy[i], *sums)
+    flat = np.flatnonzero(~dense[f_of])
+    pairs = lengths[f_of[flat]]  # each frequency meets every count of its series
+    for lo, hi in _batches(pairs, PAIRS_PER_BATCH):
+        f, n = flat[lo:hi], pairs[lo:hi]
+        first = _offsets(n)
+        count = np.repeat(starts[f_of[f]], n) + _positions(n)
+        arg = tc[count] * np.repeat(omega[f], n)
+        c, s = np.cos(arg), np.sin(arg)
+        ycc = yc[count]
+        sums = (np.add.reduceat(x, first) for x in (c, s, c * c, s * s, c * s, ycc * c, ycc * s))
+        out[f] = _power_of_sums(n.astype(float), yy[f_of[f]], *sums)
+    return out
 
-    def mean(x: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(x, first) / pairs
 
-    ycp = yc[count]
-    mc, ms = mean(c), mean(s)
-    cc, ss, cs = mean(c * c) - mc * mc, mean(s * s) - ms * ms, mean(c * s) - mc * ms
-    yc_, ys_ = mean(ycp * c), mean(ycp * s)
+def _power_of_sums(n, yy, c, s, cc, ss, cs, yc, ys) -> np.ndarray:
+    """The power (Zechmeister & Kuerster 2009, eq. 5) from the sums over a series' counts of cos, sin, their
+    squares and product, and the centred values times cos and sin; n counts, yy the values' variance."""
+    mc, ms = c / n, s / n
+    cc, ss, cs = cc / n - mc * mc, ss / n - ms * ms, cs / n - mc * ms
+    yc, ys = yc / n, ys / n
     d = cc * ss - cs * cs
     with np.errstate(divide="ignore", invalid="ignore"):
-        power = (ss * yc_ * yc_ + cc * ys_ * ys_ - 2.0 * cs * yc_ * ys_) / (yy[f_of] * d)
+        power = (ss * yc * yc + cc * ys * ys - 2.0 * cs * yc * ys) / (yy * d)
     return np.where(d > 1e-12 * np.maximum(cc * ss, 1e-300), np.clip(power, 0.0, 1.0), 0.0)
 
 
