@@ -184,6 +184,29 @@ def test_unused_rows_marked_or_filtered_give_the_same_panels(tmp_path, rows):
     assert b_rejects.equals(a_rejects) and b_rows.equals(a_rows)
 
 
+@pytest.mark.parametrize("engine", ["in-memory", "streaming"])
+def test_panels_come_in_written_order_on_any_engine(tmp_path, engine):
+    """The screen writes the panels without sorting them (`PANEL_ORDER`): building them on either Polars engine
+    gives that order, with each specimen's demographics joined to its own row."""
+    from leukon import synth
+    from leukon.measurements.normalize import normalize
+    from leukon.panels.build import PANEL_ORDER, build_panels
+    from leukon.sources import read
+
+    f = tmp_path / "cohort.parquet"
+    synth.cohort(60, seed=3).write_parquet(f)
+    source = read(f)
+    measurements, _ = source.collect(raw=False, unfiltered=True)
+    used, _ = normalize(measurements.lazy(), marked=True)
+    with pl.Config(engine_affinity=engine):
+        panels = build_panels(used, source.patients)[0].collect()
+    keys = panels.select(PANEL_ORDER)
+    assert panels.height > 500 and keys.equals(keys.sort(PANEL_ORDER, nulls_last=True, maintain_order=True))
+    patients = source.patients.collect().unique("patient_id").select("patient_id", "sex")
+    expected = panels.select("patient_id").join(patients, on="patient_id", how="left", maintain_order="left")
+    assert panels["sex"].equals(expected["sex"])
+
+
 def test_screen_command(tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["screen", str(DATA / "long.csv"), "--out", str(out), "--output", "csv", "--quiet"])
