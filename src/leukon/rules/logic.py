@@ -362,6 +362,19 @@ class _Gen:
         self.consts[name] = value
         return name
 
+    def held(self, e: Expr) -> tuple[str | None, str]:
+        """(code that evaluates `e` once, for its null test; the name that holds its value afterwards). A column's
+        local or a literal is its own name; anything else is bound to a temporary (`(_t1 := ...)`), so it is
+        computed once. The first item is None for a literal other than None: it needs no null test (and
+        `5 is None` is a SyntaxWarning)."""
+        code = self(e)
+        if isinstance(e, Lit) and e.value is not None:
+            return None, code
+        if isinstance(e, Col | Lit):
+            return code, code
+        t = self.tmp()
+        return f"({t} := {code})", t
+
     def __call__(self, e: Expr) -> str:
         if isinstance(e, Col):
             return self.local(e.name)
@@ -373,28 +386,31 @@ class _Gen:
                 return repr(v) if math.isfinite(v) else self.const(v)
             return self.const(v)
         if isinstance(e, Cmp):
-            a, b = self.tmp(), self.tmp()
-            return f"(({a} := {self(e.a)}) is not None and ({b} := {self(e.b)}) is not None and {a} {_PYOPS[e.op]} {b})"
+            (a, ra), (b, rb) = self.held(e.a), self.held(e.b)
+            known = [f"{x} is not None" for x in (a, b) if x is not None]
+            return f"({' and '.join([*known, f'{ra} {_PYOPS[e.op]} {rb}'])})"
         if isinstance(e, Logic):
             return "(" + f" {e.op} ".join(self(x) for x in e.args) + ")"
         if isinstance(e, Not):
             return f"(not {self(e.a)})"
         if isinstance(e, IsNull):
-            return f"({self(e.a)} is None)"
+            a, _ = self.held(e.a)
+            return "False" if a is None else f"({a} is None)"
         if isinstance(e, Arith):
-            a, b = self.tmp(), self.tmp()
-            return f"(None if ({a} := {self(e.a)}) is None or ({b} := {self(e.b)}) is None else {a} {e.op} {b})"
+            (a, ra), (b, rb) = self.held(e.a), self.held(e.b)
+            nulls = " or ".join(f"{x} is None" for x in (a, b) if x is not None)
+            return f"(None if {nulls} else {ra} {e.op} {rb})" if nulls else f"({ra} {e.op} {rb})"
         if isinstance(e, Func):
             if e.name == "abs":
-                a = self.tmp()
-                return f"(None if ({a} := {self(e.args[0])}) is None else abs({a}))"
+                a, ra = self.held(e.args[0])
+                return f"abs({ra})" if a is None else f"(None if {a} is None else abs({ra}))"
             fn = {"floor": "_floor", "max": "_max", "tidy": "_tidy"}[e.name]
             return f"{fn}({', '.join(self(x) for x in e.args)})"
         if isinstance(e, Coalesce):
             out = self(e.args[-1])
             for x in reversed(e.args[:-1]):
-                t = self.tmp()
-                out = f"({t} if ({t} := {self(x)}) is not None else {out})"
+                a, ra = self.held(x)
+                out = ra if a is None else f"({ra} if {a} is not None else {out})"
             return out
         if isinstance(e, When):
             out = self(e.default)
