@@ -111,3 +111,20 @@ def test_follow_csv_dates_are_settled_or_refused_as_screen_does(tmp_path, capsys
     assert starts == {"%d/%m/%Y %H:%M": "2024-01-03T08:00:00", "%m/%d/%Y %H:%M": "2024-03-01T08:00:00"}
     # the report reads the same way
     assert run("report", str(f), "--html", str(tmp_path / "r.html"), "--time-format", "%d/%m/%Y %H:%M") == 0
+
+
+def test_follow_json_is_written_patient_by_patient_as_one_document(capsys):
+    """`--json` writes the document a patient at a time, byte for byte what one `json.dumps` of it gives."""
+    from leukon.course.model import FollowResult
+    from leukon.pipelines.follow_input import follow_args
+
+    ap = argparse.ArgumentParser(prog="leukon")
+    follow.register(ap.add_subparsers())
+    args = ap.parse_args(["follow", str(DATA / "chemo.csv"), "--treatments", str(DATA / "chemo_treatments.csv")])
+    result = follow_args(args)
+    whole = json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    assert len(result.patients) == 2 and b"".join(result.json_pieces()) == whole.encode("utf-8")
+    assert run("follow", str(DATA / "chemo.csv"), "--treatments", str(DATA / "chemo_treatments.csv"), "--json") == 0
+    assert capsys.readouterr().out == whole
+    empty = FollowResult(patients=(), scheme="ctcae-v5", params={"note": "Duffy-null: ü"})
+    assert b"".join(empty.json_pieces()) == (json.dumps(empty.to_dict(), indent=2, ensure_ascii=False) + "\n").encode()

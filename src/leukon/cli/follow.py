@@ -9,7 +9,7 @@ Bad input prints one line to stderr and exits with 2.
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 
 from leukon.cli.app import command
 from leukon.cli.arguments import add_profiles_argument, help_text
@@ -66,7 +66,11 @@ def cmd_follow(args: argparse.Namespace) -> int:
         with written_whole(args.chart, field="--chart") as tmp:
             save(result.patients[0], str(tmp))
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        sys.stdout.flush()  # anything printed before goes first
+        out = sys.stdout.buffer
+        for piece in result.json_pieces():
+            out.write(piece)
+        out.flush()
     else:
         print(_text(result))
     return 0
