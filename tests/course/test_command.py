@@ -128,3 +128,21 @@ def test_follow_json_is_written_patient_by_patient_as_one_document(capsys):
     assert capsys.readouterr().out == whole
     empty = FollowResult(patients=(), scheme="ctcae-v5", params={"note": "Duffy-null: ü"})
     assert b"".join(empty.json_pieces()) == (json.dumps(empty.to_dict(), indent=2, ensure_ascii=False) + "\n").encode()
+
+
+@pytest.mark.parametrize("json_out", [True, False])
+def test_follow_stops_quietly_when_its_reader_stops(tmp_path, json_out):
+    """`leukon follow ... | head`: the closed pipe ends the run with exit 0 and nothing on stderr, not an INPUT error."""
+    import subprocess
+    import sys
+
+    from leukon import synth
+
+    f = tmp_path / "cohort.parquet"
+    synth.cohort(150, seed=5).write_parquet(f)
+    argv = ["follow", str(f), *(["--json"] if json_out else [])]
+    code = f"import sys; from leukon.cli.app import main; sys.exit(main({argv!r}))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert len(proc.stdout.read(100)) == 100  # the output is far larger than a pipe's buffer
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 0 and proc.stderr.read() == b""

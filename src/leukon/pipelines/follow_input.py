@@ -133,6 +133,6 @@ def reading_errors(fn, args: argparse.Namespace) -> int:
     try:
         return fn(args)
     except (OSError, ValueError, KeyError, pl.exceptions.PolarsError) as e:
-        if isinstance(e, LeukonError):
+        if isinstance(e, LeukonError | BrokenPipeError):  # a reader that stopped early (`| head`) is not INPUT's fault
             raise
         raise InputError("INPUT", " ".join(str(e).split()) or type(e).__name__) from None
