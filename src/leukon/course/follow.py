@@ -177,6 +177,9 @@ def _reason(line: Line, row: dict, eps: list[Episode], limits: tuple[Limit, ...]
 
 #: The fields of a count the per-patient results read (`_series_rows`).
 _COUNT_FIELDS = ("taken_at", "value", "specimen_id", "lln", "low", "lab_range_only", "ep_no")
+_AT, _VALUE, _LOW, _LAB_ONLY, _EPISODE = (
+    _COUNT_FIELDS.index(f) for f in ("taken_at", "value", "low", "lab_range_only", "ep_no")
+)
 
 
 def _counts(rows: list[list]) -> tuple[Count, ...]:
@@ -190,11 +193,11 @@ def _evidence(rows: list[list], row: dict, line: Line) -> tuple[Count, ...]:
         return ()
     if label == "severe chronic":
         first, last = row["sev_first"], row["sev_last"]
-        return _counts([r for r in rows if first <= r[0] <= last and r[1] < line.severe_chronic])
+        return _counts([r for r in rows if first <= r[_AT] <= last and r[_VALUE] < line.severe_chronic])
     if label in ("chronic", "indeterminate"):
         ep = row["label_episode"]
-        return _counts([r for r in rows if r[4] and ep is not None and r[6] == ep])
-    return _counts([r for r in rows if r[4]])
+        return _counts([r for r in rows if r[_LOW] and ep is not None and r[_EPISODE] == ep])
+    return _counts([r for r in rows if r[_LOW]])
 
 
 def _series_rows(counts: pl.DataFrame) -> dict[tuple[str, str], list[list]]:
@@ -393,7 +396,7 @@ def follow(
                 reason = _reason(line, row, le, limits)
                 if n_gap:
                     reason += f"; {n_gap} count(s) not assessed: {why}"
-                flagged = sum(1 for r in lc if r[4] and r[5])
+                flagged = sum(1 for r in lc if r[_LOW] and r[_LAB_ONLY])
                 if flagged:
                     reason += (
                         f"; {flagged} low count(s) are low only by the lab's range and lie within the Duffy-null"
