@@ -17,7 +17,7 @@ import functools
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 
 from leukon.rules.book import FINDING_LABELS
 
@@ -281,7 +281,7 @@ def build(raw: Mapping) -> KnowledgeBase:
 
 def raw_data() -> dict:
     """The knowledge base's files merged into one mapping (a fresh copy each call)."""
-    folder = resources.files("leukon.knowledge").joinpath("data")
+    folder = Path(__file__).parent / "data"
     merged: dict[str, list] = {"source": [], "entry": [], "pattern": []}
     for name in _FILES:
         doc = tomllib.loads(folder.joinpath(name).read_text("utf-8"))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from leukon.errors import CriteriaError
 
@@ -45,7 +45,7 @@ DIMENSIONS = ("count", "fraction", "mass_concentration", "temperature")
 
 
 def _load() -> dict[str, Analyte]:
-    raw = tomllib.loads(resources.files("leukon.rules").joinpath("data", "analytes.toml").read_text("utf-8"))
+    raw = tomllib.loads((Path(__file__).parent / "data" / "analytes.toml").read_text("utf-8"))
     out: dict[str, Analyte] = {}
     for row in raw["analyte"]:
         if row["dimension"] not in DIMENSIONS:
@@ -197,7 +197,7 @@ class NameHit:
 @cache
 def _names() -> tuple[dict[str, NameHit], dict[str, str]]:
     """(folded name -> hit, folded name -> a display spelling) from names.toml, then the catalogue aliases."""
-    raw = tomllib.loads(resources.files("leukon.rules").joinpath("data", "names.toml").read_text("utf-8"))
+    raw = tomllib.loads((Path(__file__).parent / "data" / "names.toml").read_text("utf-8"))
     index: dict[str, NameHit] = {}
     shown: dict[str, str] = {}
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from leukon.errors import CriteriaError, LeukonError, UnknownSchemeError, UnknownTermError, did_you_mean
@@ -295,7 +294,7 @@ def _term(scheme_id: str, raw: dict, needs_age: bool) -> Term:
 
 
 def _load_schemes() -> dict[str, Scheme]:
-    folder = resources.files("leukon.rules").joinpath("data", "schemes")
+    folder = Path(__file__).parent / "data" / "schemes"
     raw_files = {}
     for f in folder.iterdir():
         if f.name.endswith(".toml"):
@@ -334,7 +333,7 @@ def _retag(t: Term, scheme_id: str) -> Term:
 
 
 def _load_profiles() -> tuple[dict[str, Profile], tuple[RangeRow, ...]]:
-    raw = tomllib.loads(resources.files("leukon.rules").joinpath("data", "profiles.toml").read_text("utf-8"))
+    raw = tomllib.loads((Path(__file__).parent / "data" / "profiles.toml").read_text("utf-8"))
     profiles = {p["id"]: Profile(p["id"], p["name"], p["description"]) for p in raw["profile"]}
     rows = []
     for r in raw["range"]:

@@ -22,7 +22,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from leukon.errors import CriteriaError, InputError, did_you_mean
 
@@ -179,7 +179,7 @@ def _item(raw: dict) -> Item:
 
 @cache
 def _index() -> Index:
-    raw = tomllib.loads(resources.files("leukon.rules").joinpath("data", "mascc.toml").read_text("utf-8"))
+    raw = tomllib.loads((Path(__file__).parent / "data" / "mascc.toml").read_text("utf-8"))
     head = raw["index"]
     items = tuple(_item(r) for r in raw["item"])
     ids = [i.id for i in items]
