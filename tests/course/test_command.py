@@ -146,3 +146,24 @@ def test_follow_stops_quietly_when_its_reader_stops(tmp_path, json_out):
     assert len(proc.stdout.read(100)) == 100  # the output is far larger than a pipe's buffer
     proc.stdout.close()
     assert proc.wait(timeout=120) == 0 and proc.stderr.read() == b""
+
+
+def test_follow_reads_the_course_columns_of_a_screen_s_panels(tmp_path, capsys):
+    """`leukon follow panels.parquet` reads the course's columns alone (`panel_columns`) of the hundred `screen`
+    writes, and says what `follow` says with every column: lab ranges, profiles, Duffy-null flags included."""
+    import polars as pl
+
+    import leukon
+    from leukon import synth
+    from leukon.course.episodes import CourseParams, panel_columns
+
+    source = synth.write(synth.cohort(400, seed=5), tmp_path / "c.parquet")
+    leukon.screen(str(source), out=tmp_path / "out", course=False)
+    panels_file = tmp_path / "out" / "panels.parquet"
+    panels = pl.read_parquet(panels_file)
+    read = panel_columns(panels.columns, CourseParams(), "ctcae-v5")
+    assert len(read) < len(panels.columns) / 3 and "warnings" in read and "anc_lln" in read
+    whole = json.dumps(leukon.follow(panels).to_dict(), indent=2, ensure_ascii=False) + "\n"
+    assert "Duffy-null reference interval" in whole and '"lln_origin": "lab"' in whole  # the columns matter here
+    assert run("follow", str(panels_file), "--json") == 0
+    assert capsys.readouterr().out == whole

@@ -14,32 +14,31 @@ import sys
 from leukon.cli.app import command
 from leukon.cli.arguments import add_profiles_argument, help_text
 from leukon.cli.files import written_whole
-from leukon.course.model import NOT_A_DIAGNOSIS, FollowResult
+from leukon.course.model import NOT_A_DIAGNOSIS, FollowResult, PatientCourse
 from leukon.errors import InputError
-from leukon.pipelines.follow_input import follow_args, read_table, reading_errors
+from leukon.pipelines.follow_input import follow_args, follow_stream_args, read_table, reading_errors
 
 
-def _text(result: FollowResult) -> str:
-    out = []
-    for p in result.patients:
-        out.append(f"Patient {p.patient_id} ({p.scheme})")
-        for c in p.courses.values():
-            out.append(f"  {c.line}: {c.label} - {c.reason}")
-        for e in p.episodes:
-            end = e.end.date().isoformat() if e.end else ("ongoing" if e.ongoing else "unknown (gap)")
-            grade = "-" if e.worst_grade is None else e.worst_grade
-            rec = f", recovery day {e.recovery_day.isoformat()}" if e.recovery_day else ""
-            after = (
-                ""
-                if e.nadir_day_after_treatment is None
-                else f" (day {e.nadir_day_after_treatment} after {e.treatment.label})"
-            )
-            out.append(
-                f"  episode {e.line} #{e.episode}: {e.start.date().isoformat()} to {end}, {e.n_counts} count(s),"
-                f" nadir {e.nadir:g} on {e.nadir_at.date().isoformat()}{after}, worst grade {grade}{rec}"
-            )
-        out.append(f"  cyclic: {p.cyclic.verdict} - {p.cyclic.reason}")
-    out.append(NOT_A_DIAGNOSIS)
+def _text(patient: PatientCourse) -> str:
+    """One patient's courses, episodes and cyclic verdict as indented lines."""
+    p = patient
+    out = [f"Patient {p.patient_id} ({p.scheme})"]
+    for c in p.courses.values():
+        out.append(f"  {c.line}: {c.label} - {c.reason}")
+    for e in p.episodes:
+        end = e.end.date().isoformat() if e.end else ("ongoing" if e.ongoing else "unknown (gap)")
+        grade = "-" if e.worst_grade is None else e.worst_grade
+        rec = f", recovery day {e.recovery_day.isoformat()}" if e.recovery_day else ""
+        after = (
+            ""
+            if e.nadir_day_after_treatment is None
+            else f" (day {e.nadir_day_after_treatment} after {e.treatment.label})"
+        )
+        out.append(
+            f"  episode {e.line} #{e.episode}: {e.start.date().isoformat()} to {end}, {e.n_counts} count(s),"
+            f" nadir {e.nadir:g} on {e.nadir_at.date().isoformat()}{after}, worst grade {grade}{rec}"
+        )
+    out.append(f"  cyclic: {p.cyclic.verdict} - {p.cyclic.reason}")
     return "\n".join(out)
 
 
@@ -55,16 +54,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def cmd_follow(args: argparse.Namespace) -> int:
+    """The courses are written as each batch of patients is built, so a cohort's are never held whole."""
     if args.chart:
         _chart_path(args.chart)
-    result = follow_args(args)
+    result = follow_stream_args(args)
     if args.chart:
-        if len(result.patients) != 1:
-            raise InputError("--chart", f"{len(result.patients)} patients in INPUT; choose one with --patient")
+        if len(result.patient_ids) != 1:
+            raise InputError("--chart", f"{len(result.patient_ids)} patients in INPUT; choose one with --patient")
         from leukon.outputs.chart import save
 
+        patients = list(result)
         with written_whole(args.chart, field="--chart") as tmp:
-            save(result.patients[0], str(tmp))
+            save(patients[0], str(tmp))
+        result = FollowResult(tuple(patients), result.scheme, result.params)
     if args.json:
         sys.stdout.flush()  # anything printed before goes first
         out = sys.stdout.buffer
@@ -72,7 +74,9 @@ def cmd_follow(args: argparse.Namespace) -> int:
             out.write(piece)
         out.flush()
     else:
-        print(_text(result))
+        for patient in result.patients if isinstance(result, FollowResult) else result:
+            print(_text(patient))
+        print(NOT_A_DIAGNOSIS)
     return 0
 
 

@@ -10,7 +10,7 @@ from leukon.cli.app import command
 from leukon.cli.files import written_whole
 from leukon.cli.follow import add_follow_arguments
 from leukon.errors import InputError
-from leukon.pipelines.follow_input import follow_args, read_table, reading_errors
+from leukon.pipelines.follow_input import follow_stream_args, read_table, reading_errors
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,14 +33,14 @@ def run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     df = read_table(args.input, results=True, time_format=args.time_format)  # read (and screen) once for both parts
-    result = follow_args(args, df)
-    if len(result.patients) != 1:
-        ids = ", ".join(p.patient_id for p in result.patients[:10])
-        raise InputError("--patient", f"{len(result.patients)} patients in INPUT ({ids}); choose one with --patient")
+    result = follow_stream_args(args, df)  # the patients are counted before any course is built
+    if len(result.patient_ids) != 1:
+        ids = ", ".join(result.patient_ids[:10])
+        raise InputError("--patient", f"{len(result.patient_ids)} patients in INPUT ({ids}); choose one with --patient")
     from leukon.outputs.chart import render
     from leukon.outputs.report import render_report
 
-    patient = result.patients[0]
+    (patient,) = result
     html = render_report(
         patient, render(patient, "svg").decode("utf-8"), explanation_html=_latest_explanation(df, args.patient)
     )

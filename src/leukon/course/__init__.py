@@ -19,8 +19,19 @@ normal for them, and a count with no range is "not assessed".
 from .classify import LABELS, course_table
 from .cyclic import VERDICTS, CyclicParams, CyclicResult, detect
 from .episodes import DEFAULT_LINES, LYMPHOCYTES, NEUTROPHILS, WHITE_CELLS, CourseParams, Line, episodes, grade_column
-from .follow import follow, patients_table
-from .model import NOT_A_DIAGNOSIS, Count, Course, Episode, FollowResult, Limit, LineInfo, PatientCourse, Treatment
+from .follow import follow, follow_stream, patients_table
+from .model import (
+    NOT_A_DIAGNOSIS,
+    Count,
+    Course,
+    Episode,
+    FollowResult,
+    FollowStream,
+    Limit,
+    LineInfo,
+    PatientCourse,
+    Treatment,
+)
 
 __all__ = [
     "DEFAULT_LINES",
@@ -37,6 +48,7 @@ __all__ = [
     "CyclicResult",
     "Episode",
     "FollowResult",
+    "FollowStream",
     "Limit",
     "Line",
     "LineInfo",
@@ -46,6 +58,7 @@ __all__ = [
     "detect",
     "episodes",
     "follow",
+    "follow_stream",
     "grade_column",
     "patients_table",
 ]

@@ -36,7 +36,7 @@ from leukon.rules.ranges import check_profile
 
 from ..errors import CriteriaError, InputError, did_you_mean
 from .cyclic import CyclicParams
-from .limits import TABLE_SCHEMA, attach_limits, limit_column, lln_column, uln_column
+from .limits import CONTEXT, TABLE_SCHEMA, attach_limits, limit_column, lln_column, uln_column
 
 DAY_US = 86_400_000_000  # microseconds in a day
 
@@ -136,6 +136,21 @@ def grade_column(scheme_id: str, column: str) -> str:
 
 def below_column(level: float) -> str:
     return "days_below_" + f"{level:g}".replace(".", "_")
+
+
+def panel_columns(names: list[str], params: CourseParams, scheme_id: str) -> list[str]:
+    """The columns of a panels table (named `names`) that the course reads, in their order: the ids and time,
+    each line's count with its limits, range origin and per-count grade, the specimen context, and the warnings
+    (a count low only by the lab's range). A caller
+    reading a wide panels file (`screen` writes about a hundred columns) can read these alone. A table lacking
+    the ids, the time or every count keeps all its columns, so that `prepare`'s error can suggest one of them."""
+    counts = {line.column for line in params.lines}
+    if not set(REQUIRED) <= set(names) or not counts & set(names):
+        return list(names)
+    wanted = {*REQUIRED, "specimen_id", "warnings", *CONTEXT, *counts}
+    for c in counts:
+        wanted |= {f"{c}_lln", f"{c}_uln", f"{c}_range", grade_column(scheme_id, c)}
+    return [n for n in names if n in wanted]
 
 
 def prepare(
@@ -630,4 +645,5 @@ __all__ = [
     "Line",
     "episodes",
     "grade_column",
+    "panel_columns",
 ]

@@ -143,6 +143,17 @@ def _outcome(
     return rr.lln, rr.uln, None, desc.id("profile", _profile_source(rr, age_days)), None
 
 
+def check_contexts(panels: pl.DataFrame | pl.LazyFrame, *, profile: str = DEFAULT_PROFILE) -> None:
+    """Raise the InputError `attach_limits` raises for an unknown profile, sex or ancestry anywhere in `panels`
+    (each distinct value checked once), so that a caller working a batch of patients at a time finds it first."""
+    schema = panels.collect_schema()
+    select = _Selector(check_profile(profile))
+    for k in ("profile", "sex", "ancestry"):
+        if k in schema:
+            for value in panels.lazy().select(pl.col(k).cast(pl.String).unique()).collect().to_series().to_list():
+                select.context({k: value})
+
+
 def attach_limits(
     lf: pl.LazyFrame,
     columns: Iterable[str],
@@ -252,4 +263,4 @@ def attach_limits(
     return lf.drop(helper), desc.table()
 
 
-__all__ = ["CONTEXT", "ORIGINS", "attach_limits", "limit_column", "lln_column", "uln_column"]
+__all__ = ["CONTEXT", "ORIGINS", "attach_limits", "check_contexts", "limit_column", "lln_column", "uln_column"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .cyclic import CyclicResult
@@ -209,23 +209,59 @@ class FollowResult:
         raise KeyError(patient_id)
 
     def to_dict(self, *, include_series: bool = False) -> dict:
-        return self._document([p.to_dict(include_series=include_series) for p in self.patients])
-
-    def _document(self, patients: list) -> dict:
-        return {"scheme": self.scheme, "params": self.params, "patients": patients, "note": NOT_A_DIAGNOSIS}
+        return follow_document(
+            self.scheme, self.params, [p.to_dict(include_series=include_series) for p in self.patients]
+        )
 
     def json_pieces(self) -> Iterator[bytes]:
-        """`to_dict()` as JSON indented by two spaces (UTF-8), one patient a piece, so that a cohort's document is
-        never held whole: 140,000 patients' 1 GB of JSON took 194 s and 9.1 GB as one `json.dumps`."""
-        import orjson
+        """`to_dict()` as JSON indented by two spaces (UTF-8), one patient a piece (`follow_json_pieces`)."""
+        return follow_json_pieces(self.scheme, self.params, self.patients)
 
-        options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-        head, tail = orjson.dumps(self._document([]), option=options).split(b'"patients": []', 1)
-        yield head + b'"patients": ['
-        sep = b"\n    "
-        for i, p in enumerate(self.patients):  # each patient's lines indented to its depth in the document
-            yield (b"," if i else b"") + sep + sep.join(orjson.dumps(p.to_dict(), option=options).split(b"\n"))
-        yield (b"\n  ]" if self.patients else b"]") + tail + b"\n"
+
+class FollowStream:
+    """The courses of a cohort, built a batch of patients at a time as they are read, in patient_id order
+    (`leukon.course.follow.follow_stream`): for output written as it comes, so that a cohort's courses are never
+    held whole. `patient_ids` are known from the start; the courses are read once."""
+
+    def __init__(self, scheme: str, params: dict, patient_ids: list[str], batches: Iterator[list[PatientCourse]]):
+        self.scheme, self.params, self.patient_ids = scheme, params, patient_ids
+        self._batches: Iterator[list[PatientCourse]] | None = batches
+
+    def __iter__(self) -> Iterator[PatientCourse]:
+        batches, self._batches = self._batches, None
+        if batches is None:
+            raise RuntimeError("a FollowStream is read once; `follow` gives a result to keep")
+        for batch in batches:
+            yield from batch
+
+    def json_pieces(self) -> Iterator[bytes]:
+        """The same bytes as `FollowResult.json_pieces`, written as the batches are built."""
+        return follow_json_pieces(self.scheme, self.params, self)
+
+    def __repr__(self) -> str:
+        return f"FollowStream(scheme={self.scheme!r}, patients={len(self.patient_ids)})"
+
+
+def follow_document(scheme: str, params: dict, patients: list) -> dict:
+    """The JSON document of a follow: the scheme, the parameters, the patients' dicts and the note."""
+    return {"scheme": scheme, "params": params, "patients": patients, "note": NOT_A_DIAGNOSIS}
+
+
+def follow_json_pieces(scheme: str, params: dict, patients: Iterable[PatientCourse]) -> Iterator[bytes]:
+    """`follow_document` as JSON indented by two spaces (UTF-8), one patient a piece as `patients` yields them, so
+    that a cohort's document is never held whole: 140,000 patients' 1 GB of JSON took 194 s and 9.1 GB as one
+    `json.dumps`."""
+    import orjson
+
+    options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    head, tail = orjson.dumps(follow_document(scheme, params, []), option=options).split(b'"patients": []', 1)
+    yield head + b'"patients": ['
+    sep = b"\n    "
+    written = False
+    for p in patients:  # each patient's lines indented to its depth in the document
+        yield (b"," if written else b"") + sep + sep.join(orjson.dumps(p.to_dict(), option=options).split(b"\n"))
+        written = True
+    yield (b"\n  ]" if written else b"]") + tail + b"\n"
 
 
 NOT_A_DIAGNOSIS = (
@@ -239,6 +275,7 @@ __all__ = [
     "Course",
     "Episode",
     "FollowResult",
+    "FollowStream",
     "Limit",
     "LineInfo",
     "PatientCourse",

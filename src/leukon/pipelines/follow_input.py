@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
-from leukon.course.episodes import DEFAULT_LINES
-from leukon.course.follow import follow
-from leukon.course.model import FollowResult
+from leukon.course.episodes import DEFAULT_LINES, CourseParams, panel_columns
+from leukon.course.follow import follow, follow_stream
+from leukon.course.model import FollowResult, FollowStream
 from leukon.errors import InputError, LeukonError
+from leukon.rules.criteria import scheme as get_scheme
 from leukon.rules.units import check_value
 
 COUNT_COLUMNS = tuple(line.column for line in DEFAULT_LINES)
@@ -40,11 +42,17 @@ def _read_json_records(path: Path, time_format: str | None) -> pl.DataFrame:
     return _times(pl.DataFrame(rows, schema=schema), time_format)
 
 
-def read_table(path: str, *, results: bool = False, time_format: str | None = None) -> pl.DataFrame:
+def read_table(
+    path: str,
+    *,
+    results: bool = False,
+    time_format: str | None = None,
+    columns: Callable[[list[str]], list[str]] | None = None,
+) -> pl.DataFrame:
     """Read a table (CSV, Parquet, or a JSON list of records; the suffix decides). With `results`, a long
     table of lab results (one row a result, as `leukon screen --format long` reads) that has no count
     columns is screened into panels first. Text times are read as `leukon screen` reads them, or with
-    `time_format` alone when it is given."""
+    `time_format` alone when it is given. `columns`: of a CSV or Parquet file's column names, those to read."""
     p = Path(path)
     if not p.is_file():
         raise InputError("INPUT", f"{path}: no such file")
@@ -67,10 +75,14 @@ def read_table(path: str, *, results: bool = False, time_format: str | None = No
     with p.open("rb") as fh:
         parquet = fh.read(4) == b"PAR1"
     with read_errors(path):
+        keep = None
+        if columns is not None:
+            keep = columns(list(pl.read_parquet_schema(p) if parquet else pl.read_csv(p, n_rows=0).columns))
         # taken_at as text: Polars' own date guessing reads 03/01/2024 day first and fails on a column mixing
         # shapes; `_times` settles the order from the column or refuses, as `leukon screen` does
-        df = pl.read_parquet(p) if parquet else pl.read_csv(p, try_parse_dates=True, infer_schema_length=10_000,
-                                                            schema_overrides={"taken_at": pl.String})  # fmt: skip
+        df = pl.read_parquet(p, columns=keep) if parquet else pl.read_csv(
+            p, columns=keep, try_parse_dates=True, infer_schema_length=10_000,
+            schema_overrides={"taken_at": pl.String})  # fmt: skip
     if results and not set(COUNT_COLUMNS) & set(df.columns):
         return _panels_from_results(path, time_format)
     df = _times(df, time_format)
@@ -123,9 +135,26 @@ def _check_dates(df: pl.DataFrame, time_format: str | None) -> pl.DataFrame:
 
 def follow_args(args: argparse.Namespace, df: pl.DataFrame | None = None) -> FollowResult:
     """The course of the counts in INPUT (or `df`, already read), for the options `add_follow_arguments` adds."""
+    return follow(**_follow_inputs(args, df))
+
+
+def follow_stream_args(args: argparse.Namespace, df: pl.DataFrame | None = None) -> FollowStream:
+    """`follow_args`, built a batch of patients at a time as it is read (`leukon.course.follow.follow_stream`)."""
+    return follow_stream(**_follow_inputs(args, df))
+
+
+def _follow_inputs(args: argparse.Namespace, df: pl.DataFrame | None) -> dict:
+    """`follow`'s arguments from the follow options: the panels, the patient, the treatments and the scheme."""
     time_format = getattr(args, "time_format", None)
-    df = _check_dates(read_table(args.input, results=True, time_format=time_format) if df is None else df, time_format)
-    return follow(df, args.patient, treatments=_read_treatments(args.treatments), scheme=args.scheme)
+    if df is None:  # the course's columns alone: `screen` writes about a hundred to panels.parquet
+
+        def wanted(names: list[str]) -> list[str]:
+            return panel_columns(names, CourseParams(), get_scheme(args.scheme).id)
+
+        df = read_table(args.input, results=True, time_format=time_format, columns=wanted)
+    df = _check_dates(df, time_format)
+    return {"panels": df, "patient_id": args.patient, "treatments": _read_treatments(args.treatments),
+            "scheme": args.scheme}  # fmt: skip
 
 
 def reading_errors(fn, args: argparse.Namespace) -> int:
