@@ -148,6 +148,29 @@ def test_follow_stops_quietly_when_its_reader_stops(tmp_path, json_out):
     assert proc.wait(timeout=120) == 0 and proc.stderr.read() == b""
 
 
+@pytest.mark.parametrize("json_out", [True, False])
+def test_ctrl_c_part_way_says_the_output_is_incomplete(tmp_path, json_out):
+    """Ctrl-C once `follow` has begun printing: exit 130 and "the output is incomplete", not "nothing written"
+    (which is what a command that writes its files whole says), and no traceback."""
+    import signal
+    import subprocess
+    import sys
+
+    from leukon import synth
+
+    f = tmp_path / "cohort.parquet"
+    synth.cohort(150, seed=5).write_parquet(f)
+    argv = ["follow", str(f), *(["--json"] if json_out else [])]
+    code = f"import sys; from leukon.cli.app import main; sys.exit(main({argv!r}))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert len(proc.stdout.read(100)) == 100  # printing has begun; the rest waits on the full pipe
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err.decode().strip().splitlines() == ["leukon follow: interrupted: the output is incomplete"]
+    assert b"not a diagnosis" not in out  # the closing note never came
+
+
 def test_follow_reads_the_course_columns_of_a_screen_s_panels(tmp_path, capsys):
     """`leukon follow panels.parquet` reads the course's columns alone (`panel_columns`) of the hundred `screen`
     writes, and says what `follow` says with every column: lab ranges, profiles, Duffy-null flags included."""

@@ -4,7 +4,8 @@ Each sub-command is a module in `COMMANDS` with ``register(subparsers)``; its pa
 through `command`, so every command, however it is called, fails the same way:
 
 - a `LeukonError` (bad input a person can fix): one line naming the field, exit 2;
-- Ctrl-C: "interrupted, nothing written", exit 130 (commands that write finish or discard as a whole);
+- Ctrl-C: "interrupted, nothing written", exit 130 (commands that write finish or discard as a whole); a command
+  that streams to standard output (`follow`) says that what it printed is incomplete instead;
 - a closed pipe (``leukon ... | head``): quiet, exit 0;
 - anything else is a bug: one line, exit 1, and the traceback with ``LEUKON_DEBUG=1``.
 """
@@ -17,7 +18,7 @@ import functools
 import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 EXIT_OK = 0
 EXIT_BUG = 1
@@ -51,12 +52,13 @@ def handle(fn: Callable[[], int | None], *, prog: str = "leukon") -> int:
     """Run `fn` under the one error policy of the command line (module docstring) and return the exit code.
 
     Messages start with `prog` ("leukon follow: error: ..."), as argparse's own errors do."""
+    _streaming.clear()
     try:
         return int(fn() or 0)
     except SystemExit as e:  # argparse: --help, --version and one-line usage errors
         return e.code if isinstance(e.code, int) else EXIT_INPUT
     except KeyboardInterrupt as e:
-        _say(prog, "interrupted, nothing written")
+        _say(prog, f"interrupted: {_streaming[-1]} is incomplete" if _streaming else "interrupted, nothing written")
         if isinstance(e, WorkerInterrupted):
             _leave(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
@@ -149,6 +151,20 @@ class WorkerInterrupted(KeyboardInterrupt):
     """Ctrl-C while a worker thread computed (`leukon screen`): Polars may still be running a query of it on its own
     threads, calling back into Python, and an interpreter shutting down under them makes Polars print a panic after
     the message. `handle` reports it and ends the process at once; the run's staged files are already gone."""
+
+
+#: What a command is streaming to standard output (`streaming_output`), so that Ctrl-C then says it is cut short.
+_streaming: list[str] = []
+
+
+@contextlib.contextmanager
+def streaming_output(what: str = "the output") -> Iterator[None]:
+    """Ctrl-C inside this block is reported as "interrupted: <what> is incomplete" (a result written to standard
+    output as it comes), not "nothing written". The mark stays when the block ends by an exception: Polars can
+    raise a second KeyboardInterrupt while the first unwinds, before any handler here could run."""
+    _streaming.append(what)
+    yield
+    _streaming.pop()
 
 
 def _leave(code: int) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from leukon.cli.app import command
+from leukon.cli.app import command, streaming_output
 from leukon.cli.arguments import add_profiles_argument, help_text
 from leukon.cli.files import written_whole
 from leukon.course.model import NOT_A_DIAGNOSIS, FollowResult, PatientCourse
@@ -67,16 +67,17 @@ def cmd_follow(args: argparse.Namespace) -> int:
         with written_whole(args.chart, field="--chart") as tmp:
             save(patients[0], str(tmp))
         result = FollowResult(tuple(patients), result.scheme, result.params)
-    if args.json:
-        sys.stdout.flush()  # anything printed before goes first
-        out = sys.stdout.buffer
-        for piece in result.json_pieces():
-            out.write(piece)
-        out.flush()
-    else:
-        for patient in result.patients if isinstance(result, FollowResult) else result:
-            print(_text(patient))
-        print(NOT_A_DIAGNOSIS)
+    with streaming_output():  # Ctrl-C part way: what was printed is incomplete, which the message says
+        if args.json:
+            sys.stdout.flush()  # anything printed before goes first
+            out = sys.stdout.buffer
+            for piece in result.json_pieces():
+                out.write(piece)
+            out.flush()
+        else:
+            for patient in result.patients if isinstance(result, FollowResult) else result:
+                print(_text(patient))
+            print(NOT_A_DIAGNOSIS)
     return 0
 
 
