@@ -3,7 +3,8 @@
 INPUT is CSV or Parquet with the panels columns (patient_id, specimen_id, taken_at, anc, wbc,
 lymphocytes in 10^9/L), or a JSON list of {patient_id, taken_at, anc, wbc, ...} where an optional "unit"
 applies to that record's counts (e.g. "cells/uL"), so series mixing units are converted, not misread.
-Bad input prints one line to stderr and exits with 2.
+Without --patient every patient is followed, 10,000 at a time, and each batch is printed before the next is
+built. Bad input prints one line to stderr and exits with 2.
 """
 
 from __future__ import annotations
