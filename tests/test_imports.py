@@ -97,3 +97,31 @@ def test_lazy_names_resolve_and_unknown_names_raise():
     assert set(leukon.__all__) <= set(dir(leukon))
     with pytest.raises(AttributeError, match="no attribute 'nosuchname'"):
         leukon.nosuchname  # noqa: B018
+
+
+def test_assess_without_explain_leaves_the_knowledge_base_unread():
+    """`leukon assess` offers --explain and --audience, but loads the knowledge base only when asked to explain
+    (its modules took 13 ms of a cold start)."""
+    probe = textwrap.dedent("""
+        import contextlib, io, sys
+        from leukon.cli.app import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["assess", "--wbc", "2", "--anc", "0.7"]) == 0
+        print(sorted(m for m in sys.modules if m.startswith("leukon.knowledge.")))
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["assess", "--wbc", "2", "--anc", "0.7", "--explain"]) == 0
+        print("leukon.knowledge.kb" in sys.modules)
+    """)
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["[]", "True"]
+
+
+def test_knowledge_names_are_the_functions_even_after_their_modules_load():
+    """A lazy name must not be shadowed by a submodule of the same name once that submodule is imported."""
+    import leukon.knowledge as knowledge
+    from leukon.knowledge import explanations, kb, topics
+
+    assert knowledge.explain is explanations.explain and knowledge.lookup is topics.lookup
+    assert knowledge.AUDIENCES is kb.AUDIENCES and leukon.explain is explanations.explain
+    assert set(knowledge.__all__) <= set(dir(knowledge))

@@ -17,9 +17,9 @@ The names are loaded on first use (module `__getattr__`), so ``import leukon`` i
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from ._lazy import lazy_names
 from .errors import CriteriaError, InputError, LeukonError, UnitError, UnknownSchemeError, UnknownTermError
 
 __version__ = "0.1.0"
@@ -66,14 +66,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'leukon' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

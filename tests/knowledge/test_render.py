@@ -10,7 +10,7 @@ import pytest
 
 from leukon import assess
 from leukon.knowledge import explain, knowledge_base
-from leukon.knowledge.lookup import explain_topic
+from leukon.knowledge.topics import explain_topic
 from leukon.outputs.explanation_html import to_html, to_html_page
 from leukon.outputs.explanation_text import to_text
 

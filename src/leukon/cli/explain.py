@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING
 
 from leukon.cli.app import command
-from leukon.knowledge.kb import AUDIENCES
+from leukon.knowledge import AUDIENCES
 
 if TYPE_CHECKING:  # rich and the renderers are imported when an explanation is printed (fast `leukon assess`)
     from rich.console import Console
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the answer to one term or question, or a one-line error with the closest topics."""
-    from leukon.knowledge.lookup import explain_topic
+    from leukon.knowledge.topics import explain_topic
 
     term = " ".join(args.term)
     e = explain_topic(term, audience=args.audience)  # UnknownTopicError: one line with the nearest topics
@@ -57,7 +57,7 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
 
 def explanation_from_args(assessment: Assessment, args: argparse.Namespace) -> Explanation:
     """The explanation the `add_explain_options` flags ask for."""
-    from leukon.knowledge.explain import explain
+    from leukon.knowledge.explanations import explain
 
     return explain(
         assessment,

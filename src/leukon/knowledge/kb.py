@@ -22,9 +22,9 @@ from pathlib import Path
 from leukon.rules.book import FINDING_LABELS
 
 from ..errors import LeukonError
+from . import AUDIENCES
 from .names import NameIndex, tokens
 
-AUDIENCES = ("patient", "clinician")
 KINDS = (
     "cell", "definition", "normal_value", "symptom", "cause", "mechanism", "medicine", "course",
     "diagnosis", "treatment", "prevention", "urgent", "note",

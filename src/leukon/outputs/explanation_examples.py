@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leukon.knowledge.explain import explain
+from leukon.knowledge.explanations import explain
 from leukon.outputs.explanation_text import to_text
 from leukon.pipelines.assess import assess_mapping
 

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from leukon.errors import InputError
-from leukon.knowledge.explain import explain
+from leukon.knowledge.explanations import explain
 from leukon.outputs.explanation_html import to_html
 from leukon.pipelines.assess import assess_mapping
 from leukon.pipelines.follow_input import follow_args, reading_errors  # one reader of a series, as the CLI's

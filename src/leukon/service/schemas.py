@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, create_model
 
-from leukon.knowledge.kb import AUDIENCES
+from leukon.knowledge import AUDIENCES
 from leukon.pipelines.requests import split_document
 from leukon.rules.analytes import ANALYTES
 from leukon.rules.criteria import DEFAULT_PROFILE
