@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 
 from leukon.cli.app import command, streaming_output
 from leukon.cli.arguments import add_profiles_argument, help_text
 from leukon.cli.files import written_whole
-from leukon.course.model import NOT_A_DIAGNOSIS, FollowResult, PatientCourse
+from leukon.course.model import NOT_A_DIAGNOSIS, PatientCourse, follow_json_pieces
 from leukon.errors import InputError
 from leukon.pipelines.follow_input import follow_args, follow_stream_args, read_table, reading_errors
 
@@ -59,24 +60,24 @@ def cmd_follow(args: argparse.Namespace) -> int:
     if args.chart:
         _chart_path(args.chart)
     result = follow_stream_args(args)
+    patients: Iterable[PatientCourse] = result
     if args.chart:
         if len(result.patient_ids) != 1:
             raise InputError("--chart", f"{len(result.patient_ids)} patients in INPUT; choose one with --patient")
         from leukon.outputs.chart import save
 
-        patients = list(result)
+        patients = list(result)  # the one patient, drawn and then printed
         with written_whole(args.chart, field="--chart") as tmp:
             save(patients[0], str(tmp))
-        result = FollowResult(tuple(patients), result.scheme, result.params)
     with streaming_output():  # Ctrl-C part way: what was printed is incomplete, which the message says
         if args.json:
             sys.stdout.flush()  # anything printed before goes first
             out = sys.stdout.buffer
-            for piece in result.json_pieces():
+            for piece in follow_json_pieces(result.scheme, result.params, patients):
                 out.write(piece)
             out.flush()
         else:
-            for patient in result.patients if isinstance(result, FollowResult) else result:
+            for patient in patients:
                 print(_text(patient))
             print(NOT_A_DIAGNOSIS)
     return 0
