@@ -215,6 +215,9 @@ def normalize(
     # One chunk a column: the columns computed below come in one chunk, and Polars aligns a frame whose columns
     # are chunked differently before every expression it evaluates on it (a copy of every column, each time).
     df = measurements.select(*casts, analyte.alias("analyte"), unit.alias("unit"), *upstream).collect().rechunk()
+    # The caller may have handed over its only reference (`leukon.pipelines.screen`): the input as read, a copy
+    # now, is freed here, and the columns computed below reuse its memory.
+    del measurements
     df = df.with_columns(_pair=_pair_code())
     # Distinct pairs by their integer code (hashing 10^7 integers, not strings), then their names.
     first = df.select("_pair").with_row_index("i").group_by("_pair").agg(pl.col("i").first())["i"]

@@ -128,13 +128,23 @@ def _slices(source, n: int, spill_dir: str | Path | None) -> Iterator[tuple[pl.D
     if n == 1 and hasattr(source, "collect"):
         # One pass; `raw` comes with the kernel's rejects; the rows the source rejected stay in, marked, and
         # normalize leaves them out (one copy of the measurements fewer).
+        # The list is the only holder of the measurements: `_screen_slice` takes them out of it, so that they
+        # are freed once normalised.
         measurements, rejects = source.collect(raw=False, unfiltered=True)
-        yield rejects, source.patients, [measurements.lazy()]
+        slices = [measurements.lazy()]
+        del measurements
+        yield rejects, source.patients, slices
     elif n > 1 and can_spill(source):
         with spilled(source, n, dir=spill_dir) as s:
             yield s.rejects, s.patients, [s.measurements(k) for k in range(n)]
     else:
         yield source.rejects.collect(), source.patients, [_chunk(source, k, n) for k in range(n)]
+
+
+def _take(items: list, k: int):
+    """items[k], left as None in the list, so that the caller holds the only reference."""
+    item, items[k] = items[k], None
+    return item
 
 
 def _dropped(source) -> list[pl.DataFrame]:
@@ -158,20 +168,33 @@ class _SliceOutputs:
 
 
 def _screen_slice(
-    measurements: pl.LazyFrame, patients, schemes: tuple[str, ...], profile: str, course_scheme: str | None, *, tick
+    slices: list[pl.LazyFrame | None],
+    k: int,
+    patients,
+    schemes: tuple[str, ...],
+    profile: str,
+    course_scheme: str | None,
+    *,
+    tick,
 ) -> tuple[_SliceOutputs, pl.Series]:
-    """Units, panels, findings, grades and (with `course_scheme`) the course of one slice of whole patients, and
+    """Units, panels, findings, grades and (with `course_scheme`) the course of slice `k` of whole patients, and
     the source rows that reached a panel.
 
     Everything a patient's outputs depend on is in the slice, so the slices' tables put together equal those of
-    one run over all patients; the slice's intermediate frames are freed when this returns."""
+    one run over all patients.
+
+    Each stage's input is let go as soon as the next stage has made what it needs, so that later stages reuse
+    that memory instead of asking for more: the slice's measurements are taken out of `slices`, which leaves
+    `normalize` the only reference to them (it frees them once it holds its own copy)."""
     tick("units")
-    u, kernel_rejects = normalize(measurements, marked=True)  # the pivot leaves the unused rows out
+    u, kernel_rejects = normalize(_take(slices, k), marked=True)  # the pivot leaves the unused rows out
     tick("panels")
     panels_lf, dup_rejects, used_rows = build_panels(u, patients, profile=profile)
+    del u
     tick("ranges and findings")  # the panels' demographics, derived counts and ranges are computed with these
     # No sort needed: panels come out of the pivot in the written order (`leukon.panels.build.PANEL_ORDER`).
     panels = classify_panels(panels_lf, profile).collect()
+    del panels_lf
     panels = panels.select(_panel_columns(panels))
     rejects = [kernel_rejects.select(list(REJECT_SCHEMA)).collect(), dup_rejects.select(list(REJECT_SCHEMA))]
     tick("grading")
@@ -312,8 +335,8 @@ def screen_source(
     parts_cm = table_parts(tables_to) if tables_to is not None and chunks > 1 else nullcontext()
     with _slices(source, chunks, spill_dir) as (source_rejects, patients_lf, slices), parts_cm as parts:
         rejects.insert(0, source_rejects.select(list(REJECT_SCHEMA)))
-        for k, measurements_slice in enumerate(slices):
-            out, used_rows = _screen_slice(measurements_slice, patients_lf, schemes, profile,
+        for k in range(len(slices)):
+            out, used_rows = _screen_slice(slices, k, patients_lf, schemes, profile,
                                            course_scheme if course else None,
                                            tick=lambda stage, k=k: tick(stage, k, chunks))  # fmt: skip
             rejects += out.rejects
