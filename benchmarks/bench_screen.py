@@ -21,10 +21,12 @@ ratios and peak memory:
   tables and summary.json written), for the goal "full CLI <= 3x the floor".
 
 Each engine's "GB touched" is the memory it faulted in (minor page faults x page size), which a machine
-charges for whatever the engine computes: before the engines run, a probe times touching 1 GB of new memory
-in a fresh process, and again once that process has touched it. On a virtual machine whose host backs guest
-memory lazily the first figure can be ten times the second, and an engine's seconds then follow its GB
-touched; the in-process engines also print their seconds and GB touched by stage.
+charges for whatever the engine computes: before the engines run, a probe times touching new memory in a
+fresh process, 0.5 GB at a time while holding the steps before, then 1 GB again after freeing them.
+On a virtual machine whose host backs guest memory lazily, new memory can cost ten times as much once a
+process holds more than the guest has lately had in use (seen on this project's VM: 0.5 s a GB for the first
+1.5-3 GB, then 8-9 s), so an engine's seconds follow the memory it holds at once as much as its GB touched;
+the in-process engines also print their seconds and GB touched by stage.
 
 Every engine runs with the memory settings the `leukon` command gives its own process (NumPy's huge-page
 advice off, jemalloc's own purge delays for Polars; see `leukon.cli.memory`), the floor and DuckDB
@@ -80,17 +82,26 @@ def touched_gb() -> float:
 
 
 def run_probe() -> dict:
-    """Seconds to touch 1 GB of new memory, then the same GB again after it was freed (the allocator and the
-    kernel hand the same pages back): the machine's price for memory an engine touches for the first time."""
+    """Seconds to touch new memory 0.5 GB at a time, each step kept while the next is touched (PROBE_STEPS
+    steps), then 1 GB again after all was freed: the machine's price for memory an engine touches for the
+    first time, and how it grows with the memory held."""
     import numpy as np
 
-    times = []
-    for _ in range(2):
+    held, steps = [], []
+    for _ in range(PROBE_STEPS):
         t = time.perf_counter()
-        a = np.ones(2**27)  # 1 GB of float64, every page written
-        times.append(time.perf_counter() - t)
-        del a
-    return {"first": times[0], "again": times[1]}
+        held.append(np.ones(2**26))  # 0.5 GB of float64, every page written
+        steps.append(time.perf_counter() - t)
+    held.clear()
+    t = time.perf_counter()
+    a = np.ones(2**27)
+    again = time.perf_counter() - t
+    del a
+    return {"steps": steps, "again": again}
+
+
+#: Steps of 0.5 GB in the memory probe: 2.5 GB, about the floor's peak.
+PROBE_STEPS = 5
 
 
 def _touched_by_stage() -> dict:
@@ -534,13 +545,6 @@ def main() -> None:
     import polars as pl
 
     rows = pl.scan_parquet(path).select(pl.len()).collect().item()
-    probe = subprocess.run([sys.executable, __file__, "--child", "probe"], capture_output=True, text=True, check=True)
-    probe = json.loads(probe.stdout)
-    print(
-        f"this machine: touching 1 GB of new memory took {probe['first']:.2f} s in a fresh process,"
-        f" {probe['again']:.2f} s once the process had touched it",
-        flush=True,
-    )
     env = dict(STARTED_ENV)
     if args.memory_settings == "command":  # the same for every engine (the floor uses Polars too)
         from leukon.cli.memory import command_env
@@ -548,6 +552,18 @@ def main() -> None:
         env = command_env(env)
     shown = ("NUMPY_MADVISE_HUGEPAGE", "_RJEM_MALLOC_CONF")
     print(" ".join(f"{k}={env.get(k, '(default)')}" for k in shown), "in every engine", flush=True)
+    # In the engines' environment: with NumPy's huge-page advice on, the probe would time 2 MB pages, which this
+    # project's VM prices very differently from the 4 KB pages the engines get (7-8 s against 0.5 s a GB).
+    probe = subprocess.run(
+        [sys.executable, __file__, "--child", "probe"], capture_output=True, text=True, check=True, env=env
+    )
+    probe = json.loads(probe.stdout)
+    print(
+        "this machine: new memory took " + ", ".join(f"{s:.2f}" for s in probe["steps"])
+        + f" s for each 0.5 GB, held one after another, in a fresh process; then {probe['again']:.2f} s for 1 GB"
+        " after freeing them",
+        flush=True,
+    )  # fmt: skip
     res = {}
     for engine in args.engines.split(","):
         out = subprocess.run(

@@ -2,7 +2,10 @@
 
 On a virtual machine that hands freed memory back to its host, memory a program frees and asks for again
 costs as much as new memory: 1.2-3.1 s per GB to touch on this project's 2-core VM (2026-12), against about
-0.1 s for memory the process still holds. A screen allocates and frees columns of millions of rows stage
+0.1 s for memory the process still holds. The price also grows with what is held at once: on that VM the
+first 1.5-3 GB a process held cost 0.5 s a GB, and each further GB 8-9 s (NumPy arrays held 0.5 GB at a time).
+So the screen lets go of each stage's input as soon as the next stage has its own copy
+(`leukon.pipelines.screen._screen_slice`), and a screen allocates and frees columns of millions of rows stage
 after stage, so these settings keep freed memory for the run to reuse:
 
 - `COMMAND_ENV`, set before NumPy and Polars are imported, unless the user set a variable:
