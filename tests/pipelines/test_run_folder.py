@@ -52,6 +52,29 @@ def test_earlier_run_needs_force_and_other_files_are_left_alone(tmp_path):
     assert "0.2" in (out / "panels.csv").read_text()
 
 
+@pytest.mark.parametrize("created", [False, True])
+def test_ctrl_c_while_the_staging_folder_is_made_leaves_nothing(tmp_path, monkeypatch, created):
+    """`leukon screen` is interrupted as soon as its staging folder appears (tests/cli/test_screen_run.py): a
+    Ctrl-C that lands while `prepare` is still checking the folder removes it, and the output folder too when
+    this run created it; the earlier run's files stay."""
+    from pathlib import Path
+
+    out = tmp_path / "out"
+    if not created:
+        out.mkdir()
+        (out / MARKER).write_text("{}")
+    real = Path.write_bytes
+
+    def interrupted(self, data):
+        real(self, data)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_bytes", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        RunFolder.prepare(out, force=True)
+    assert not out.exists() if created else [p.name for p in out.iterdir()] == [MARKER]
+
+
 @pytest.mark.parametrize(("name", "ours"), [("panels.parquet", True), ("rejects.csv", True), (MARKER, True),
                                             ("panels.json", False), ("notes.txt", False), ("panels", False)])  # fmt: skip
 def test_is_output(name, ours):

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,14 +161,24 @@ class RunFolder:
                     field,
                     f"{out} holds an earlier run ({MARKER}); add --force (force=True) to replace it, or give a new folder",
                 )
+        # The staging folder's name is chosen before it is made, so that a Ctrl-C arriving as it is made can
+        # still remove it: the name holds this process's id (`_remove_stale_staging` reads it back), and no
+        # other process makes such names.
+        staging = None
         try:
-            staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out))
+            staging = _unused_staging(out)
+            staging.mkdir(mode=0o700)
             (staging / ".probe").write_bytes(b"")  # a folder can allow mkdir yet refuse files (quotas, /proc)
             (staging / ".probe").unlink()
-        except OSError as e:
+        except BaseException as e:  # OSError, or a Ctrl-C while the folder was made: nothing is left behind
+            if staging is not None and not isinstance(e, FileExistsError):
+                shutil.rmtree(staging, ignore_errors=True)
             if created:
                 _rmdir_quietly(out)
-            raise InputError(field, f"cannot write in {out}: {e.strerror}; give a folder you can write to") from None
+            if isinstance(e, OSError):
+                msg = f"cannot write in {out}: {e.strerror}; give a folder you can write to"
+                raise InputError(field, msg) from None
+            raise
         return cls(out, staging, created)
 
     def commit(self) -> list[Path]:
@@ -213,6 +223,14 @@ class RunFolder:
         shutil.rmtree(self.staging, ignore_errors=True)
         if self.created:
             _rmdir_quietly(self.out)
+
+
+def _unused_staging(out: Path) -> Path:
+    """A name for a new staging folder in `out`: this process's id and a random part, not yet taken."""
+    while True:
+        staging = out / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        if not staging.exists():
+            return staging
 
 
 def _remove_stale_staging(out: Path) -> None:
