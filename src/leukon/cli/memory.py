@@ -4,15 +4,16 @@ On a virtual machine that hands freed memory back to its host, memory a program 
 costs as much as new memory: 1.2-3.1 s per GB to touch on this project's 2-core VM (2026-12), against about
 0.1 s for memory the process still holds. The price also grows with what is held at once: on that VM the
 first 1.5-3 GB a process held cost 0.5 s a GB, and each further GB 8-9 s (NumPy arrays held 0.5 GB at a time).
-So the screen lets go of each stage's input as soon as the next stage has its own copy
-(`leukon.pipelines.screen._screen_slice`), and a screen allocates and frees columns of millions of rows stage
-after stage, so these settings keep freed memory for the run to reuse:
+The screen therefore lets go of each stage's input as soon as the next stage has its own copy
+(`leukon.pipelines.screen._screen_slice`). It also allocates and frees columns of millions of rows stage after
+stage, so these settings keep freed memory for the run to reuse:
 
 - `COMMAND_ENV`, set before NumPy and Polars are imported, unless the user set a variable:
   - NumPy's huge-page advice off (`NUMPY_MADVISE_HUGEPAGE=0`). Where transparent huge pages are `madvise` with
     synchronous defragmentation, each fault of a large new array may compact memory first: the pivot's
     scatters spent most of their time in the kernel (`leukon screen` on 10.1 M results, 5 runs each,
-    alternating: 13.5 s on average without the advice, 14.2 s with it).
+    alternating: 13.5 s on average without the advice, 14.2 s with it). Touching 1 GB of NumPy array in a
+    fresh process took 6.6-8.1 s in 2 MB pages and 0.5-0.6 s in 4 KB pages (2026-12-04, several runs each).
   - jemalloc's own purge delays for Polars (freed pages kept 10 s), which Polars shortens to 0.5 s and 1 s for
     long-lived programs. A stage of the screen lasts a second or two, so with Polars' delays each stage
     faulted in anew the memory the one before it freed: `leukon screen` on 10.1 M results took 13.0-13.9 s
