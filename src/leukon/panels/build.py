@@ -51,7 +51,7 @@ def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
     # Specimens and repeats are found on the keys and analytes alone; the value columns are then gathered once,
     # in key order and without the rejected repeats, and the text keys only at the specimens' first results.
     first = _specimen_starts(u.select(keys)[order], keys)
-    index = np.full(len(ALL), -1, dtype=np.int64)  # analyte (Enum position) -> position in `present`
+    index = np.full(len(ALL), -1, dtype=np.int8)  # analyte (Enum position) -> position in `present` (ALL <= 64)
     index[[ALL.index(a) for a in present]] = np.arange(len(present))
     analyte = index[u["analyte"].to_physical()[order].to_numpy()]
     rejects = pl.DataFrame(schema=REJECT_SCHEMA)
@@ -138,7 +138,10 @@ class _Layout:
     are written in without gathering their hundred columns."""
 
     def __init__(self, s: pl.DataFrame, ids: pl.DataFrame, order: pl.Series, first: np.ndarray, analyte: np.ndarray):
-        starts, group = np.flatnonzero(first), np.cumsum(first) - 1
+        # Row numbers as small as they can be: every array here is new memory, which costs more than the arithmetic.
+        starts = np.flatnonzero(first)
+        group = np.cumsum(first, dtype=_index_type(len(starts)))
+        group -= 1
         never = np.iinfo(np.int64).max  # a missing time, so that the earliest known time wins
         times = np.minimum.reduceat(s["taken_at"].to_physical().fill_null(never).to_numpy(), starts)
         grouped = (
@@ -153,9 +156,13 @@ class _Layout:
         )
         order = grouped.select(pl.arg_sort_by(PANEL_ORDER, nulls_last=True, maintain_order=True)).to_series()
         self.grouped = grouped[order]
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order.to_numpy()] = np.arange(len(order))
-        self.slot = analyte * grouped.height + rank[group]  # each result's row in the panels, by analyte
+        n = grouped.height
+        rank = np.empty(n, dtype=_index_type(n))
+        rank[order.to_numpy()] = np.arange(n, dtype=rank.dtype)
+        # each result's row in the panels, by analyte: analyte * specimens + the specimen's row
+        self.slot = analyte.astype(_index_type(n * (int(analyte.max(initial=0)) + 1)))
+        self.slot *= n
+        self.slot += rank[group]
 
     def panels(self, s: pl.DataFrame, present: list[str], limits: bool, censored: bool) -> pl.DataFrame:
         """The specimens with every analyte's value (and lab limits, censoring operator when asked)."""
@@ -181,6 +188,11 @@ class _Layout:
         missing = {c: pl.lit(None, pl.Float64) for c in _panel_value_columns() if c not in cols}
         missing |= {f"{a}_censor": pl.lit(None, pl.String) for a in ALL if f"{a}_censor" not in cols}
         return self.grouped.with_columns(**cols).with_columns(**missing)
+
+
+def _index_type(size: int) -> type:
+    """The smallest signed integer type that numbers `size` things."""
+    return np.int32 if size < 2**31 else np.int64
 
 
 def _specimen_id() -> pl.Expr:
