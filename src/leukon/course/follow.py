@@ -23,7 +23,19 @@ from .classify import course_table
 from .cyclic import NO_DATA, CyclicResult, detect_many
 from .episodes import CourseParams, Line, analyse, below_column, prepare, public_episodes
 from .limits import check_contexts
-from .model import Count, Course, Episode, FollowResult, FollowStream, Limit, LineInfo, PatientCourse, Treatment
+from .model import (
+    Count,
+    CountSeries,
+    Course,
+    Episode,
+    FollowResult,
+    FollowStream,
+    Limit,
+    LineInfo,
+    PatientCourse,
+    Treatment,
+    counts_of,
+)
 
 Frame = pl.DataFrame | pl.LazyFrame
 
@@ -185,10 +197,6 @@ _AT, _VALUE, _LOW, _LAB_ONLY, _EPISODE = (
 )
 
 
-def _counts(rows: list[list]) -> tuple[Count, ...]:
-    return tuple(Count(t, v, sid, lln) for t, v, sid, lln, *_ in rows)
-
-
 def _evidence(rows: list[list], row: dict, line: Line) -> tuple[Count, ...]:
     """The counts behind a line's label (rows of `_COUNT_FIELDS`, in time order)."""
     label = row["label"]
@@ -196,11 +204,11 @@ def _evidence(rows: list[list], row: dict, line: Line) -> tuple[Count, ...]:
         return ()
     if label == "severe chronic":
         first, last = row["sev_first"], row["sev_last"]
-        return _counts([r for r in rows if first <= r[_AT] <= last and r[_VALUE] < line.severe_chronic])
+        return counts_of([r for r in rows if first <= r[_AT] <= last and r[_VALUE] < line.severe_chronic])
     if label in ("chronic", "indeterminate"):
         ep = row["label_episode"]
-        return _counts([r for r in rows if r[_LOW] and ep is not None and r[_EPISODE] == ep])
-    return _counts([r for r in rows if r[_LOW]])
+        return counts_of([r for r in rows if r[_LOW] and ep is not None and r[_EPISODE] == ep])
+    return counts_of([r for r in rows if r[_LOW]])
 
 
 def _series_rows(counts: pl.DataFrame) -> dict[tuple[str, str], list[list]]:
@@ -430,11 +438,10 @@ def _courses(
         episodes = [_episode(r, p) for r in eps_by.get(pid, ())]
         rows = {r["line"]: r for r in course_by.get(pid, ())}
         result: dict[str, Course] = {}
-        series: dict[str, tuple[Count, ...]] = {}
+        series: dict[str, list] = {}
         infos = []
         for line in p.lines:
-            lc = by_series.get((pid, line.name), [])
-            series[line.name] = _counts(lc)
+            lc = series[line.name] = by_series.get((pid, line.name), [])
             infos.append(line_info(line, sch, p, latest.get((pid, line.name), [None])[0], bounds[line.name]))
             row = rows.get(line.name)
             if row is None:
@@ -479,7 +486,7 @@ def _courses(
                 cyclic=cyclic.get(pid, NO_DATA),
                 treatments=() if ptr is None else tuple(Treatment(r["date"], r["label"]) for r in ptr),
                 lines=tuple(infos),
-                series=series,
+                series=CountSeries(series),
             )
         )
     return out
