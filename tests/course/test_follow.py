@@ -141,3 +141,21 @@ def test_a_series_is_made_into_counts_only_when_read():
     done = CountSeries({"neutrophils": [[at, 0.4, "S1", 1.5]]})
     assert done == {"neutrophils": (Count(at, 0.4, "S1", 1.5),)}
     assert pickle.loads(pickle.dumps(done)) == done
+
+
+def test_series_rows_keep_every_row_of_a_patient_and_line_in_order():
+    """Each (patient, line) gets all its counts in their order, whether they come in one run or several."""
+    import datetime as dt
+
+    import polars as pl
+
+    from leukon.course.follow import _COUNT_FIELDS, _series_rows
+
+    at = [dt.datetime(2024, 1, d) for d in (1, 2, 3, 4)]
+    columns = {"patient_id": ["P1", "P1", "P2", "P1"], "line": "n", "taken_at": at, "value": [0.4, 0.5, 2.0, 0.6],
+               "specimen_id": ["a", "b", "c", "d"], "lln": 1.5, "low": True, "lab_range_only": False, "ep_no": 1}  # fmt: skip
+    counts = pl.DataFrame(columns).select("patient_id", "line", *_COUNT_FIELDS)
+    rows = _series_rows(counts)
+    assert [r[1] for r in rows[("P1", "n")]] == [0.4, 0.5, 0.6]
+    assert [r[1] for r in rows[("P2", "n")]] == [2.0]
+    assert _series_rows(counts.clear()) == {}
