@@ -225,9 +225,9 @@ def _series_rows(counts: pl.DataFrame) -> dict[tuple[str, str], list[tuple]]:
         return {}
     keys = counts.select("patient_id", "line")[starts].rows()
     rows = counts.select(_COUNT_FIELDS).rows()
-    ends = [*starts.to_list()[1:], len(rows)]
+    firsts = starts.to_list()
     out: dict[tuple[str, str], list[tuple]] = {}
-    for key, a, b in zip(keys, starts.to_list(), ends, strict=True):
+    for key, a, b in zip(keys, firsts, [*firsts[1:], len(rows)], strict=True):
         if key in out:
             out[key].extend(rows[a:b])
         else:
