@@ -105,3 +105,32 @@ def test_canonical_orders_any_frame_and_keeps_one_in_order():
         assert in_order(out, ["specimen_id", "scheme", "term"])
     nulls = pl.DataFrame({"patient_id": ["P1", "P1", "P1"], "taken_at": [None, 2, 1], "specimen_id": ["c", "b", "a"]})
     assert canonical(nulls, "panels")["specimen_id"].to_list() == ["a", "b", "c"]  # a missing time sorts last
+
+
+def test_a_write_racing_the_discard_leaves_no_folder(tmp_path, monkeypatch):
+    """Ctrl-C while the worker thread writes a table: the main thread discards the staging folder while the worker
+    may still create a file in it. Here the worker's file is made just before the folder's last `rmdir`, the
+    moment that left the folder behind when it was removed in place; the worker's write then fails instead."""
+    import os
+    import shutil
+
+    out = tmp_path / "out"
+    out.mkdir()
+    folder = RunFolder.prepare(out)
+    (folder.staging / "panels.parquet").write_bytes(b"partial")
+    late = {}
+    real_rmdir = os.rmdir
+
+    def rmdir(path, *args, **kwargs):
+        if "late" not in late:  # the worker, still running, starts its next table
+            try:
+                (folder.staging / "grades.parquet").write_bytes(b"partial")
+                late["late"] = "written"
+            except OSError as e:
+                late["late"] = type(e).__name__
+        return real_rmdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil.os, "rmdir", rmdir)
+    assert folder.abandon() is True
+    assert late["late"] == "FileNotFoundError"  # the write failed: the folder it named was no longer there
+    assert list(out.iterdir()) == []

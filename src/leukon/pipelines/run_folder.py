@@ -219,16 +219,26 @@ class RunFolder:
         return placed
 
     def discard(self) -> None:
-        """Remove the staging folder (and the output folder when this run created it and it is empty)."""
-        shutil.rmtree(self.staging, ignore_errors=True)
+        """Remove the staging folder (and the output folder when this run created it and it is empty).
+
+        An interrupted run's worker thread may still be writing into the staging folder. Removing it in place
+        could race with that: a file made between the listing and the last `rmdir` would leave the folder behind.
+        So the folder is first renamed, which is atomic: from then on the worker's writes, which name the old
+        path, fail instead of landing in it, and the renamed folder is removed with whatever was already open."""
+        doomed = self.staging
+        with contextlib.suppress(OSError):
+            doomed = _unused_staging(self.out, "discarded")
+            os.rename(self.staging, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
         if self.created:
             _rmdir_quietly(self.out)
 
 
-def _unused_staging(out: Path) -> Path:
-    """A name for a new staging folder in `out`: this process's id and a random part, not yet taken."""
+def _unused_staging(out: Path, suffix: str = "") -> Path:
+    """A name for a new staging folder in `out`: this process's id and a random part (and `suffix`), not yet
+    taken. The id comes first, so that `_remove_stale_staging` can tell whether its process still runs."""
     while True:
-        staging = out / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        staging = out / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{'-' + suffix if suffix else ''}"
         if not staging.exists():
             return staging
 
