@@ -174,3 +174,44 @@ def _float(text: str | None) -> float | None:
         return float(text)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+
+
+_CODES = st.sampled_from(
+    [None, "", " ", "718-7", " 26464-8 ", "6690-2", "WBC", "Lymphs", "Neutrofils Abs", "zzz", "anc"]
+)
+_UNITS = st.sampled_from([None, "", " ", "g/dL", "K/uL", " 10^9/L ", "%", "cells/uL", "x"])
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(_CODES, _UNITS), max_size=60))
+def test_the_batch_resolver_answers_each_row_as_resolve_does(rows):
+    """The batch resolver numbers each row's (code, unit) pair and resolves each distinct pair once; every row
+    still gets `resolve`'s answer for its own pair (nulls, blanks and unknown codes included)."""
+    from leukon.sources.mapping import RESOLVED, resolver
+
+    pairs = pl.DataFrame(rows, schema={"k": pl.String, "u": pl.String}, orient="row").to_struct("p")
+    got = resolver()(pairs).struct.unnest()
+    assert got.dtypes == list(RESOLVED.to_schema().values())
+    for (code, unit), answer in zip(rows, got.iter_rows(), strict=True):
+        want = resolve(code, unit)
+        clean = None if want.unit is None else want.unit.strip() or None
+        assert answer == (want.analyte, clean, want.reason), (code, unit)
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=1, max_size=80), st.sampled_from([1, 10**6]))
+def test_pairs_are_numbered_alike_by_count_and_by_sort(pairs, scale):
+    """Pairs of category numbers are counted with a bincount when the numbers are small and sorted when they are
+    not (a process that has made many categories); either way each row points at a row holding its own pair,
+    and rows with different pairs point at different ones."""
+    import numpy as np
+
+    from leukon.sources.mapping import _pairs
+
+    k = np.array([a * scale for a, _ in pairs], dtype=np.uint32)
+    u = np.array([b * scale for _, b in pairs], dtype=np.uint32)
+    rows, where = _pairs(k, u)
+    assert len(rows) == len(set(pairs))
+    for i in range(len(pairs)):
+        held = rows[where[i]]
+        assert (k[held], u[held]) == (k[i], u[i])
