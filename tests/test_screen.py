@@ -286,3 +286,21 @@ def test_auto_chunks_bound_memory(tmp_path):
     assert auto_chunks(str(big), memory=24 * 2**30) > 1
     assert auto_chunks(str(big), memory=4 * 2**30) > auto_chunks(str(big), memory=24 * 2**30)
     assert auto_chunks(str(tmp_path / "missing.csv")) == 1
+
+
+@settings(deadline=None)
+@given(st.integers(1, 64).flatmap(lambda n: st.tuples(st.just(n), st.lists(st.lists(st.integers(0, n - 1), min_size=1,
+                                                                                     max_size=6), max_size=30))))  # fmt: skip
+def test_a_specimen_repeats_an_analyte_exactly_when_two_of_its_results_share_one(case):
+    """The pivot finds repeated analytes by one bit an analyte, OR-ed over a specimen's results (in the smallest
+    integer that holds the analytes found: 8 to 64 bits); the answer is a per-specimen count, for any number of
+    analytes up to 64."""
+    import numpy as np
+
+    from leukon.panels.build import _in_repeating_specimen
+
+    analytes, specimens = case
+    first = np.array([i == 0 for s in specimens for i in range(len(s))], dtype=bool)
+    analyte = np.array([a for s in specimens for a in s], dtype=np.int8)
+    want = [len(set(s)) < len(s) for s in specimens for _ in s]
+    assert _in_repeating_specimen(first, analyte, analytes).tolist() == want

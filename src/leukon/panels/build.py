@@ -63,7 +63,8 @@ def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
         keep = ~flagged
         keep[kept["_at"].to_numpy()] = True
         order, analyte = order.filter(pl.Series(keep)), analyte[keep]  # still in key order, without the rejected
-        specimen = (np.cumsum(first) - 1)[keep]  # a specimen whose every result was rejected is gone
+        specimen = np.cumsum(first, dtype=_index_type(len(first)))  # each result's specimen, from 1
+        specimen = specimen[keep]  # a specimen whose every result was rejected is gone
         first = np.append(True, specimen[1:] != specimen[:-1]) if len(specimen) else specimen.astype(bool)
         in_input_order = np.zeros(u.height, dtype=bool)
         in_input_order[order.to_numpy()] = True
@@ -106,7 +107,9 @@ def _in_repeating_specimen(first: np.ndarray, analyte: np.ndarray, analytes: int
     if not len(starts):
         return np.zeros(len(first), bool)
     sizes = np.diff(np.append(starts, len(first)))
-    bit = np.left_shift(np.uint64(1), np.arange(analytes, dtype=np.uint64))  # analyte -> its bit (ALL fits in 64)
+    # analyte -> its bit, in the smallest integer that holds them (ALL fits in 64): one a result
+    bits = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= analytes)
+    bit = np.left_shift(bits(1), np.arange(analytes, dtype=bits))
     repeats = np.bitwise_count(np.bitwise_or.reduceat(bit[analyte], starts)) < sizes
     return np.repeat(repeats, sizes)
 
