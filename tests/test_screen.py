@@ -304,3 +304,36 @@ def test_a_specimen_repeats_an_analyte_exactly_when_two_of_its_results_share_one
     analyte = np.array([a for s in specimens for a in s], dtype=np.int8)
     want = [len(set(s)) < len(s) for s in specimens for _ in s]
     assert _in_repeating_specimen(first, analyte, analytes).tolist() == want
+
+
+@pytest.mark.parametrize("specimen_ids", [True, False])
+def test_results_out_of_key_order_are_grouped_by_hash_as_by_sorting_the_keys(tmp_path, monkeypatch, specimen_ids):
+    """The pivot groups results that do not come sorted by their specimen keys through one hash of the keys a
+    result (`_grouping`), and sorts the keys themselves when two keys share a hash. Both give the same panels,
+    repeats' rejects and used rows ("first" of a repeat stays the first in input order)."""
+    from leukon import synth
+    from leukon.measurements.normalize import normalize
+    from leukon.panels import build
+    from leukon.sources import read
+
+    cohort = synth.cohort(40, seed=5)
+    if not specimen_ids:  # results grouped by patient and time
+        cohort = cohort.with_columns(specimen_id=pl.lit(None, pl.String))
+    repeats = cohort.head(30).with_columns(value=pl.col("value") * 2)  # conflicting repeats, rejected
+    cohort = pl.concat([cohort, repeats, cohort.slice(100, 20)])  # and identical ones, rejected as duplicates
+    cohort.sample(fraction=1.0, shuffle=True, seed=11).write_parquet(tmp_path / "cohort.parquet")
+    measurements, _ = read(tmp_path / "cohort.parquet").collect(raw=False, unfiltered=True)
+    used, _ = normalize(measurements.lazy(), marked=True)
+    used = used.collect()
+    keys = build._keys(used, None)
+    assert not used[keys[0]].is_sorted(nulls_last=True)
+    assert build._grouping(used, keys).columns == ["_key_hash"]
+    hashed, hashed_rejects, hashed_rows = build.pivot(used.lazy())
+    with monkeypatch.context() as m:  # every key that is there hashes to 0: the keys are sorted instead
+        m.setattr(pl.Expr, "hash", lambda self, seed=0: self.is_null().cast(pl.UInt64))
+        assert build._grouping(used, keys).columns == keys
+        panels, rejects, rows = build.pivot(used.lazy())
+    assert rejects.height > 20
+    assert hashed.collect().equals(panels.collect())
+    assert hashed_rejects.sort("source_row").equals(rejects.sort("source_row"))
+    assert hashed_rows.equals(rows)

@@ -45,12 +45,14 @@ def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
     present = [a for a in ALL if a in found]
     limits = _any_known(u, "lln", usable) or _any_known(u, "uln", usable)
     censored = "censor" in u.columns and _any_known(u, "censor", usable)
-    order = u.select(pl.arg_sort_by(keys, nulls_last=True, maintain_order=True)).to_series()
+    grouping = _grouping(u, keys)
+    order = grouping.select(pl.arg_sort_by(grouping.columns, nulls_last=True, maintain_order=True)).to_series()
     if usable is not None:
         order = order.filter(usable.gather(order))
     # Specimens and repeats are found on the keys and analytes alone; the value columns are then gathered once,
     # in key order and without the rejected repeats, and the text keys only at the specimens' first results.
-    first = _specimen_starts(u.select(keys)[order], keys)
+    first = _specimen_starts(grouping[order], grouping.columns)
+    del grouping
     index = np.full(len(ALL), -1, dtype=np.int8)  # analyte (Enum position) -> position in `present` (ALL <= 64)
     index[[ALL.index(a) for a in present]] = np.arange(len(present))
     analyte = index[u["analyte"].to_physical()[order].to_numpy()]
@@ -82,6 +84,24 @@ def pivot(used: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame, pl.Series]:
     ids = u.select(*keys, *(c for c in ("patient_id", "specimen_id", "time_key") if c not in keys))
     layout = _Layout(s, ids, order, first, analyte)
     return layout.panels(s, present, limits, censored).lazy(), rejects, used_rows
+
+
+def _grouping(u: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Columns that group the results by specimen when sorted (each specimen's results stay in input order): the
+    keys themselves when the input comes sorted by the first, else one hash of the keys a result.
+
+    Sorting text in a random order is slow, and so is gathering it in that order to find where specimens begin
+    (10.1 M results in random order: 7.3 s and 2.3 s). Hashes sort as integers (0.7 s), and specimens then come
+    in the order of their hashes, which the panels do not keep (they are put in PANEL_ORDER afterwards). Two
+    keys with one hash would merge two specimens, so the hashes are used only when they number as many distinct
+    values as the keys do (counting the keys takes about 2 s); otherwise the keys are sorted as before. In all,
+    finding the specimens of those results took 3.5 s against 6.4 s."""
+    if u[keys[0]].is_sorted(nulls_last=True):  # sorting text already in order is fast
+        return u.select(keys)
+    key = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
+    hashes = u.select(key.hash(seed=0).alias("_key_hash"))
+    distinct = u[keys[0]].n_unique() if len(keys) == 1 else u.select(keys).n_unique()
+    return hashes if hashes["_key_hash"].n_unique() == distinct else u.select(keys)
 
 
 def _any_known(u: pl.DataFrame, column: str, usable: pl.Series | None) -> bool:
