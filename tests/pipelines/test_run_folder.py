@@ -134,3 +134,17 @@ def test_a_write_racing_the_discard_leaves_no_folder(tmp_path, monkeypatch):
     assert folder.abandon() is True
     assert late["late"] == "FileNotFoundError"  # the write failed: the folder it named was no longer there
     assert list(out.iterdir()) == []
+
+
+def test_a_staging_folder_that_cannot_be_renamed_is_removed_in_place(tmp_path, monkeypatch):
+    import os
+
+    folder = RunFolder.prepare(tmp_path / "out")
+    (folder.staging / "panels.parquet").write_bytes(b"partial")
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "rename", refuse)
+    assert folder.abandon() is True
+    assert not (tmp_path / "out").exists()

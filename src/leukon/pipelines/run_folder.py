@@ -226,9 +226,10 @@ class RunFolder:
         So the folder is first renamed, which is atomic: from then on the worker's writes, which name the old
         path, fail instead of landing in it, and the renamed folder is removed with whatever was already open."""
         doomed = self.staging
-        with contextlib.suppress(OSError):
-            doomed = _unused_staging(self.out, "discarded")
-            os.rename(self.staging, doomed)
+        with contextlib.suppress(OSError):  # cannot rename (the folder is gone, say): it is removed where it is
+            renamed = _unused_staging(self.out, "discarded")
+            os.rename(self.staging, renamed)
+            doomed = renamed
         shutil.rmtree(doomed, ignore_errors=True)
         if self.created:
             _rmdir_quietly(self.out)
