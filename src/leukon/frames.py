@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    import polars as pl
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -28,3 +31,11 @@ def in_memory_engine(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
 
     return run
+
+
+def run_starts(keys: list[str]) -> pl.Expr:
+    """True on each row whose `keys` differ from the row before (nulls equal to nulls), and on the first row: where
+    each run of equal keys begins, in a frame sorted or grouped by them."""
+    import polars as pl
+
+    return pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys]).fill_null(True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from leukon.frames import run_starts
 from leukon.measurements.normalize import REJECT_SCHEMA, UNUSED, resolve_duplicates
 from leukon.panels.expressions import null_columns, with_steps
 from leukon.rules import book
@@ -113,8 +114,7 @@ def _any_known(u: pl.DataFrame, column: str, usable: pl.Series | None) -> bool:
 
 def _specimen_starts(s: pl.DataFrame, keys: list[str]) -> np.ndarray:
     """True for each result of `s` (sorted by `keys`) that begins a specimen."""
-    new = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys]).fill_null(True)
-    return s.select(new).to_series().to_numpy()
+    return s.select(run_starts(keys)).to_series().to_numpy()
 
 
 def _in_repeating_specimen(first: np.ndarray, analyte: np.ndarray, analytes: int) -> np.ndarray:
