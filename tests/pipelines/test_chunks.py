@@ -1,5 +1,6 @@
-"""Chunked screens: the input is read once and spilled by patient, the outputs match a one-chunk run, and the
-temporary spill folder never outlives the run."""
+"""Chunked screens: the input is read once (spilled by patient, or read by ranges of rows when it keeps each
+patient's rows together), the outputs match a one-chunk run, and the temporary spill folder never outlives the
+run."""
 
 import json
 from pathlib import Path
@@ -25,6 +26,13 @@ def cohort(tmp_path_factory) -> Path:
     return synth.write(synth.cohort(80, seed=5), tmp_path_factory.mktemp("cohort") / "cohort.parquet")
 
 
+@pytest.fixture(scope="module")
+def shuffled(tmp_path_factory) -> Path:
+    """The same results in random order: a patient's rows are not together, so a chunked run spills them."""
+    df = synth.cohort(80, seed=5).sample(fraction=1.0, shuffle=True, seed=11)
+    return synth.write(df, tmp_path_factory.mktemp("shuffled") / "shuffled.parquet")
+
+
 def _same_outputs(one, many) -> None:
     """Every table equal row for row in the order `write` gives it, and the same summary but for chunks/time."""
     for name in TABLES:
@@ -39,8 +47,10 @@ def _same_outputs(one, many) -> None:
 
 
 @pytest.mark.parametrize("chunks", [2, 5])
-def test_chunked_run_gives_the_same_outputs_as_one_chunk(cohort, chunks):
-    _same_outputs(screen(cohort, chunks=1), screen(cohort, chunks=chunks))
+@pytest.mark.parametrize("order", ["cohort", "shuffled"])  # read by ranges of rows, and spilled
+def test_chunked_run_gives_the_same_outputs_as_one_chunk(request, order, chunks):
+    path = request.getfixturevalue(order)
+    _same_outputs(screen(path, chunks=1), screen(path, chunks=chunks))
 
 
 @pytest.mark.parametrize(
@@ -74,7 +84,9 @@ def test_chunked_run_into_a_folder_writes_its_tables_slice_by_slice(cohort, tmp_
 
 
 @pytest.mark.parametrize("fit", [True, False])
-def test_written_folders_are_identical(cohort, tmp_path, monkeypatch, fit):
+@pytest.mark.parametrize("order", ["cohort", "shuffled"])
+def test_written_folders_are_identical(request, tmp_path, monkeypatch, fit, order):
+    cohort = request.getfixturevalue(order)
     screen(cohort, chunks=1, out=tmp_path / "one")
     monkeypatch.setattr(screen_module, "outputs_fit", lambda *a, **k: fit)  # held, or written slice by slice
     screen(cohort, chunks=4, out=tmp_path / "four")
@@ -118,7 +130,8 @@ def test_chunks_do_not_read_the_source_again(chunks):
     assert len(many_scans) <= len(one_scans) + 1
 
 
-def test_each_chunk_reads_only_its_spill_files(cohort, tmp_path, monkeypatch):
+def test_each_chunk_reads_only_its_spill_files(shuffled, tmp_path, monkeypatch):
+    cohort = shuffled
     seen = []
     real = screen_module.normalize
 
@@ -139,7 +152,8 @@ def _spill_folders(where: Path) -> list[Path]:
     return [*where.rglob(f"{SPILL_PREFIX}*"), *where.rglob(f"{PARTS_PREFIX}*")]
 
 
-def test_spill_folder_is_removed_after_a_run(cohort, tmp_path, monkeypatch):
+def test_spill_folder_is_removed_after_a_run(shuffled, tmp_path, monkeypatch):
+    cohort = shuffled
     screen_source(read(cohort), chunks=3, course=False, spill_dir=tmp_path)
     assert not _spill_folders(tmp_path)
     monkeypatch.setattr(screen_module, "outputs_fit", lambda *a, **k: False)  # table parts too
@@ -148,7 +162,8 @@ def test_spill_folder_is_removed_after_a_run(cohort, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
-def test_spill_folder_is_removed_after_an_error(cohort, tmp_path, monkeypatch, error):
+def test_spill_folder_is_removed_after_an_error(shuffled, tmp_path, monkeypatch, error):
+    cohort = shuffled
     seen = []
 
     def failing(measurements, *args, **kwargs):

@@ -27,6 +27,7 @@ from leukon.frames import in_memory_engine
 from leukon.measurements.normalize import REJECT_SCHEMA, normalize
 from leukon.panels.build import build_panels
 from leukon.pipelines.reject_reasons import reason_counts, with_source_raw
+from leukon.pipelines.row_ranges import row_ranges
 from leukon.pipelines.run_folder import TABLES, RunFolder, write_tables
 from leukon.pipelines.spill import can_spill, slice_of, spilled
 from leukon.pipelines.table_parts import TableParts, table_parts
@@ -118,12 +119,14 @@ def _chunk(source, k: int, n: int):
 
 
 @contextmanager
-def _slices(source, n: int, spill_dir: str | Path | None) -> Iterator[tuple[pl.DataFrame, Any, list[pl.LazyFrame]]]:
+def _slices(source, n: int, spill_dir: str | Path | None) -> Iterator[tuple[pl.DataFrame, Any, list]]:
     """The source's rejects, its patients and its measurements in `n` slices of whole patients.
 
-    One slice: one pass into memory. Several: one streaming pass spills the slices to temporary Parquet
-    files under `spill_dir` (`leukon.pipelines.spill`), which each slice then reads alone; the files are
-    removed when the block ends. A source that cannot be spilled is read again for each slice.
+    One slice: one pass into memory. Several, from an input that keeps each patient's rows together and reads by
+    range (`leukon.pipelines.row_ranges`): each slice is a range of rows, read when its turn comes together with
+    its own rejects (`_RowRange`). Several otherwise: one streaming pass spills the slices to temporary Parquet
+    files under `spill_dir` (`leukon.pipelines.spill`), which each slice then reads alone; the files are removed
+    when the block ends. A source that cannot be spilled is read again for each slice.
     """
     if n == 1 and hasattr(source, "collect"):
         # One pass; `raw` comes with the kernel's rejects; the rows the source rejected stay in, marked, and
@@ -134,11 +137,30 @@ def _slices(source, n: int, spill_dir: str | Path | None) -> Iterator[tuple[pl.D
         slices = [measurements.lazy()]
         del measurements
         yield rejects, source.patients, slices
+    elif n > 1 and (ranges := row_ranges(source, n)) is not None:
+        # The patients once, for every slice (a range of rows holds whole patients, but the patients table is
+        # made from the whole input).
+        patients = source.patients.collect(engine="streaming").lazy() if source.patients is not None else None
+        yield pl.DataFrame(schema=REJECT_SCHEMA), patients, [_RowRange(source, r) for r in ranges]
     elif n > 1 and can_spill(source):
         with spilled(source, n, dir=spill_dir) as s:
             yield s.rejects, s.patients, [s.measurements(k) for k in range(n)]
     else:
         yield source.rejects.collect(), source.patients, [_chunk(source, k, n) for k in range(n)]
+
+
+@dataclass
+class _RowRange:
+    """A slice that is a range of the source's rows, read in its turn with the source's rejects among them."""
+
+    source: Any
+    rows: tuple[int, int]
+
+    def read(self) -> tuple[pl.LazyFrame, pl.DataFrame]:
+        """The slice's measurements (the rows the source rejected marked, as one slice reads them) and the source's
+        rejects in it, their `raw` left for the run to fetch with all the others."""
+        measurements, rejects = self.source.collect(raw=False, unfiltered=True, row_range=self.rows)
+        return measurements.lazy(), rejects.select(list(REJECT_SCHEMA))
 
 
 def _take(items: list, k: int):
@@ -186,6 +208,11 @@ def _screen_slice(
     Each stage's input is let go as soon as the next stage has made what it needs, so that later stages reuse
     that memory instead of asking for more: the slice's measurements are taken out of `slices`, which leaves
     `normalize` the only reference to them (it frees them once it holds its own copy)."""
+    source_rejects = []
+    if isinstance(slices[k], _RowRange):
+        tick("reading")
+        slices[k], rejects = slices[k].read()  # still held by the list alone
+        source_rejects.append(rejects)
     tick("units")
     u, kernel_rejects = normalize(_take(slices, k), marked=True)  # the pivot leaves the unused rows out
     tick("panels")
@@ -196,7 +223,11 @@ def _screen_slice(
     panels = classify_panels(panels_lf, profile).collect()
     del panels_lf
     panels = panels.select(_panel_columns(panels))
-    rejects = [kernel_rejects.select(list(REJECT_SCHEMA)).collect(), dup_rejects.select(list(REJECT_SCHEMA))]
+    rejects = [
+        *source_rejects,
+        kernel_rejects.select(list(REJECT_SCHEMA)).collect(),
+        dup_rejects.select(list(REJECT_SCHEMA)),
+    ]
     tick("grading")
     grades = grades_long(panels.lazy(), schemes).collect()
     course = None

@@ -57,18 +57,26 @@ class Source:
     checked: pl.LazyFrame | None = field(default=None, repr=False)  # the parsed rows both frames come from
     time_format: str | None = None  # how the time column was read, for the run summary
     engine: str = "streaming"  # the Polars engine `collect` reads on (`leukon.sources.io.Table.engine`)
+    by_rows: bool = False  # `checked` reads a range of rows without reading the rows before it (Parquet)
 
-    def collect(self, *, raw: bool = True, unfiltered: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def collect(
+        self, *, raw: bool = True, unfiltered: bool = False, row_range: tuple[int, int] | None = None
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """measurements and rejects in one pass over the input (collecting them apart parses it twice).
 
         The rejects' `raw` (the input row as JSON) takes one more scan; with `raw=False` it is left null for a
         caller that fetches it once for all of a run's rejects (`leukon.pipelines.reject_reasons.with_source_raw`).
         With `unfiltered`, the measurements keep the rows the checks rejected, marked by a non-null `REJECTED`
-        column, instead of being copied without them (`leukon.measurements.normalize` leaves those rows out)."""
+        column, instead of being copied without them (`leukon.measurements.normalize` leaves those rows out).
+        With `row_range` (start, end), only those rows of `checked` are read, and the patients are not read."""
+        if row_range is not None and self.checked is None:
+            raise ValueError("this source cannot be read by range of rows")
         if self.checked is None:
             m, r = pl.collect_all([self.measurements, self.rejects])
             return m, r
         rows = self.checked.drop("raw")  # the raw struct of every row is costly; fetch it for rejects only
+        if row_range is not None:
+            rows = rows.slice(row_range[0], row_range[1] - row_range[0])
         # Measurements and rejects as two queries run together: they share the scan and checks, and the columns
         # only a reason quotes (the code and the time, value and limits as written) are never held for every
         # row. On the source's engine whatever the caller's default: for Parquet, streaming touches the least memory
@@ -78,7 +86,7 @@ class Source:
             as_measurements(rows, REJECTED) if unfiltered else usable(rows),
             described(rows).select("source_row", "reason"),
         ]
-        if self.patients is not None:
+        if self.patients is not None and row_range is None:
             queries.append(self.patients)  # read in the same pass, then kept, so a later join does not re-read
         m, r, *patients = pl.collect_all(queries, engine=self.engine)
         if patients:
@@ -513,9 +521,10 @@ def finish(
     notes: list[str] | None = None,
     keepalive: Any = None,
     engine: str = "streaming",
+    by_rows: bool = False,
 ) -> Source:
     """A Source from a staged frame with one row per input row (long, OMOP, MIMIC-IV); `engine`: the one its
-    table reads best on (`leukon.sources.io.Table.engine`)."""
+    table reads best on (`leukon.sources.io.Table.engine`); `by_rows`: its table reads a range of rows alone."""
     fmt, how = resolve_time_format(staged, time_format)
     rows = checked(staged, time_format=fmt, time_only=time_only)
     measurements = usable(rows)
@@ -532,6 +541,7 @@ def finish(
         checked=rows,
         time_format=how,
         engine=engine,
+        by_rows=by_rows,
     )
 
 

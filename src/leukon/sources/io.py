@@ -39,6 +39,9 @@ class Table:
     keepalive: Any = None
     #: The Polars engine that reads its rows best in one pass (`leukon.sources.base.Source.collect`).
     engine: str = "streaming"
+    #: A range of its rows reads without reading the rows before it (Parquet skips to the row groups it needs; a
+    #: CSV would parse every line up to the range).
+    by_rows: bool = False
 
     @property
     def columns(self) -> list[str]:
@@ -176,7 +179,7 @@ def _count(lf: pl.LazyFrame) -> pl.LazyFrame:
 def _parquet(path: Path) -> Table:
     lf = pl.scan_parquet(path, row_index_name=ROW)
     lf = lf.with_columns(pl.col(ROW).cast(pl.UInt64))
-    return Table(lf, _count(pl.scan_parquet(path)), str(path))
+    return Table(lf, _count(pl.scan_parquet(path)), str(path), by_rows=True)
 
 
 def _csv(path: Path, field_name: str, *, gz: bool) -> Table:

@@ -155,6 +155,7 @@ def read_long(
         notes=notes,
         keepalive=t.keepalive,
         engine=t.engine,
+        by_rows=t.by_rows,
     )
 
 

@@ -1,0 +1,53 @@
+"""Slices of whole patients as ranges of input rows, for inputs that keep each patient's rows together.
+
+A chunked screen needs slices that never split a patient. For any input, `leukon.pipelines.spill` makes them in
+one pass that writes every slice to temporary files (about a second for 10 M results, on top of reading them).
+Many lab extracts come sorted or grouped by patient, though; then a slice can simply be a range of rows, cut
+where one patient's rows end and the next one's begin, and read straight from the input: Parquet reads a range
+of rows without decoding the rows before it, and numbers them as in the whole file.
+
+`row_ranges` finds such cuts from the patient id column alone (one column read, the ids cleaned as the source
+cleans them), and returns None when the input does not keep each patient's rows in one run, or cannot be read
+by range: the caller spills instead.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+
+#: Give up on ranges when the patient id changes on more than this share of rows: the input is then not grouped
+#: by patient (a shuffled table changes on almost every row), and the exact check below would cost a hash of
+#: every id for nothing.
+MAX_RUN_SHARE = 0.5
+
+
+def row_ranges(source, n: int) -> list[tuple[int, int]] | None:
+    """Up to `n` (start, end) ranges of input rows covering every row, each holding whole patients and about as
+    many rows as the others; None when the source cannot be read by range or its patients' rows are not each in
+    one run (the spill is then used).
+
+    A row without a patient id stays with the rows around it (it is rejected wherever it lands)."""
+    if n < 2 or not getattr(source, "by_rows", False) or getattr(source, "checked", None) is None:
+        return None
+    ids = source.checked.select("patient_id").collect(engine="streaming").to_series()
+    total = ids.len()
+    if total == 0:
+        return None
+    # Rows without a patient are left out of the runs, and stay with the rows before them.
+    kept = ids.is_not_null().arg_true() if ids.null_count() else None
+    ids = ids.drop_nulls()
+    starts = ids.ne_missing(ids.shift(1)).fill_null(True)
+    runs = int(starts.sum())
+    if runs > MAX_RUN_SHARE * total:
+        return None
+    # Each patient in one run: as many distinct ids as runs (a patient seen in two runs makes fewer).
+    if ids.filter(starts).n_unique() != runs:
+        return None
+    begins = starts.arg_true()  # rows where a patient's run begins
+    begins = (begins if kept is None else kept.gather(begins)).to_numpy()
+    targets = [total * k // n for k in range(1, n)]
+    cuts = sorted(set(int(begins[i]) for i in np.searchsorted(begins, targets) if i < len(begins)) - {0})
+    bounds = [0, *cuts, total]
+    return list(pairwise(bounds))
