@@ -16,6 +16,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import numpy as np
+import polars as pl
 
 #: Give up on ranges when the patient id changes on more than this share of rows: the input is then not grouped
 #: by patient (a shuffled table changes on almost every row), and the exact check below would cost a hash of
@@ -31,19 +32,26 @@ def row_ranges(source, n: int) -> list[tuple[int, int]] | None:
     A row without a patient id stays with the rows around it (it is rejected wherever it lands)."""
     if n < 2 or not getattr(source, "by_rows", False) or getattr(source, "checked", None) is None:
         return None
-    ids = source.checked.select("patient_id").collect(engine="streaming").to_series()
-    total = ids.len()
+    # The ids as 64-bit hashes (8 bytes a row, never the text: 100 M ids would take 1.6 GB). Two patients with one
+    # hash can only look like one: a run that may hold two patients is never cut, and a patient whose hash comes
+    # back in a later run is refused below, so a collision can cost the ranges but never split a patient.
+    ids = source.checked.select(h=pl.col("patient_id").hash(seed=0), known=pl.col("patient_id").is_not_null()).collect(
+        engine="streaming"
+    )
+    total = ids.height
     if total == 0:
         return None
     # Rows without a patient are left out of the runs, and stay with the rows before them.
-    kept = ids.is_not_null().arg_true() if ids.null_count() else None
-    ids = ids.drop_nulls()
-    starts = ids.ne_missing(ids.shift(1)).fill_null(True)
+    known = ids["known"]
+    kept = None if known.all() else known.arg_true()
+    h = ids["h"] if kept is None else ids["h"].filter(known)
+    del ids, known
+    starts = h.ne_missing(h.shift(1)).fill_null(True)
     runs = int(starts.sum())
     if runs > MAX_RUN_SHARE * total:
         return None
     # Each patient in one run: as many distinct ids as runs (a patient seen in two runs makes fewer).
-    if ids.filter(starts).n_unique() != runs:
+    if h.filter(starts).n_unique() != runs:
         return None
     begins = starts.arg_true()  # rows where a patient's run begins
     begins = (begins if kept is None else kept.gather(begins)).to_numpy()
