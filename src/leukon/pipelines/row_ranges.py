@@ -22,6 +22,8 @@ import polars as pl
 #: by patient (a shuffled table changes on almost every row), and the exact check below would cost a hash of
 #: every id for nothing.
 MAX_RUN_SHARE = 0.5
+#: Rows looked at before reading every id (a few row groups of a Parquet file).
+PROBE_ROWS = 100_000
 
 
 def row_ranges(source, n: int) -> list[tuple[int, int]] | None:
@@ -32,15 +34,32 @@ def row_ranges(source, n: int) -> list[tuple[int, int]] | None:
     A row without a patient id stays with the rows around it (it is rejected wherever it lands)."""
     if n < 2 or not getattr(source, "by_rows", False) or getattr(source, "checked", None) is None:
         return None
+    # A look at the first rows first: a shuffled input is refused for the price of reading those alone.
+    if _runs(source, PROBE_ROWS) is None:
+        return None
+    found = _runs(source)
+    if found is None:
+        return None
+    begins, total = found
+    if total == 0:
+        return None
+    targets = [total * k // n for k in range(1, n)]
+    cuts = sorted(set(int(begins[i]) for i in np.searchsorted(begins, targets) if i < len(begins)) - {0})
+    bounds = [0, *cuts, total]
+    return list(pairwise(bounds))
+
+
+def _runs(source, limit: int | None = None) -> tuple[np.ndarray, int] | None:
+    """The rows where each patient's run begins and the rows read (the first `limit` rows, or all), or None when
+    the id changes on too many rows or a patient has two runs."""
+    ids = source.checked if limit is None else source.checked.head(limit)
     # The ids as 64-bit hashes (8 bytes a row, never the text: 100 M ids would take 1.6 GB). Two patients with one
     # hash can only look like one: a run that may hold two patients is never cut, and a patient whose hash comes
     # back in a later run is refused below, so a collision can cost the ranges but never split a patient.
-    ids = source.checked.select(h=pl.col("patient_id").hash(seed=0), known=pl.col("patient_id").is_not_null()).collect(
+    ids = ids.select(h=pl.col("patient_id").hash(seed=0), known=pl.col("patient_id").is_not_null()).collect(
         engine="streaming"
     )
     total = ids.height
-    if total == 0:
-        return None
     # Rows without a patient are left out of the runs, and stay with the rows before them.
     known = ids["known"]
     kept = None if known.all() else known.arg_true()
@@ -54,8 +73,4 @@ def row_ranges(source, n: int) -> list[tuple[int, int]] | None:
     if h.filter(starts).n_unique() != runs:
         return None
     begins = starts.arg_true()  # rows where a patient's run begins
-    begins = (begins if kept is None else kept.gather(begins)).to_numpy()
-    targets = [total * k // n for k in range(1, n)]
-    cuts = sorted(set(int(begins[i]) for i in np.searchsorted(begins, targets) if i < len(begins)) - {0})
-    bounds = [0, *cuts, total]
-    return list(pairwise(bounds))
+    return (begins if kept is None else kept.gather(begins)).to_numpy(), total
