@@ -117,3 +117,26 @@ def test_a_chunked_run_by_rows_does_not_spill_and_gives_one_chunks_outputs(tmp_p
     for name in TABLES:
         assert canonical(getattr(one, name), name).equals(canonical(getattr(many, name), name)), name
     assert one.rejects["raw"].null_count() == many.rejects["raw"].null_count() == 0  # every reject's input row
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "patients"),
+    [
+        ("omop_measurement.parquet", "omop", "omop_person.csv"),
+        ("mimic_labevents.csv", "mimic-iv", "mimic_patients.csv"),
+    ],
+)
+def test_omop_and_mimic_parquet_are_read_by_ranges(tmp_path, monkeypatch, name, fmt, patients):
+    data = Path(__file__).parent.parent / "data" / "sources"
+    path = data / name
+    if path.suffix == ".csv":  # the same rows as Parquet, sorted by patient as exports often are
+        path = tmp_path / f"{path.stem}.parquet"
+        pl.read_csv(data / name).sort("subject_id", maintain_order=True).write_parquet(path)
+    options = {"format": fmt, "patients": str(data / patients)}
+    one = screen_source(read(path, **options), chunks=1)
+    assert row_ranges(read(path, **options), 2) is not None
+    monkeypatch.setattr(screen_module, "spilled", lambda *a, **k: pytest.fail("spilled"))
+    many = screen_source(read(path, **options), chunks=2)
+    for table in TABLES:
+        assert canonical(getattr(one, table), table).equals(canonical(getattr(many, table), table)), table
+    assert many.summary["accounted"] and many.summary["rows_rejected"] == one.summary["rows_rejected"]

@@ -99,6 +99,7 @@ def read_mimic(
         notes=t.notes,
         keepalive=t.keepalive,
         engine=t.engine,
+        by_rows=t.by_rows,
     )
 
 

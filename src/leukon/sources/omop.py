@@ -134,6 +134,7 @@ def read_omop(
         notes=t.notes,
         keepalive=t.keepalive,
         engine=t.engine,
+        by_rows=t.by_rows,
     )
 
 
