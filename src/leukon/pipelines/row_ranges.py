@@ -18,6 +18,8 @@ from itertools import pairwise
 import numpy as np
 import polars as pl
 
+from leukon.frames import run_starts
+
 #: Give up on ranges when the patient id changes on more than this share of rows: the input is then not grouped
 #: by patient (a shuffled table changes on almost every row), and the exact check below would cost a hash of
 #: every id for nothing.
@@ -63,9 +65,9 @@ def _runs(source, limit: int | None = None) -> tuple[np.ndarray, int] | None:
     # Rows without a patient are left out of the runs, and stay with the rows before them.
     known = ids["known"]
     kept = None if known.all() else known.arg_true()
-    h = ids["h"] if kept is None else ids["h"].filter(known)
+    hashes = ids.select("h") if kept is None else ids.select("h").filter(known)
     del ids, known
-    starts = h.ne_missing(h.shift(1)).fill_null(True)
+    h, starts = hashes["h"], hashes.select(run_starts(["h"])).to_series()
     runs = int(starts.sum())
     if runs > MAX_RUN_SHARE * total:
         return None
