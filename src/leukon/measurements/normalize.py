@@ -214,6 +214,9 @@ def normalize(
     upstream = [pl.col(REJECTED)] if REJECTED in schema.names() else []
     # One chunk a column: the columns computed below come in one chunk, and Polars aligns a frame whose columns
     # are chunked differently before every expression it evaluates on it (a copy of every column, each time).
+    # Not a streaming query either (measured 2026-12-04, 10.1 M results, equal outputs): alone it touched 0.95 GB
+    # against 1.7 GB, but its output comes in ~100 chunks, after which the pivot touched 1.6 GB instead of
+    # 0.9 GB, and the whole screen took 10.2-11.4 s against 8.6-9.9 s.
     df = measurements.select(*casts, analyte.alias("analyte"), unit.alias("unit"), *upstream).collect().rechunk()
     # The caller may have handed over its only reference (`leukon.pipelines.screen`): the input as read, a copy
     # now, is freed here, and the columns computed below reuse its memory.
