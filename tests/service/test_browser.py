@@ -23,7 +23,10 @@ if not (CHROMIUM.exists() and AXE.exists()):
         raise RuntimeError(f"{CHROMIUM} or {AXE} is missing: ./dev test installs both")
     pytest.skip("chromium or axe-core not installed (./dev test installs them)", allow_module_level=True)
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
+if os.environ.get("CI"):  # on CI a missing Playwright is an error, as a missing browser is
+    import playwright.sync_api as playwright_sync
+else:
+    playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
 def _free_port() -> int:
